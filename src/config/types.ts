@@ -1,0 +1,177 @@
+/**
+ * The runtime plan: what `compile()` makes of a validated configuration.
+ *
+ * Everything after config loading reads these types, never the raw TOML shape
+ * (snake_case stops at `compile()`, camelCase begins here). Objects are frozen
+ * after compilation: a reload builds a new plan and swaps it by reference.
+ *
+ * @module
+ */
+
+export type Strategy = 'round_robin' | 'least_conn' | 'random' | 'ip_hash';
+
+/** Where one instance of an upstream listens. */
+export type InstanceAddress =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly socketPath: string };
+
+export interface InstanceSpec {
+  /** Stable id, `upstreamName#index` (e.g. `rails#0`), used in logs and state. */
+  readonly id: string;
+  readonly address: InstanceAddress;
+  /** Relative weight for weighted strategies; 1 unless configured. */
+  readonly weight: number;
+}
+
+/** Active health checks (`[upstreams.NAME.health]`). */
+export interface HealthSpec {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+  /** Inclusive range of statuses that count as healthy (default 200–399). */
+  readonly expectStatusMin: number;
+  readonly expectStatusMax: number;
+}
+
+/** Passive health / outlier ejection (`[upstreams.NAME.passive]`). */
+export interface PassiveHealthSpec {
+  /** Consecutive failures that eject an instance; 0 disables passive ejection. */
+  readonly maxFails: number;
+  /** First ejection lasts this long; repeated ejections double it up to maxEjectionMs. */
+  readonly failTimeoutMs: number;
+  readonly maxEjectionMs: number;
+  /** Whether a 5xx response counts as a failure (connection failures always do). */
+  readonly count5xx: boolean;
+}
+
+/** A supervised process (`process.*` keys of an upstream). */
+export interface ProcessSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Merged over warpdrive's own environment. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string | undefined;
+  /** Names of upstreams whose processes must be ready before this one starts. */
+  readonly dependsOn: readonly string[];
+  readonly stopTimeoutMs: number;
+  readonly startTimeoutMs: number;
+  readonly maxMemoryMb: number | undefined;
+}
+
+export interface UpstreamSpec {
+  readonly name: string;
+  readonly strategy: Strategy;
+  readonly instances: readonly InstanceSpec[];
+  readonly health: HealthSpec | undefined;
+  readonly passive: PassiveHealthSpec;
+  readonly process: ProcessSpec | undefined;
+  readonly connectTimeoutMs: number;
+  /** Time to the first response byte, and between bytes. */
+  readonly readTimeoutMs: number;
+  /** Max concurrent connections per instance (undici Pool `connections`). */
+  readonly maxConnectionsPerInstance: number;
+  /** warpdrive closes idle upstream connections after this long (kept below the upstream's). */
+  readonly keepAliveTimeoutMs: number;
+  /** How many times a safe request may be retried on another instance. */
+  readonly retries: number;
+}
+
+/** Conditions of one route; all present conditions must hold (AND). */
+export interface RouteMatch {
+  /** Lowercase; exact (`api.example.com`) or one leading wildcard label (`*.example.com`). */
+  readonly host: string | undefined;
+  readonly pathPrefix: string | undefined;
+  readonly pathExact: string | undefined;
+  /** Regex source, validated at load; the router compiles it once. */
+  readonly pathRegex: string | undefined;
+  /** Uppercase method names. */
+  readonly methods: readonly string[] | undefined;
+  /** Header name is lowercase; the value is compared exactly. */
+  readonly header: { readonly name: string; readonly value: string } | undefined;
+}
+
+export interface HeaderPair {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface RouteSpec {
+  /** Position in the `[[routes]]` list, 0-based: first match wins. */
+  readonly index: number;
+  readonly description: string | undefined;
+  readonly match: RouteMatch;
+  readonly upstream: string;
+  readonly stripPrefix: boolean;
+  readonly rewrite: string | undefined;
+  readonly addHeaders: readonly HeaderPair[];
+  readonly requireAuth: boolean;
+  /** Overrides of the upstream's timeouts for this route. */
+  readonly connectTimeoutMs: number | undefined;
+  readonly readTimeoutMs: number | undefined;
+  /** Overall deadline for the whole request, retries included; undefined = none. */
+  readonly requestTimeoutMs: number | undefined;
+}
+
+export interface ServerSpec {
+  readonly bindAddress: string;
+  readonly httpPort: number;
+  readonly httpsPort: number | undefined;
+  readonly workerThreads: number;
+  /** Largest request header block accepted; larger gets 431. */
+  readonly maxHeaderBytes: number;
+  /** Largest request body accepted; undefined = unlimited (streamed). */
+  readonly maxBodyBytes: number | undefined;
+  /** How long SIGTERM waits for in-flight requests before exiting. */
+  readonly shutdownTimeoutMs: number;
+  /** Client-side keep-alive idle timeout. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface TlsSpec {
+  readonly enabled: boolean;
+  readonly domains: readonly string[];
+  readonly acmeDirectory: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+export interface CacheSpec {
+  readonly sizeBytes: number;
+  readonly redisUrl: string | undefined;
+}
+
+export interface PostgresSpec {
+  readonly url: string;
+  readonly channel: string;
+}
+
+export interface MiddlewareSpec {
+  /** Set X-Forwarded-For/-Proto/-Host on upstream requests. */
+  readonly forwardHeaders: boolean;
+  /**
+   * Client addresses (exact IPs or CIDRs) whose incoming X-Forwarded-* chain is
+   * trusted and appended to; from anyone else it is replaced.
+   */
+  readonly trustedProxies: readonly string[];
+  readonly xSendfileEnabled: boolean;
+  readonly gzipCompressionEnabled: boolean;
+  readonly logRequests: boolean;
+  /** Value of X-Admin-Token that `require_auth` routes demand. */
+  readonly adminToken: string | undefined;
+}
+
+export interface RuntimePlan {
+  /** The config file path, or `"environment"` in simple mode. */
+  readonly source: string;
+  readonly server: ServerSpec;
+  readonly tls: TlsSpec | undefined;
+  readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
+  readonly routes: readonly RouteSpec[];
+  readonly cache: CacheSpec | undefined;
+  readonly postgres: PostgresSpec | undefined;
+  readonly middleware: MiddlewareSpec;
+  /** Features that parsed and validated but are not implemented yet, by key path. */
+  readonly inactive: readonly string[];
+}

@@ -1,0 +1,47 @@
+/**
+ * warpdrive's one logger: a line per event on stderr, `time level [component] message`.
+ *
+ * Kept deliberately small: the supervisor forwards child output through it and
+ * the access log (middleware) uses stdout; nothing here is on the hot path
+ * unless request logging is switched on.
+ *
+ * @module
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+function thresholdFromEnv(): number {
+  const wanted = (process.env.WARPDRIVE_LOG_LEVEL ?? 'info').toLowerCase();
+  return wanted in levelRank ? levelRank[wanted as LogLevel] : levelRank.info;
+}
+
+let threshold = thresholdFromEnv();
+
+/** Changes the minimum level that is written (tests and `--log-level`). */
+export function setLogLevel(level: LogLevel): void {
+  threshold = levelRank[level];
+}
+
+function write(level: LogLevel, component: string, message: string): void {
+  if (levelRank[level] < threshold) return;
+  process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} [${component}] ${message}\n`);
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** A logger whose lines carry `[component]`. */
+export function createLogger(component: string): Logger {
+  return {
+    debug: (message) => write('debug', component, message),
+    info: (message) => write('info', component, message),
+    warn: (message) => write('warn', component, message),
+    error: (message) => write('error', component, message),
+  };
+}
