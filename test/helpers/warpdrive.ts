@@ -1,0 +1,89 @@
+/**
+ * Runs the real warpdrive CLI as a child process, the way a user does.
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './upstream.js';
+
+/** Absolute path of bin/warpdrive.js (tests run from dist/test/...). */
+export const warpdriveBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/warpdrive.js');
+
+export interface RunningWarpdrive {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  /** Everything written to stderr and stdout so far. */
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves when the process exits on its own. */
+  exited: Promise<number | null>;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  args?: string[];
+  /** How long to wait for the listening line. */
+  startTimeoutMs?: number;
+}
+
+/** Writes `toml` to a temporary file and returns its path. */
+export function writeConfig(toml: string, name = 'warpdrive.toml'): string {
+  const file = path.join(tempDir('wd-conf-'), name);
+  writeFileSync(file, toml);
+  return file;
+}
+
+/** Starts warpdrive with `--config FILE` (or none in simple mode) and waits until it listens. */
+export async function startWarpdrive(configFile: string | undefined, options: RunOptions = {}): Promise<RunningWarpdrive> {
+  const args = [warpdriveBin, ...(configFile ? ['--config', configFile] : []), ...(options.args ?? [])];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, WARPDRIVE_LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`warpdrive did not listen in time; output:\n${output}`)), options.startTimeoutMs ?? 15_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /listening on http:\/\/\S+:(\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`warpdrive exited with ${code} before listening; output:\n${output}`));
+    });
+  });
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion (e.g. `check`) and returns its exit code and output. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
