@@ -9,8 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './upstream.js';
 
-/** Absolute path of bin/warpdrive.js (tests run from dist/test/...). */
-export const warpdriveBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/warpdrive.js');
+/**
+ * The compiled CLI entry beside this compiled helper (`<outDir>/src/cli/main.js`), so that
+ * a build into any outDir (dist/, or .build/NAME/ while developing) tests its own code.
+ * bin/warpdrive.js is a one-line wrapper around the same file in dist/.
+ */
+export const warpdriveBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
 export interface RunningWarpdrive {
   readonly child: ChildProcess;
@@ -84,6 +88,7 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  // 'close' rather than 'exit': it fires after stdout and stderr are drained.
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   return { code, stdout, stderr };
 }
