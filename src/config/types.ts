@@ -21,6 +21,12 @@ export interface InstanceSpec {
   readonly address: InstanceAddress;
   /** Relative weight for weighted strategies; 1 unless configured. */
   readonly weight: number;
+  /**
+   * A process that serves this instance alone (`process.*` inside
+   * `[[upstreams.NAME.instances]]`), so siblings keep serving while it restarts.
+   * An upstream-level process serves all of the upstream's instances instead.
+   */
+  readonly process: ProcessSpec | undefined;
 }
 
 /** Active health checks (`[upstreams.NAME.health]`). */
@@ -172,6 +178,12 @@ export interface RuntimePlan {
   readonly cache: CacheSpec | undefined;
   readonly postgres: PostgresSpec | undefined;
   readonly middleware: MiddlewareSpec;
+  /**
+   * Supervised process units in start order (dependencies first): an upstream name
+   * for an upstream-level process, an instance id (`name#i`) for an instance-level one.
+   * Stop order is the reverse.
+   */
+  readonly processOrder: readonly string[];
   /** Features that parsed and validated but are not implemented yet, by key path. */
   readonly inactive: readonly string[];
 }
