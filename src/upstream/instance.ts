@@ -1,0 +1,175 @@
+/**
+ * One address of an upstream (TCP or Unix socket): its pinned undici Pool, its
+ * counters, and the single availability predicate every selector asks.
+ *
+ * Availability combines three independent signals, each owned elsewhere:
+ * - the supervisor says whether the instance's process is ready (`setProcessReady`);
+ * - active health checks say up/down (`setHealth`, from `health/active-checker.ts`);
+ * - passive health (the circuit breaker) ejects after consecutive failed requests.
+ *
+ * @module
+ */
+import { Pool, type Dispatcher } from 'undici';
+import type { InstanceSpec, UpstreamSpec } from '../config/types.js';
+import { createLogger } from '../log.js';
+import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
+
+export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout' | 'status_5xx';
+export type HealthState = 'up' | 'down' | 'unknown';
+
+const log = createLogger('upstream');
+
+/** `127.0.0.1:3000` or `unix:/tmp/puma.sock`, for logs and state snapshots. */
+export function describeAddress(spec: InstanceSpec): string {
+  const a = spec.address;
+  return a.kind === 'tcp' ? `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : `unix:${a.socketPath}`;
+}
+
+/** The origin undici sends in `Host` by default; a Unix socket has no host, so `localhost`. */
+export function originOf(spec: InstanceSpec): string {
+  const a = spec.address;
+  return a.kind === 'tcp' ? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : 'http://localhost';
+}
+
+export class Instance {
+  readonly id: string;
+  readonly upstreamName: string;
+  readonly spec: InstanceSpec;
+  readonly address: string;
+  /** Keep-alive connections to this address alone, reused across requests. */
+  readonly dispatcher: Dispatcher;
+  /** Requests (and later open WebSockets) currently using this instance. */
+  inFlight = 0;
+  requests = 0;
+  failures = 0;
+  readonly #usesProcess: boolean;
+  readonly #count5xx: boolean;
+  readonly #breaker: CircuitBreaker;
+  #processReady: boolean;
+  #health: HealthState = 'unknown';
+  /**
+   * Cached result of the three signals, recomputed only when one changes, so that
+   * `isAvailable()` (asked for every instance on every request) is one field read.
+   */
+  #available: boolean;
+  /** Set by the owning Upstream: one listener, not an EventEmitter, to keep instances light. */
+  onAvailabilityChange: ((instance: Instance) => void) | undefined;
+
+  constructor(upstream: UpstreamSpec, spec: InstanceSpec) {
+    this.id = spec.id;
+    this.upstreamName = upstream.name;
+    this.spec = spec;
+    this.address = describeAddress(spec);
+    this.#usesProcess = spec.process !== undefined || upstream.process !== undefined;
+    // An instance without a process is there to be used at once; one with a process waits for the supervisor.
+    this.#processReady = !this.#usesProcess;
+    this.#count5xx = upstream.passive.count5xx;
+    this.#breaker = new CircuitBreaker(upstream.passive, (state, reason) => this.#onBreakerChange(state, reason));
+    const a = spec.address;
+    this.dispatcher = new Pool(originOf(spec), {
+      connections: upstream.maxConnectionsPerInstance,
+      keepAliveTimeout: upstream.keepAliveTimeoutMs,
+      // Never trust an upstream's keep-alive hint beyond our own idle timeout: it is kept below the upstream's.
+      keepAliveMaxTimeout: upstream.keepAliveTimeoutMs,
+      // Defaults only; the proxy passes per-route values on each dispatch.
+      headersTimeout: upstream.readTimeoutMs,
+      bodyTimeout: upstream.readTimeoutMs,
+      connect: a.kind === 'unix' ? { socketPath: a.socketPath, timeout: upstream.connectTimeoutMs } : { timeout: upstream.connectTimeoutMs },
+    });
+    this.#available = this.#computeAvailable();
+  }
+
+  /** The one predicate every selector asks: process ready, not down by active health, not ejected. */
+  isAvailable(): boolean {
+    return this.#available;
+  }
+
+  get processReady(): boolean {
+    return this.#processReady;
+  }
+
+  get health(): HealthState {
+    return this.#health;
+  }
+
+  /** Whether a supervised process (instance- or upstream-level) serves this instance. */
+  get usesProcess(): boolean {
+    return this.#usesProcess;
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  get consecutiveFailures(): number {
+    return this.#breaker.consecutiveFailures;
+  }
+
+  /** Epoch ms when the passive ejection ends; 0 when not ejected. */
+  get ejectedUntil(): number {
+    return this.#breaker.ejectedUntil;
+  }
+
+  /** Called by the supervisor when the instance's process becomes ready or stops being ready. */
+  setProcessReady(ready: boolean): void {
+    if (ready === this.#processReady) return;
+    this.#processReady = ready;
+    if (ready) {
+      // A freshly (re)started process owes nothing to the failures of its predecessor.
+      this.#breaker.reset('process reported ready');
+    } else {
+      // Health history belongs to the process that is gone; the next one is judged afresh.
+      this.#health = 'unknown';
+    }
+    log.info(`${this.id} (${this.address}) process ${ready ? 'ready' : 'not ready'}`);
+    this.#refresh();
+  }
+
+  /** Called by the active health checker when the instance crosses a threshold. */
+  setHealth(health: HealthState): void {
+    if (health === this.#health) return;
+    this.#health = health;
+    this.#refresh();
+  }
+
+  /** A request (or WebSocket) starts using this instance. */
+  requestStarted(): void {
+    this.inFlight++;
+    this.#breaker.onRequestStarted();
+    // Half-open lets exactly one probe through: after it starts, the instance is unavailable until it ends.
+    if (this.#available && !this.#breaker.allowsRequest()) this.#refresh();
+  }
+
+  /** A request ended: updates counters and passive health. */
+  requestFinished(outcome: RequestOutcome): void {
+    this.inFlight--;
+    this.requests++;
+    const failed = outcome !== 'success' && (outcome !== 'status_5xx' || this.#count5xx);
+    if (failed) this.failures++;
+    this.#breaker.onRequestFinished(failed, outcome);
+  }
+
+  async close(): Promise<void> {
+    this.#breaker.dispose();
+    this.onAvailabilityChange = undefined;
+    await this.dispatcher.close();
+  }
+
+  #computeAvailable(): boolean {
+    return this.#processReady && this.#health !== 'down' && this.#breaker.allowsRequest();
+  }
+
+  #refresh(): void {
+    const available = this.#computeAvailable();
+    if (available === this.#available) return;
+    this.#available = available;
+    this.onAvailabilityChange?.(this);
+  }
+
+  #onBreakerChange(state: BreakerState, reason: string): void {
+    const level = state === 'open' ? 'warn' : 'info';
+    const what = state === 'open' ? 'ejected' : state === 'half_open' ? 'half-open' : 'restored';
+    log[level](`${this.id} (${this.address}) ${what}: ${reason}`);
+    this.#refresh();
+  }
+}
