@@ -26,11 +26,41 @@ export function isHostMatch(host: string, pattern: string): boolean {
   return host === pattern;
 }
 
+/** A route's conditions as a function of the request. */
+export type RoutePredicate = (method: string, host: string, path: string, headers: HeaderLookup) => boolean;
+
+/** Conditions a caller has already established by other means (the compiled router's tree). */
+export interface SettledConditions {
+  readonly host: boolean;
+  readonly pathExact: boolean;
+  readonly pathPrefix: boolean;
+}
+
+const NOTHING_SETTLED: SettledConditions = { host: false, pathExact: false, pathPrefix: false };
+
 /** A compiled predicate for one route; the regex is built here, once. */
-export function compileConditions(conditions: RouteConditions): (method: string, host: string, path: string, headers: HeaderLookup) => boolean {
-  const { host, pathPrefix, pathExact, methods, header } = conditions;
+export function compileConditions(conditions: RouteConditions): RoutePredicate {
+  return compileRemainingConditions(conditions, NOTHING_SETTLED) ?? function alwaysMatches() {
+    return true;
+  };
+}
+
+/**
+ * The predicate for the conditions of a route that `settled` does not cover, or
+ * undefined when nothing is left to check. The compiled router calls it on the
+ * candidates its tree leaves; the scan calls it with nothing settled. Both thus
+ * run the same code for every condition they check.
+ */
+export function compileRemainingConditions(conditions: RouteConditions, settled: SettledConditions): RoutePredicate | undefined {
+  const host = settled.host ? undefined : conditions.host;
+  const pathExact = settled.pathExact ? undefined : conditions.pathExact;
+  const pathPrefix = settled.pathPrefix ? undefined : conditions.pathPrefix;
+  const { methods, header } = conditions;
   const regex = conditions.pathRegex === undefined ? undefined : new RegExp(conditions.pathRegex);
   const methodSet = methods === undefined ? undefined : new Set(methods);
+  if (host === undefined && pathExact === undefined && pathPrefix === undefined && regex === undefined && methodSet === undefined && header === undefined) {
+    return undefined;
+  }
   return function routeMatches(method, reqHost, path, headers) {
     if (host !== undefined && !isHostMatch(reqHost, host)) return false;
     if (pathExact !== undefined && path !== pathExact) return false;
@@ -40,4 +70,38 @@ export function compileConditions(conditions: RouteConditions): (method: string,
     if (header !== undefined && headers.get(header.name) !== header.value) return false;
     return true;
   };
+}
+
+/**
+ * Why a route does not match a request: the first failing condition, in the
+ * order the predicate checks them, as a sentence; undefined when it matches.
+ * For `warpdrive routes --explain`, not the hot path.
+ */
+export function explainMismatch(conditions: RouteConditions, method: string, host: string, path: string, headers: HeaderLookup): string | undefined {
+  if (conditions.host !== undefined && !isHostMatch(host, conditions.host)) {
+    return `host "${host}" does not match "${conditions.host}"`;
+  }
+  if (conditions.pathExact !== undefined && path !== conditions.pathExact) {
+    return `path "${path}" is not exactly "${conditions.pathExact}"`;
+  }
+  if (conditions.pathPrefix !== undefined && !isPathUnderPrefix(path, conditions.pathPrefix)) {
+    return path.startsWith(conditions.pathPrefix)
+      ? `path "${path}" continues prefix "${conditions.pathPrefix}" without a "/" (prefixes end at segment boundaries)`
+      : `path "${path}" is not under prefix "${conditions.pathPrefix}"`;
+  }
+  if (conditions.pathRegex !== undefined && !new RegExp(conditions.pathRegex).test(path)) {
+    return `path "${path}" does not match regex /${conditions.pathRegex}/`;
+  }
+  if (conditions.methods !== undefined && !conditions.methods.includes(method)) {
+    return `method ${method} is not one of ${conditions.methods.join(', ')}`;
+  }
+  if (conditions.header !== undefined) {
+    const actual = headers.get(conditions.header.name);
+    if (actual !== conditions.header.value) {
+      return actual === undefined
+        ? `header ${conditions.header.name} is absent (wanted "${conditions.header.value}")`
+        : `header ${conditions.header.name} is "${actual}", not "${conditions.header.value}"`;
+    }
+  }
+  return undefined;
 }

@@ -1,0 +1,270 @@
+/**
+ * The compiled router: the `[[routes]]` list turned once into a decision
+ * structure that picks the same route as the in-order scan (first match wins)
+ * without looking at routes that cannot match.
+ *
+ * Layout:
+ * - host level: exact hosts in a Map; wildcard suffixes (`*.example.com`) found by a
+ *   hash of the host's tail; host-less routes in a group of their own. A request may
+ *   reach several groups (its exact host, every wildcard it falls under, host-less).
+ * - per group: `path_exact` routes in a Map keyed by path; `path_prefix` routes in a
+ *   radix tree (compressed character trie) whose node checks give exactly
+ *   `isPathUnderPrefix`'s segment-boundary rule; routes with neither in a plain list.
+ * - the leftover conditions (regex, methods, header, a prefix beside an exact path)
+ *   are checked on the candidates only, by the same code the scan uses.
+ *
+ * First match wins across all of this: every candidate list is sorted by route
+ * position, and a search carries `bound`, the position of the best match found so
+ * far; a list is read only while its positions are below the bound. The result is
+ * therefore the lowest-positioned matching route, whichever level it sits on.
+ *
+ * Immutable once built: a reload builds a new router and swaps the reference.
+ *
+ * @module
+ */
+import { compileRemainingConditions, type RoutePredicate } from './route-predicate.js';
+import type { HeaderLookup, RouteRule, Router } from './types.js';
+
+/** A route as the tree stores it: its position in the list and what is left to check. */
+interface Candidate {
+  readonly position: number;
+  /** undefined when the tree has settled every condition. */
+  readonly remaining: RoutePredicate | undefined;
+}
+
+/** No match found yet: larger than any position. */
+const NO_MATCH = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The lowest position in `candidates` (sorted by position) below `bound` whose
+ * remaining conditions hold, else `bound`.
+ */
+function firstMatchIn(candidates: readonly Candidate[], bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i]!;
+    if (candidate.position >= bound) return bound; // sorted: nothing later can beat the bound
+    if (candidate.remaining === undefined || candidate.remaining(method, host, path, headers)) return candidate.position;
+  }
+  return bound;
+}
+
+/** One node of the prefix radix tree; its full string is the concatenation of labels from the root. */
+class PrefixNode {
+  label: string;
+  /** Length of the full string this node stands for. */
+  depth: number;
+  /** The full string ends with '/', so any continuation is at a segment boundary. */
+  endsWithSlash: boolean;
+  /** Routes whose `path_prefix` is exactly this node's string, by position. */
+  candidates: Candidate[] = [];
+  /**
+   * Children by the char code of their label's first character. A sparse array
+   * indexed by char code is one element load per step, cheaper than a Map lookup;
+   * codes of 128 and above (never in a normalised path) go to a Map.
+   */
+  asciiChildren: Array<PrefixNode | undefined> = [];
+  otherChildren: Map<number, PrefixNode> | undefined = undefined;
+
+  constructor(label: string, depth: number, endsWithSlash: boolean) {
+    this.label = label;
+    this.depth = depth;
+    this.endsWithSlash = endsWithSlash;
+  }
+
+  child(code: number): PrefixNode | undefined {
+    return code < 128 ? this.asciiChildren[code] : this.otherChildren?.get(code);
+  }
+
+  setChild(node: PrefixNode): void {
+    const code = node.label.charCodeAt(0);
+    if (code < 128) this.asciiChildren[code] = node;
+    else (this.otherChildren ??= new Map()).set(code, node);
+  }
+}
+
+/** Inserts `prefix` below `root` (splitting edges as needed) and returns its node. */
+function insertPrefix(root: PrefixNode, prefix: string): PrefixNode {
+  let node = root;
+  let offset = 0;
+  while (offset < prefix.length) {
+    const next = node.child(prefix.charCodeAt(offset));
+    if (next === undefined) {
+      const leaf = new PrefixNode(prefix.slice(offset), prefix.length, prefix.charCodeAt(prefix.length - 1) === 47);
+      node.setChild(leaf);
+      return leaf;
+    }
+    // Length of the common part of next.label and prefix[offset..].
+    let common = 0;
+    const label = next.label;
+    while (common < label.length && offset + common < prefix.length && label.charCodeAt(common) === prefix.charCodeAt(offset + common)) common++;
+    if (common < label.length) {
+      // Split the edge: a middle node for the common part, `next` keeps the rest.
+      const middleDepth = offset + common;
+      const middle = new PrefixNode(label.slice(0, common), middleDepth, label.charCodeAt(common - 1) === 47);
+      next.label = label.slice(common);
+      middle.setChild(next);
+      node.setChild(middle);
+      node = middle;
+    } else {
+      node = next;
+    }
+    offset += common;
+  }
+  return node;
+}
+
+/** The routes of one host level (one exact host, one wildcard suffix, or no host). */
+class RouteGroup {
+  /** Lowest position of any route in the group: a group is skipped when it cannot beat the bound. */
+  minPosition = NO_MATCH;
+  readonly exactPaths = new Map<string, Candidate[]>();
+  readonly prefixRoot = new PrefixNode('', 0, false);
+  hasPrefixes = false;
+  /** Routes with neither `path_exact` nor `path_prefix`: candidates for every path. */
+  readonly anyPath: Candidate[] = [];
+
+  add(position: number, route: RouteRule, hostSettled: boolean): void {
+    const { pathExact, pathPrefix } = route.match;
+    this.minPosition = Math.min(this.minPosition, position);
+    if (pathExact !== undefined) {
+      // Index by the exact path (the more selective key); a prefix beside it stays a check.
+      const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: true, pathPrefix: false });
+      let list = this.exactPaths.get(pathExact);
+      if (list === undefined) this.exactPaths.set(pathExact, (list = []));
+      list.push({ position, remaining });
+    } else if (pathPrefix !== undefined) {
+      const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: true });
+      insertPrefix(this.prefixRoot, pathPrefix).candidates.push({ position, remaining });
+      this.hasPrefixes = true;
+    } else {
+      const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: false });
+      this.anyPath.push({ position, remaining });
+    }
+  }
+
+  /** The lowest matching position in this group below `bound`, else `bound`. */
+  search(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
+    if (this.minPosition >= bound) return bound;
+    if (this.anyPath.length !== 0) bound = firstMatchIn(this.anyPath, bound, method, host, path, headers);
+    if (this.exactPaths.size !== 0) {
+      const exact = this.exactPaths.get(path);
+      if (exact !== undefined) bound = firstMatchIn(exact, bound, method, host, path, headers);
+    }
+    if (this.hasPrefixes) bound = this.searchPrefixes(bound, method, host, path, headers);
+    return bound;
+  }
+
+  /**
+   * Walks the radix tree along `path` by index (no slicing). A node's routes apply
+   * when the path is under its string at a segment boundary, the same rule as
+   * `isPathUnderPrefix`: the string ends with '/', or the path ends there, or the
+   * path continues with '/'.
+   */
+  private searchPrefixes(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
+    const length = path.length;
+    let node: PrefixNode | undefined = this.prefixRoot;
+    while (node !== undefined) {
+      const depth = node.depth;
+      if (node.candidates.length !== 0 && (node.endsWithSlash || depth === length || path.charCodeAt(depth) === 47)) {
+        bound = firstMatchIn(node.candidates, bound, method, host, path, headers);
+      }
+      if (depth >= length) break;
+      const next: PrefixNode | undefined = node.child(path.charCodeAt(depth));
+      // startsWith with a position compares in place, without a substring.
+      if (next === undefined || !path.startsWith(next.label, depth)) break;
+      node = next;
+    }
+    return bound;
+  }
+}
+
+/** 31-based string hash of `text` read from its end, as the wildcard lookup computes it. */
+function tailHash(text: string): number {
+  let hash = 0;
+  for (let i = text.length - 1; i >= 0; i--) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  return hash;
+}
+
+interface WildcardEntry {
+  readonly suffix: string;
+  readonly group: RouteGroup;
+}
+
+export class CompiledRouter<R extends RouteRule> implements Router<R> {
+  readonly #routes: readonly R[];
+  readonly #exactHosts = new Map<string, RouteGroup>();
+  /** Wildcard groups by the hash of their suffix (the pattern without '*'); entries verified with endsWith. */
+  readonly #wildcardsByHash = new Map<number, WildcardEntry[]>();
+  /** wildcardLengths[n] is 1 when some wildcard suffix is n characters long. */
+  readonly #wildcardLengths: Uint8Array;
+  readonly #maxWildcardLength: number;
+  readonly #hostless = new RouteGroup();
+
+  constructor(routes: readonly R[]) {
+    this.#routes = routes.slice();
+    const wildcardSuffixes = new Map<string, RouteGroup>();
+    for (let position = 0; position < routes.length; position++) {
+      const route = routes[position]!;
+      const host = route.match.host;
+      if (host === undefined) {
+        this.#hostless.add(position, route, true);
+      } else if (host.charCodeAt(0) === 42 /* * */) {
+        const suffix = host.slice(1);
+        let group = wildcardSuffixes.get(suffix);
+        if (group === undefined) wildcardSuffixes.set(suffix, (group = new RouteGroup()));
+        group.add(position, route, true);
+      } else {
+        let group = this.#exactHosts.get(host);
+        if (group === undefined) this.#exactHosts.set(host, (group = new RouteGroup()));
+        group.add(position, route, true);
+      }
+    }
+    let maxLength = -1;
+    for (const suffix of wildcardSuffixes.keys()) maxLength = Math.max(maxLength, suffix.length);
+    this.#maxWildcardLength = maxLength;
+    this.#wildcardLengths = new Uint8Array(maxLength + 1);
+    for (const [suffix, group] of wildcardSuffixes) {
+      this.#wildcardLengths[suffix.length] = 1;
+      const hash = tailHash(suffix);
+      let entries = this.#wildcardsByHash.get(hash);
+      if (entries === undefined) this.#wildcardsByHash.set(hash, (entries = []));
+      entries.push({ suffix, group });
+    }
+    Object.freeze(this);
+  }
+
+  match(method: string, host: string, path: string, headers: HeaderLookup): R | undefined {
+    let bound = NO_MATCH;
+    const exactGroup = this.#exactHosts.get(host);
+    if (exactGroup !== undefined) bound = exactGroup.search(bound, method, host, path, headers);
+    if (this.#maxWildcardLength >= 0) bound = this.#searchWildcards(bound, method, host, path, headers);
+    bound = this.#hostless.search(bound, method, host, path, headers);
+    return bound === NO_MATCH ? undefined : this.#routes[bound];
+  }
+
+  /**
+   * Every wildcard `*<suffix>` with host.length > suffix.length and host ending in
+   * suffix (isHostMatch's rule). The host's tail is hashed char by char from the end;
+   * only at lengths some suffix has is the hash looked up, and a hit is confirmed
+   * with endsWith, so no substring of the host is ever made.
+   */
+  #searchWildcards(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
+    const lengths = this.#wildcardLengths;
+    // A suffix must be strictly shorter than the host.
+    const longest = Math.min(this.#maxWildcardLength, host.length - 1);
+    let hash = 0;
+    for (let length = 0; length <= longest; length++) {
+      if (length > 0) hash = (Math.imul(hash, 31) + host.charCodeAt(host.length - length)) | 0;
+      if (lengths[length] === 0) continue;
+      const entries = this.#wildcardsByHash.get(hash);
+      if (entries === undefined) continue;
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!;
+        if (entry.suffix.length === length && host.endsWith(entry.suffix)) {
+          bound = entry.group.search(bound, method, host, path, headers);
+        }
+      }
+    }
+    return bound;
+  }
+}
