@@ -14,7 +14,12 @@ import type { InstanceSpec, UpstreamSpec } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
 
-export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout' | 'status_5xx';
+/**
+ * How a request to an instance ended. `cancelled` (the client went away, or the
+ * proxy aborted for its own reasons) counts as a request but says nothing about
+ * the instance's health. See `outcome.ts` for the mapping from undici errors.
+ */
+export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout' | 'status_5xx' | 'cancelled';
 export type HealthState = 'up' | 'down' | 'unknown';
 
 const log = createLogger('upstream');
@@ -144,6 +149,12 @@ export class Instance {
   requestFinished(outcome: RequestOutcome): void {
     this.inFlight--;
     this.requests++;
+    if (outcome === 'cancelled') {
+      // Neither a success nor a failure; if it was the half-open probe, the next request probes instead.
+      this.#breaker.onRequestCancelled();
+      if (!this.#available) this.#refresh();
+      return;
+    }
     const failed = outcome !== 'success' && (outcome !== 'status_5xx' || this.#count5xx);
     if (failed) this.failures++;
     this.#breaker.onRequestFinished(failed, outcome);

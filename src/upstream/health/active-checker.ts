@@ -134,7 +134,7 @@ export class ActiveHealthChecker {
       this.#fails++;
       if (instance.health !== 'down' && this.#fails >= spec.unhealthyThreshold) {
         instance.setHealth('down');
-        log.warn(`${label} is down: ${this.#fails} consecutive failed checks (last: ${result.reason})`);
+        log.warn(`${label} is down: ${this.#fails === 1 ? '1 failed check' : `${this.#fails} consecutive failed checks`} (last: ${result.reason})`);
       }
     }
   }

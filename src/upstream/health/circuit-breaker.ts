@@ -70,6 +70,11 @@ export class CircuitBreaker {
     }
   }
 
+  /** A request ended without telling anything about the instance; a cancelled probe frees the probe slot. */
+  onRequestCancelled(): void {
+    if (this.#state === 'half_open') this.#probeInFlight = false;
+  }
+
   /** Forgets any ejection (the instance's process was restarted and reported ready again). */
   reset(reason: string): void {
     this.consecutiveFailures = 0;
