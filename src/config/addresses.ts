@@ -1,0 +1,50 @@
+/**
+ * Address syntax shared by the schema and the env parser: IPs, CIDRs, hostnames,
+ * HTTP tokens and health status ranges.
+ *
+ * @module
+ */
+
+import { isIP } from 'node:net';
+
+/** An exact IPv4/IPv6 address or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+export function isIpOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash === -1) return isIP(text) !== 0;
+  const family = isIP(text.slice(0, slash));
+  const bitsText = text.slice(slash + 1);
+  if (family === 0 || !/^[0-9]{1,3}$/.test(bitsText)) return false;
+  return Number(bitsText) <= (family === 4 ? 32 : 128);
+}
+
+/** Where warpdrive can listen: an IP address, or `localhost`. */
+export function isBindAddress(text: string): boolean {
+  return isIP(text) !== 0 || text === 'localhost';
+}
+
+const label = '[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?';
+/** Lowercase hostname, optionally with one leading `*.` wildcard label. */
+const hostPattern = new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`);
+
+/** A route host pattern after lowercasing: `api.example.com` or `*.example.com`. */
+export function isHostPattern(text: string): boolean {
+  return hostPattern.test(text);
+}
+
+/** RFC 9110 token: what method and header names are made of. */
+export const httpToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Header values may not carry CR, LF or NUL (response splitting). */
+export function isSafeHeaderValue(text: string): boolean {
+  return !/[\r\n\0]/.test(text);
+}
+
+/** `"200-399"`, `"200"` or `200` -> inclusive range; undefined when malformed. */
+export function parseStatusRange(spec: string | number): { min: number; max: number } | undefined {
+  const text = String(spec).trim();
+  const match = /^([1-5][0-9][0-9])(?:\s*-\s*([1-5][0-9][0-9]))?$/.exec(text);
+  if (match === null) return undefined;
+  const min = Number(match[1]);
+  const max = match[2] === undefined ? min : Number(match[2]);
+  return min <= max ? { min, max } : undefined;
+}

@@ -1,0 +1,223 @@
+/**
+ * Cross-field checks: everything the schema cannot see from one key alone.
+ *
+ * They run on whatever sections passed the schema, so one run reports shape
+ * errors and semantic errors together; a section that failed the schema is
+ * `undefined` here and skipped (its name still counts as defined, so a typo
+ * inside `[upstreams.api]` does not also flag every route to "api").
+ *
+ * @module
+ */
+
+import type { ConfigIssue } from './errors.js';
+import { didYouMean } from './errors.js';
+import { planProcessOrder } from './process-order.js';
+import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
+
+/** The document after the section-by-section schema pass (env overrides applied). */
+export interface CheckedSections {
+  readonly server: ServerConfig | undefined;
+  readonly tls: TlsConfig | undefined;
+  /** Every upstream name in the file; the value is undefined if its table failed the schema. */
+  readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
+  readonly routes: readonly (RouteConfig | undefined)[] | undefined;
+  readonly middleware: MiddlewareConfig | undefined;
+}
+
+const upstreamName = /^[A-Za-z0-9_-]+$/;
+
+type Address = Pick<InstanceConfig, 'host' | 'port' | 'socket'>;
+
+/** Issues of one address (upstream top level or instance); returns its identity key, if any. */
+function checkAddress(address: Address, path: string, issues: ConfigIssue[]): string | undefined {
+  const { host, port, socket } = address;
+  if (socket !== undefined && (host !== undefined || port !== undefined)) {
+    issues.push({
+      path: `${path}.socket`,
+      message: 'set together with host/port; fix: keep either socket = "/path.sock" or host + port, not both',
+    });
+    return undefined;
+  }
+  if (host !== undefined && port === undefined) {
+    issues.push({ path: `${path}.port`, message: `expected a port next to host = "${host}", found nothing; fix: add port = 3000 (your app's port)` });
+    return undefined;
+  }
+  if (port !== undefined && host === undefined) {
+    issues.push({ path: `${path}.host`, message: `expected a host next to port = ${port}, found nothing; fix: add host = "127.0.0.1"` });
+    return undefined;
+  }
+  if (socket !== undefined) return `unix:${socket}`;
+  if (host !== undefined) return `tcp:${host}:${port}`;
+  return undefined;
+}
+
+function hasAddress(address: Address): boolean {
+  return address.host !== undefined || address.port !== undefined || address.socket !== undefined;
+}
+
+function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIssue[]): void {
+  const path = `upstreams.${name}`;
+  const { instances } = upstream;
+  if (instances !== undefined && hasAddress(upstream)) {
+    issues.push({
+      path: `${path}.instances`,
+      message: 'set together with a top-level host/port/socket; fix: move that address into an [[upstreams.' + name + '.instances]] entry, or remove instances',
+    });
+  } else if (instances === undefined || instances.length === 0) {
+    if (!hasAddress(upstream)) {
+      issues.push({
+        path,
+        message: `expected an address (host + port, socket, or [[upstreams.${name}.instances]]), found none; fix: add host = "127.0.0.1" and port = 3000, or socket = "/tmp/${name}.sock"`,
+      });
+    } else checkAddress(upstream, path, issues);
+  }
+
+  if (instances !== undefined) {
+    const seen = new Map<string, number>();
+    instances.forEach((instance, i) => {
+      const instancePath = `${path}.instances[${i}]`;
+      if (!hasAddress(instance)) {
+        issues.push({ path: instancePath, message: 'expected host + port or socket, found neither; fix: add socket = "/tmp/app.sock" or host and port' });
+        return;
+      }
+      const key = checkAddress(instance, instancePath, issues);
+      if (key === undefined) return;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        issues.push({ path: instancePath, message: `same address as ${path}.instances[${first}]; fix: give each instance its own socket or port` });
+      } else seen.set(key, i);
+      if (instance.process !== undefined && upstream.process !== undefined) {
+        issues.push({
+          path: `${instancePath}.process`,
+          message: `set together with ${path}.process; fix: supervise either one process for the whole upstream or one per instance, not both`,
+        });
+      }
+    });
+  }
+
+  const { health, passive } = upstream;
+  if (health !== undefined && health.timeout_secs >= health.interval_secs) {
+    issues.push({
+      path: `${path}.health.timeout_secs`,
+      message: `expected less than interval_secs (${health.interval_secs}), found ${health.timeout_secs}; fix: lower timeout_secs or raise interval_secs`,
+    });
+  }
+  if (passive.fail_timeout_secs > passive.max_ejection_secs) {
+    issues.push({
+      path: `${path}.passive.max_ejection_secs`,
+      message: `expected at least fail_timeout_secs (${passive.fail_timeout_secs}), found ${passive.max_ejection_secs}; fix: raise max_ejection_secs`,
+    });
+  }
+}
+
+/** Conditions as a comparable key, to find routes an earlier one always wins over. */
+function conditionKey(route: RouteConfig): string {
+  return JSON.stringify([route.host, route.path_prefix, route.path_exact, route.path_regex, route.methods?.slice().sort(), route.header]);
+}
+
+function isCatchAll(route: RouteConfig): boolean {
+  return (
+    route.host === undefined &&
+    route.path_exact === undefined &&
+    route.path_regex === undefined &&
+    route.methods === undefined &&
+    route.header === undefined &&
+    (route.path_prefix === undefined || route.path_prefix === '/')
+  );
+}
+
+function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
+  const routes = sections.routes ?? [];
+  const names = [...sections.upstreams.keys()];
+  const adminToken = sections.middleware?.admin_token;
+  const earlier = new Map<string, number>();
+  let catchAll: number | undefined;
+
+  routes.forEach((route, i) => {
+    if (route === undefined) return;
+    const path = `routes[${i}]`;
+    if (!sections.upstreams.has(route.upstream)) {
+      const fix = names.length === 0 ? 'define it as [upstreams.' + route.upstream + ']' : `use one of: ${names.join(', ')}, or define [upstreams.${route.upstream}]`;
+      issues.push({ path: `${path}.upstream`, message: `unknown upstream "${route.upstream}"${didYouMean(route.upstream, names)}; fix: ${fix}` });
+    }
+    if (route.path_exact !== undefined && route.path_prefix !== undefined) {
+      issues.push({ path: `${path}.path_exact`, message: 'set together with path_prefix; fix: keep one of them (path_exact already fixes the whole path)' });
+    }
+    const hasPathAnchor = route.path_prefix !== undefined || route.path_exact !== undefined;
+    if (route.strip_prefix && !hasPathAnchor) {
+      issues.push({ path: `${path}.strip_prefix`, message: 'strip_prefix needs path_prefix or path_exact to know what to strip; fix: add path_prefix = "/..." or remove strip_prefix' });
+    }
+    if (route.rewrite !== undefined && !hasPathAnchor) {
+      issues.push({ path: `${path}.rewrite`, message: 'rewrite needs path_prefix or path_exact to know what to replace; fix: add path_prefix = "/..." or remove rewrite' });
+    }
+    if (route.rewrite !== undefined && route.strip_prefix) {
+      issues.push({ path: `${path}.rewrite`, message: 'set together with strip_prefix = true; fix: use rewrite alone (rewrite = "/" strips the prefix)' });
+    }
+    if (route.require_auth && adminToken === undefined) {
+      issues.push({
+        path: `${path}.require_auth`,
+        message: 'require_auth = true needs an admin token, but none is set; fix: add admin_token = "..." under [middleware], or export WARPDRIVE_ADMIN_TOKEN=...',
+      });
+    }
+
+    const key = conditionKey(route);
+    const shadowedBy = catchAll ?? earlier.get(key);
+    if (shadowedBy !== undefined) {
+      issues.push({
+        path,
+        message: `never matches: routes[${shadowedBy}] comes first and matches every request this one would; fix: move this route above routes[${shadowedBy}] or remove it`,
+      });
+    }
+    if (!earlier.has(key)) earlier.set(key, i);
+    if (catchAll === undefined && isCatchAll(route)) catchAll = i;
+  });
+}
+
+/** Runs every cross-field check; returns the issues found (empty = consistent). */
+export function checkSections(sections: CheckedSections): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+
+  if (sections.upstreams.size === 0) {
+    issues.push({ path: 'upstreams', message: 'expected at least one [upstreams.NAME] table, found none; fix: add [upstreams.app] with host = "127.0.0.1" and port = 3000' });
+  }
+  const parsed = new Map<string, UpstreamConfig>();
+  for (const [name, upstream] of sections.upstreams) {
+    if (!upstreamName.test(name)) {
+      issues.push({
+        path: `upstreams.${JSON.stringify(name)}`,
+        message: 'expected a name of letters, digits, "_" and "-"; fix: rename the upstream (names appear in instance ids like name#0)',
+      });
+    }
+    if (upstream === undefined) continue;
+    checkUpstream(name, upstream, issues);
+    parsed.set(name, upstream);
+  }
+  // Process dependencies need every upstream to have parsed, else "unknown" would be a guess.
+  if (parsed.size === sections.upstreams.size) issues.push(...planProcessOrder(parsed).issues);
+
+  if (sections.routes !== undefined && sections.routes.length === 0) {
+    issues.push({
+      path: 'routes',
+      message: 'expected at least one [[routes]] entry, found none (every request would get 404); fix: add [[routes]] with path_prefix = "/" and upstream = "<name>"',
+    });
+  }
+  checkRoutes(sections, issues);
+
+  const { server, tls } = sections;
+  if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {
+    issues.push({ path: 'server.https_port', message: `expected a port other than http_port (${server.http_port}); fix: use 443 or another free port` });
+  }
+  if (tls !== undefined) {
+    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+      const missing = tls.cert_file === undefined ? 'cert_file' : 'key_file';
+      issues.push({ path: `tls.${missing}`, message: `expected cert_file and key_file together, found only one; fix: add ${missing} = "/path/to/file.pem"` });
+    }
+    if (tls.enabled && tls.domains.length === 0 && tls.cert_file === undefined) {
+      issues.push({
+        path: 'tls',
+        message: 'enabled = true without domains (for ACME) or cert_file/key_file; fix: add domains = ["example.com"] or a certificate pair',
+      });
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,182 @@
+/**
+ * compile(): validated, defaulted config (snake_case, seconds) -> the frozen
+ * RuntimePlan (camelCase, milliseconds) every other module reads.
+ *
+ * Nothing here can fail on a config that passed the schema and `checkSections`;
+ * the few guards left throw plain Errors because reaching them is a bug.
+ *
+ * @module
+ */
+
+import { parseStatusRange } from './addresses.js';
+import { planProcessOrder } from './process-order.js';
+import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import type {
+  HealthSpec,
+  InstanceAddress,
+  InstanceSpec,
+  ProcessSpec,
+  RouteSpec,
+  RuntimePlan,
+  UpstreamSpec,
+} from './types.js';
+
+const ms = (secs: number): number => Math.round(secs * 1000);
+const optionalMs = (secs: number | undefined): number | undefined => (secs === undefined ? undefined : ms(secs));
+
+/** Deep-freezes plain objects and arrays (the Map is frozen by its caller's contract, see below). */
+function freeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) freeze(child);
+  }
+  return value;
+}
+
+function compileProcess(process: ProcessConfig | undefined): ProcessSpec | undefined {
+  if (process === undefined) return undefined;
+  return {
+    command: process.command,
+    args: [...process.args],
+    // A plain object: TOML tables arrive with a null prototype, which surprises spawn() callers that spread it.
+    env: { ...process.env },
+    cwd: process.cwd,
+    dependsOn: [...process.depends_on],
+    stopTimeoutMs: ms(process.stop_timeout_secs),
+    startTimeoutMs: ms(process.start_timeout_secs),
+    maxMemoryMb: process.max_memory_mb,
+  };
+}
+
+function compileAddress(address: Pick<InstanceConfig, 'host' | 'port' | 'socket'>, where: string): InstanceAddress {
+  if (address.socket !== undefined) return { kind: 'unix', socketPath: address.socket };
+  if (address.host !== undefined && address.port !== undefined) return { kind: 'tcp', host: address.host, port: address.port };
+  throw new Error(`compile(): ${where} has no address; checkSections should have rejected it`);
+}
+
+function compileHealth(health: HealthConfig | undefined): HealthSpec | undefined {
+  if (health === undefined) return undefined;
+  const range = parseStatusRange(health.expected_status) ?? { min: 200, max: 399 };
+  return {
+    path: health.path,
+    intervalMs: ms(health.interval_secs),
+    timeoutMs: ms(health.timeout_secs),
+    unhealthyThreshold: health.unhealthy_threshold,
+    healthyThreshold: health.healthy_threshold,
+    expectStatusMin: range.min,
+    expectStatusMax: range.max,
+  };
+}
+
+function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
+  const instances: InstanceSpec[] =
+    upstream.instances !== undefined && upstream.instances.length > 0
+      ? upstream.instances.map((instance, i) => ({
+          id: `${name}#${i}`,
+          address: compileAddress(instance, `upstreams.${name}.instances[${i}]`),
+          weight: instance.weight,
+          process: compileProcess(instance.process),
+        }))
+      : [{ id: `${name}#0`, address: compileAddress(upstream, `upstreams.${name}`), weight: 1, process: undefined }];
+  return {
+    name,
+    strategy: upstream.strategy,
+    instances,
+    health: compileHealth(upstream.health),
+    passive: {
+      maxFails: upstream.passive.max_fails,
+      failTimeoutMs: ms(upstream.passive.fail_timeout_secs),
+      maxEjectionMs: ms(upstream.passive.max_ejection_secs),
+      count5xx: upstream.passive.count_5xx,
+    },
+    process: compileProcess(upstream.process),
+    connectTimeoutMs: ms(upstream.connect_timeout_secs),
+    readTimeoutMs: ms(upstream.read_timeout_secs),
+    maxConnectionsPerInstance: upstream.max_connections,
+    keepAliveTimeoutMs: ms(upstream.keepalive_timeout_secs),
+    retries: upstream.retries,
+  };
+}
+
+function compileRoute(route: RouteConfig, index: number): RouteSpec {
+  return {
+    index,
+    description: route.description,
+    match: {
+      host: route.host,
+      pathPrefix: route.path_prefix,
+      pathExact: route.path_exact,
+      pathRegex: route.path_regex,
+      // Deduplicated: the router may build a Set or scan; duplicates only cost time.
+      methods: route.methods === undefined ? undefined : [...new Set(route.methods)],
+      header: route.header === undefined ? undefined : { name: route.header.name, value: route.header.value },
+    },
+    upstream: route.upstream,
+    stripPrefix: route.strip_prefix,
+    rewrite: route.rewrite,
+    addHeaders: route.add_headers.map((pair) => ({ name: pair.name, value: pair.value })),
+    requireAuth: route.require_auth,
+    connectTimeoutMs: optionalMs(route.connect_timeout_secs),
+    readTimeoutMs: optionalMs(route.read_timeout_secs),
+    requestTimeoutMs: optionalMs(route.request_timeout_secs),
+  };
+}
+
+/** Keys that parse and validate but have no effect yet; `warpdrive check` lists them. */
+function inactiveFeatures(config: Config): string[] {
+  const inactive: string[] = [];
+  if (config.server.worker_threads > 1) inactive.push('server.worker_threads');
+  if (config.server.https_port !== undefined) inactive.push('server.https_port');
+  if (config.tls?.enabled === true) inactive.push('tls');
+  if (config.cache !== undefined) inactive.push('cache');
+  if (config.postgres !== undefined) inactive.push('postgres');
+  if (config.middleware.x_sendfile_enabled) inactive.push('middleware.x_sendfile_enabled');
+  if (config.middleware.gzip_compression_enabled) inactive.push('middleware.gzip_compression_enabled');
+  return inactive;
+}
+
+/** Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`. */
+export function compile(config: Config, source: string): RuntimePlan {
+  const parsedUpstreams = new Map(Object.entries(config.upstreams));
+  const { order, issues } = planProcessOrder(parsedUpstreams);
+  if (issues.length > 0) throw new Error(`compile(): unchecked process dependencies: ${issues[0]!.message}`);
+
+  const upstreams = new Map<string, UpstreamSpec>();
+  for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream)));
+
+  const { server, tls, cache, postgres, middleware } = config;
+  const plan: RuntimePlan = {
+    source,
+    server: {
+      bindAddress: server.bind_address,
+      httpPort: server.http_port,
+      httpsPort: server.https_port,
+      workerThreads: server.worker_threads,
+      maxHeaderBytes: server.max_header_bytes,
+      maxBodyBytes: server.max_body_bytes,
+      shutdownTimeoutMs: ms(server.shutdown_timeout_secs),
+      idleTimeoutMs: ms(server.idle_timeout_secs),
+    },
+    tls:
+      tls === undefined
+        ? undefined
+        : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
+    // Map.set still works on a frozen Map; the plan's type is ReadonlyMap, which is the real guard.
+    upstreams,
+    routes: config.routes.map(compileRoute),
+    cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
+    postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
+    middleware: {
+      forwardHeaders: middleware.forward_headers,
+      trustedProxies: [...middleware.trusted_proxies],
+      xSendfileEnabled: middleware.x_sendfile_enabled,
+      gzipCompressionEnabled: middleware.gzip_compression_enabled,
+      logRequests: middleware.log_requests,
+      adminToken: middleware.admin_token,
+    },
+    processOrder: order,
+    inactive: inactiveFeatures(config),
+  };
+  freeze(upstreams);
+  return freeze(plan);
+}

@@ -1,0 +1,194 @@
+/**
+ * Loading: TOML text (or env vars alone) -> RuntimePlan, or one ConfigError
+ * listing every problem.
+ *
+ * Pipeline: TOML syntax -> schema, section by section (so one bad route does not
+ * hide the others' problems) -> env overrides (env wins) -> cross-field checks
+ * -> compile(). `warpdrive check` runs exactly this without listening.
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as v from 'valibot';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { checkSections } from './checks.js';
+import { compile } from './compile.js';
+import { readEnvOverrides, readSimpleTarget } from './env.js';
+import type { EnvOverrides } from './env.js';
+import { ConfigError, didYouMean, tomlPath } from './errors.js';
+import type { ConfigIssue } from './errors.js';
+import { ConfigSchema, RouteSchema, UpstreamSchema, sectionSchemas } from './schema.js';
+import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
+import type { RuntimePlan } from './types.js';
+
+/** Plan source used in simple mode (no config file). */
+export const ENVIRONMENT_SOURCE = 'environment';
+
+const topLevelKeys = Object.keys(ConfigSchema.entries);
+
+/** Runs one schema on one part of the document, prefixing issue paths with where it sits. */
+function parsePart<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  at: readonly (string | number)[],
+  issues: ConfigIssue[],
+): v.InferOutput<S> | undefined {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  for (const issue of result.issues) {
+    const keys = (issue.path ?? []).map((item) => item.key as string | number);
+    issues.push({ path: tomlPath([...at, ...keys]), message: issue.message });
+  }
+  return undefined;
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function applyServerOverrides(server: ServerConfig, overrides: EnvOverrides): ServerConfig {
+  return {
+    ...server,
+    http_port: overrides.httpPort ?? server.http_port,
+    bind_address: overrides.bindAddress ?? server.bind_address,
+    max_header_bytes: overrides.maxHeaderBytes ?? server.max_header_bytes,
+    shutdown_timeout_secs: overrides.shutdownTimeoutSecs ?? server.shutdown_timeout_secs,
+  };
+}
+
+function applyMiddlewareOverrides(middleware: MiddlewareConfig, overrides: EnvOverrides): MiddlewareConfig {
+  return {
+    ...middleware,
+    admin_token: overrides.adminToken ?? middleware.admin_token,
+    log_requests: overrides.logRequests ?? middleware.log_requests,
+    trusted_proxies: overrides.trustedProxies === undefined ? middleware.trusted_proxies : [...overrides.trustedProxies],
+  };
+}
+
+/**
+ * Validates a parsed TOML document (or the document simple mode synthesises),
+ * applies env overrides and compiles; `issues` may already hold env problems.
+ */
+function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides, issues: ConfigIssue[]): RuntimePlan {
+  if (!isTable(raw)) throw new ConfigError(source, [...issues, { path: '', message: 'expected a TOML document of tables' }]);
+
+  for (const key of Object.keys(raw)) {
+    if (!topLevelKeys.includes(key)) {
+      const suggestion = didYouMean(key, topLevelKeys);
+      issues.push({
+        path: tomlPath([key]),
+        message: `unknown top-level key "${key}"${suggestion}${suggestion === '' ? `; valid sections: ${topLevelKeys.map((k) => `[${k}]`).join(', ')}` : ''}`,
+      });
+    }
+  }
+
+  const parsedServer = parsePart(sectionSchemas.server, raw.server ?? {}, ['server'], issues);
+  const parsedMiddleware = parsePart(sectionSchemas.middleware, raw.middleware ?? {}, ['middleware'], issues);
+  const tls = raw.tls === undefined ? undefined : parsePart(sectionSchemas.tls, raw.tls, ['tls'], issues);
+  const cache = raw.cache === undefined ? undefined : parsePart(sectionSchemas.cache, raw.cache, ['cache'], issues);
+  const postgres = raw.postgres === undefined ? undefined : parsePart(sectionSchemas.postgres, raw.postgres, ['postgres'], issues);
+
+  const upstreams = new Map<string, UpstreamConfig | undefined>();
+  if (raw.upstreams !== undefined && !isTable(raw.upstreams)) {
+    issues.push({ path: 'upstreams', message: 'expected tables written as [upstreams.NAME], found a value; fix: see docs/config.md "Upstreams"' });
+  } else if (raw.upstreams !== undefined) {
+    for (const [name, table] of Object.entries(raw.upstreams)) {
+      upstreams.set(name, parsePart(UpstreamSchema, table, ['upstreams', name], issues));
+    }
+  }
+
+  let routes: (RouteConfig | undefined)[] | undefined = [];
+  if (raw.routes !== undefined && !Array.isArray(raw.routes)) {
+    issues.push({ path: 'routes', message: 'expected an array of tables written as [[routes]], found a single value; fix: write each route under its own [[routes]] header' });
+    routes = undefined;
+  } else if (raw.routes !== undefined) {
+    routes = (raw.routes as unknown[]).map((route, i) => parsePart(RouteSchema, route, ['routes', i], issues));
+  }
+
+  const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
+  const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware }));
+
+  if (issues.length > 0) throw new ConfigError(source, issues);
+
+  // Every part parsed (no issues), so the undefined cases below cannot occur.
+  const config: Config = {
+    server: server!,
+    tls,
+    upstreams: Object.fromEntries(upstreams) as Record<string, UpstreamConfig>,
+    routes: routes as RouteConfig[],
+    cache,
+    postgres,
+    middleware: middleware!,
+  };
+  return compile(config, source);
+}
+
+/** Describes a TOML syntax error with its position and the offending line. */
+function syntaxIssue(error: TomlError, text: string): ConfigIssue {
+  const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, '');
+  const line = text.split(/\r?\n/)[error.line - 1]?.trim() ?? '';
+  const near = line === '' ? '' : ` near \`${line.length > 60 ? `${line.slice(0, 57)}...` : line}\``;
+  return { path: '', message: `TOML syntax error at line ${error.line}, column ${error.column}: ${reason}${near}; fix: correct the TOML syntax there` };
+}
+
+/**
+ * Parses TOML text into a RuntimePlan (env overrides applied). Throws ConfigError
+ * listing every problem. `source` names the text in messages and `plan.source`.
+ */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}): RuntimePlan {
+  const issues: ConfigIssue[] = [];
+  const overrides = readEnvOverrides(env, issues);
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    throw new ConfigError(source, [...issues, syntaxIssue(error, text)]);
+  }
+  return planFromDocument(raw, source, overrides, issues);
+}
+
+/** Simple mode: one upstream "default" from WARPDRIVE_TARGET_*, one catch-all route. */
+function planFromEnvironment(env: NodeJS.ProcessEnv): RuntimePlan {
+  const issues: ConfigIssue[] = [];
+  const overrides = readEnvOverrides(env, issues);
+  const target = readSimpleTarget(env, issues);
+  if (issues.length > 0) throw new ConfigError(ENVIRONMENT_SOURCE, issues);
+  const document = { upstreams: { default: { ...target } }, routes: [{ upstream: 'default', path_prefix: '/' }] };
+  return planFromDocument(document, ENVIRONMENT_SOURCE, overrides, issues);
+}
+
+function readConfigFile(file: string, origin: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const absolute = resolve(file);
+    const reason =
+      code === 'ENOENT'
+        ? `config file not found: ${absolute}; fix: check the path given by ${origin}, or run without it for simple mode (WARPDRIVE_TARGET_HOST/PORT)`
+        : code === 'EISDIR'
+          ? `config path is a directory: ${absolute}; fix: point ${origin} at the .toml file inside it`
+          : code === 'EACCES'
+            ? `config file is not readable: ${absolute}; fix: check its permissions`
+            : `cannot read config file ${absolute}: ${(error as Error).message}`;
+    throw new ConfigError(file, [{ path: '', message: reason }]);
+  }
+}
+
+/**
+ * Loads the configuration: `configFile` (from --config), else WARPDRIVE_CONFIG,
+ * else simple mode from WARPDRIVE_TARGET_*. Env overrides always apply.
+ * Throws ConfigError.
+ */
+export function loadConfig(options: { configFile?: string | undefined; env?: NodeJS.ProcessEnv }): RuntimePlan {
+  const env = options.env ?? process.env;
+  const fromEnv = env.WARPDRIVE_CONFIG?.trim();
+  const file = options.configFile ?? (fromEnv === '' ? undefined : fromEnv);
+  if (file === undefined) return planFromEnvironment(env);
+  const origin = options.configFile !== undefined ? '--config' : 'WARPDRIVE_CONFIG';
+  return parseConfig(readConfigFile(file, origin), file, env);
+}

@@ -1,0 +1,379 @@
+/**
+ * The shape of `warpdrive.toml`, as valibot schemas: types, ranges, defaults and
+ * single-key formats. Checks that involve more than one key (a route naming a
+ * real upstream, socket versus host/port...) live in `checks.ts`.
+ *
+ * Every message follows one pattern, "expected X, found Y" plus a fix where one
+ * is obvious, so `ConfigError` reads the same whichever check fired.
+ *
+ * @module
+ */
+
+import * as v from 'valibot';
+import { describeValue, didYouMean } from './errors.js';
+import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, parseStatusRange } from './addresses.js';
+
+type Issue = v.BaseIssue<unknown>;
+type Message = (issue: Issue) => string;
+
+/** "expected <what>, found <input>[; fix: ...]" for whichever action failed. */
+function expect(what: string, fix?: string | ((input: unknown) => string)): Message {
+  return (issue) => {
+    const hint = typeof fix === 'function' ? fix(issue.input) : fix;
+    return `expected ${what}, found ${describeValue(issue.input)}${hint === undefined ? '' : `; fix: ${hint}`}`;
+  };
+}
+
+/**
+ * A TOML table with a fixed set of keys. Unknown keys are errors (a misspelt
+ * `path_prefx` would otherwise silently match everything), with a suggestion.
+ */
+function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
+  const keys = Object.keys(entries);
+  return v.strictObject(entries, (issue) => {
+    if (issue.expected === 'never') {
+      const key = String(issue.input);
+      const suggestion = didYouMean(key, keys);
+      return `unknown key "${key}" in ${what}${suggestion}${suggestion === '' ? `; valid keys: ${keys.join(', ')}` : ''}`;
+    }
+    if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
+      return `required key ${issue.expected} is missing from ${what}; fix: add ${issue.expected.slice(1, -1)} = ...`;
+    }
+    return `expected ${what} (a TOML table), found ${describeValue(issue.input)}`;
+  });
+}
+
+const boolean = v.boolean(expect('true or false'));
+
+function text(what = 'a string') {
+  return v.pipe(v.string(expect(what)), v.nonEmpty(expect(`a non-empty ${what.replace(/^an? /, '')}`)));
+}
+
+function integer(min: number, max: number, what: string, fix?: string) {
+  const message = expect(what, fix);
+  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
+}
+
+/** Durations are written in seconds (fractions allowed) and become ms in compile(). */
+function seconds(allowZero = false) {
+  const what = allowZero ? 'a number of seconds >= 0' : 'a number of seconds > 0';
+  const message = expect(what);
+  return v.pipe(v.number(message), v.finite(message), allowZero ? v.minValue(0, message) : v.gtValue(0, message));
+}
+
+const listenPort = integer(0, 65535, 'a port number 0-65535 (0 = any free port)');
+const port = integer(1, 65535, 'a port number 1-65535');
+
+/** URL paths the router compares against: must start with "/". */
+function urlPath(what: string) {
+  return v.pipe(
+    v.string(expect(`${what} (a string starting with "/")`)),
+    v.startsWith('/', expect(`${what} starting with "/"`, (input) => `write "/${String(input)}"`)),
+  );
+}
+
+const stringList = (what: string) => v.array(text(what), expect(`an array of ${what}s`));
+
+// ---------------------------------------------------------------------------
+// [server]
+
+export const ServerSchema = table(
+  {
+    http_port: v.optional(listenPort, 8080),
+    https_port: v.optional(port),
+    bind_address: v.optional(
+      v.pipe(v.string(expect('an IP address')), v.check(isBindAddress, expect('an IP address such as "0.0.0.0", "127.0.0.1" or "::"'))),
+      '0.0.0.0',
+    ),
+    worker_threads: v.optional(integer(1, 256, 'a whole number of threads 1-256'), 1),
+    max_header_bytes: v.optional(integer(1024, 1048576, 'a byte count 1024-1048576'), 16384),
+    max_body_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count', 'remove the key for no limit')),
+    shutdown_timeout_secs: v.optional(seconds(true), 30),
+    idle_timeout_secs: v.optional(seconds(), 10),
+  },
+  '[server]',
+);
+
+// ---------------------------------------------------------------------------
+// [tls]
+
+export const TlsSchema = table(
+  {
+    enabled: v.optional(boolean, false),
+    domains: v.optional(
+      v.array(
+        v.pipe(v.string(expect('a domain name')), v.toLowerCase(), v.check(isHostPattern, expect('a domain name such as "example.com"'))),
+        expect('an array of domain names'),
+      ),
+      [],
+    ),
+    acme_directory: v.optional(text('a directory path')),
+    cert_file: v.optional(text('a file path')),
+    key_file: v.optional(text('a file path')),
+  },
+  '[tls]',
+);
+
+// ---------------------------------------------------------------------------
+// [upstreams.NAME]
+
+/** Env values are strings to the child; numbers and booleans are accepted and stringified. */
+const envValue = v.pipe(
+  v.unknown(),
+  v.check(
+    (input) => typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean',
+    expect('a string value', 'quote it: KEY = "value"'),
+  ),
+  v.transform((input) => String(input)),
+);
+
+export const ProcessSchema = table(
+  {
+    command: text('a command (program name or path)'),
+    args: v.optional(v.array(v.string(expect('a string argument')), expect('an array of strings')), []),
+    env: v.optional(v.record(v.string(), envValue, expect('a table of NAME = "value"')), {}),
+    cwd: v.optional(text('a directory path')),
+    depends_on: v.optional(stringList('upstream name'), []),
+    stop_timeout_secs: v.optional(seconds(), 10),
+    start_timeout_secs: v.optional(seconds(), 60),
+    max_memory_mb: v.optional(integer(1, 1048576, 'a whole number of megabytes > 0')),
+  },
+  'process',
+);
+
+export const HealthSchema = table(
+  {
+    path: urlPath('a health check path'),
+    interval_secs: v.optional(seconds(), 10),
+    timeout_secs: v.optional(seconds(), 2),
+    unhealthy_threshold: v.optional(integer(1, 1000, 'a whole number >= 1'), 3),
+    healthy_threshold: v.optional(integer(1, 1000, 'a whole number >= 1'), 2),
+    expected_status: v.optional(
+      v.pipe(
+        v.union([v.string(), v.number()], expect('a status range string such as "200-399" or "200"')),
+        v.check((input) => parseStatusRange(input) !== undefined, expect('a status range such as "200-399" or "200" (100-599, low-high)')),
+      ),
+      '200-399',
+    ),
+  },
+  'health',
+);
+
+export const PassiveSchema = table(
+  {
+    max_fails: v.optional(integer(0, 1000, 'a whole number >= 0 (0 disables passive ejection)'), 3),
+    fail_timeout_secs: v.optional(seconds(), 10),
+    max_ejection_secs: v.optional(seconds(), 300),
+    count_5xx: v.optional(boolean, false),
+  },
+  'passive',
+);
+
+const host = v.pipe(
+  v.string(expect('a host name or IP address')),
+  v.nonEmpty(expect('a host name or IP address', 'for example host = "127.0.0.1"')),
+);
+const socket = v.pipe(
+  v.string(expect('a Unix socket path')),
+  v.nonEmpty(expect('a Unix socket path', 'for example socket = "/tmp/app.sock"')),
+);
+
+export const InstanceSchema = table(
+  {
+    host: v.optional(host),
+    port: v.optional(port),
+    socket: v.optional(socket),
+    weight: v.optional(v.pipe(v.number(expect('a weight > 0')), v.finite(expect('a weight > 0')), v.gtValue(0, expect('a weight > 0'))), 1),
+    process: v.optional(ProcessSchema),
+  },
+  'an instance',
+);
+
+export const strategies = ['round_robin', 'least_conn', 'random', 'ip_hash'] as const;
+
+export const UpstreamSchema = table(
+  {
+    host: v.optional(host),
+    port: v.optional(port),
+    socket: v.optional(socket),
+    instances: v.optional(v.array(InstanceSchema, expect('an array of tables ([[upstreams.NAME.instances]])'))),
+    strategy: v.optional(
+      v.picklist(strategies, (issue) => {
+        const found = typeof issue.input === 'string' ? didYouMean(issue.input, strategies) : '';
+        return `expected one of ${strategies.join(', ')}, found ${describeValue(issue.input)}${found}`;
+      }),
+      'round_robin',
+    ),
+    health: v.optional(HealthSchema),
+    passive: v.optional(PassiveSchema, {}),
+    process: v.optional(ProcessSchema),
+    connect_timeout_secs: v.optional(seconds(), 5),
+    read_timeout_secs: v.optional(seconds(), 60),
+    max_connections: v.optional(integer(1, 65536, 'a whole number of connections >= 1'), 256),
+    keepalive_timeout_secs: v.optional(seconds(), 4),
+    retries: v.optional(integer(0, 10, 'a whole number of retries 0-10'), 1),
+  },
+  'an upstream',
+);
+
+// ---------------------------------------------------------------------------
+// [[routes]]
+
+function regexError(source: string): string | undefined {
+  try {
+    new RegExp(source);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const headerName = v.pipe(
+  v.string(expect('a header name')),
+  v.regex(httpToken, expect('a header name (letters, digits and !#$%&\'*+.^_`|~-)')),
+  v.toLowerCase(),
+);
+
+const headerPair = (what: string) =>
+  table(
+    {
+      name: headerName,
+      value: v.pipe(v.string(expect('a header value string')), v.check(isSafeHeaderValue, expect('a header value without line breaks'))),
+    },
+    what,
+  );
+
+export const RouteSchema = table(
+  {
+    upstream: text('an upstream name'),
+    host: v.optional(
+      v.pipe(
+        v.string(expect('a host name')),
+        v.toLowerCase(),
+        v.check(
+          isHostPattern,
+          expect('a host name such as "example.com" or "*.example.com" (one leading wildcard, no port)', (input) =>
+            String(input).includes(':') ? 'remove the port; hosts are matched without it' : 'use letters, digits, "-" and "." only',
+          ),
+        ),
+      ),
+    ),
+    path_prefix: v.optional(urlPath('a path prefix')),
+    path_exact: v.optional(urlPath('an exact path')),
+    path_regex: v.optional(
+      v.pipe(
+        v.string(expect('a regular expression string')),
+        v.check(
+          (input) => regexError(input) === undefined,
+          (issue) => `expected a valid regular expression, found ${describeValue(issue.input)}: ${regexError(String(issue.input))}`,
+        ),
+      ),
+    ),
+    methods: v.optional(
+      v.pipe(
+        v.array(
+          v.pipe(v.string(expect('an HTTP method name')), v.toUpperCase(), v.regex(httpToken, expect('an HTTP method name such as "GET"'))),
+          expect('an array of method names such as ["GET", "POST"]'),
+        ),
+        v.nonEmpty(expect('at least one method', 'list methods or remove the key to match any method')),
+      ),
+    ),
+    header: v.optional(headerPair('header (a { name, value } table)')),
+    strip_prefix: v.optional(boolean, false),
+    rewrite: v.optional(urlPath('a rewrite path')),
+    add_headers: v.optional(v.array(headerPair('add_headers entry (a { name, value } table)'), expect('an array of { name, value } tables')), []),
+    require_auth: v.optional(boolean, false),
+    description: v.optional(v.string(expect('a string'))),
+    connect_timeout_secs: v.optional(seconds()),
+    read_timeout_secs: v.optional(seconds()),
+    request_timeout_secs: v.optional(seconds()),
+  },
+  'a route',
+);
+
+// ---------------------------------------------------------------------------
+// [cache], [postgres], [middleware]
+
+function urlWithScheme(schemes: readonly string[], example: string) {
+  return v.pipe(
+    v.string(expect(`a URL such as "${example}"`)),
+    v.check((input) => {
+      try {
+        return schemes.includes(new URL(input).protocol);
+      } catch {
+        return false;
+      }
+    }, expect(`a URL such as "${example}"`)),
+  );
+}
+
+export const CacheSchema = table(
+  {
+    size_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count'), 64 * 1024 * 1024),
+    redis_url: v.optional(urlWithScheme(['redis:', 'rediss:'], 'redis://localhost/0')),
+  },
+  '[cache]',
+);
+
+export const PostgresSchema = table(
+  {
+    url: urlWithScheme(['postgres:', 'postgresql:'], 'postgres://localhost/app'),
+    channel: v.optional(text('a channel name'), 'warpdrive_cache_invalidation'),
+  },
+  '[postgres]',
+);
+
+export const MiddlewareSchema = table(
+  {
+    forward_headers: v.optional(boolean, true),
+    trusted_proxies: v.optional(
+      v.array(
+        v.pipe(v.string(expect('an IP address or CIDR')), v.check(isIpOrCidr, expect('an IP address or CIDR such as "10.0.0.0/8"'))),
+        expect('an array of IP addresses or CIDRs'),
+      ),
+      [],
+    ),
+    x_sendfile_enabled: v.optional(boolean, false),
+    gzip_compression_enabled: v.optional(boolean, false),
+    log_requests: v.optional(boolean, false),
+    admin_token: v.optional(text('a token string')),
+  },
+  '[middleware]',
+);
+
+// ---------------------------------------------------------------------------
+// The whole document
+
+export const ConfigSchema = table(
+  {
+    server: v.optional(ServerSchema, {}),
+    tls: v.optional(TlsSchema),
+    upstreams: v.optional(v.record(v.string(), UpstreamSchema, expect('a table of [upstreams.NAME] tables')), {}),
+    routes: v.optional(v.array(RouteSchema, expect('an array of [[routes]] tables')), []),
+    cache: v.optional(CacheSchema),
+    postgres: v.optional(PostgresSchema),
+    middleware: v.optional(MiddlewareSchema, {}),
+  },
+  'the top level',
+);
+
+export type ServerConfig = v.InferOutput<typeof ServerSchema>;
+export type TlsConfig = v.InferOutput<typeof TlsSchema>;
+export type ProcessConfig = v.InferOutput<typeof ProcessSchema>;
+export type HealthConfig = v.InferOutput<typeof HealthSchema>;
+export type InstanceConfig = v.InferOutput<typeof InstanceSchema>;
+export type UpstreamConfig = v.InferOutput<typeof UpstreamSchema>;
+export type RouteConfig = v.InferOutput<typeof RouteSchema>;
+export type CacheConfig = v.InferOutput<typeof CacheSchema>;
+export type PostgresConfig = v.InferOutput<typeof PostgresSchema>;
+export type MiddlewareConfig = v.InferOutput<typeof MiddlewareSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema>;
+
+/** The top-level keys, for the section-by-section parse in load.ts. */
+export const sectionSchemas = {
+  server: ServerSchema,
+  tls: TlsSchema,
+  cache: CacheSchema,
+  postgres: PostgresSchema,
+  middleware: MiddlewareSchema,
+} as const;

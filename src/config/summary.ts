@@ -1,0 +1,96 @@
+/**
+ * `warpdrive check` output: what the plan will do, in the order it will do it.
+ *
+ * @module
+ */
+
+import type { InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
+
+const secs = (ms: number): string => `${ms / 1000}s`;
+
+function formatAddress(address: InstanceAddress): string {
+  return address.kind === 'unix' ? `unix:${address.socketPath}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+function formatProcess(process: ProcessSpec): string {
+  const command = [process.command, ...process.args].map((part) => (/\s/.test(part) ? JSON.stringify(part) : part)).join(' ');
+  const extras: string[] = [];
+  if (process.cwd !== undefined) extras.push(`cwd ${process.cwd}`);
+  if (process.dependsOn.length > 0) extras.push(`after ${process.dependsOn.join(', ')}`);
+  if (process.maxMemoryMb !== undefined) extras.push(`max ${process.maxMemoryMb} MB`);
+  const envNames = Object.keys(process.env);
+  if (envNames.length > 0) extras.push(`env ${envNames.join(', ')}`);
+  return extras.length === 0 ? command : `${command} (${extras.join('; ')})`;
+}
+
+function formatUpstream(upstream: UpstreamSpec): string[] {
+  const lines = [`  ${upstream.name}: ${upstream.strategy}, ${upstream.instances.length} instance${upstream.instances.length === 1 ? '' : 's'}`];
+  for (const instance of upstream.instances) {
+    const weight = instance.weight === 1 ? '' : ` weight ${instance.weight}`;
+    lines.push(`    ${instance.id} ${formatAddress(instance.address)}${weight}`);
+    if (instance.process !== undefined) lines.push(`      process: ${formatProcess(instance.process)}`);
+  }
+  if (upstream.process !== undefined) lines.push(`    process: ${formatProcess(upstream.process)}`);
+  const { health, passive } = upstream;
+  if (health !== undefined) {
+    lines.push(
+      `    health: GET ${health.path} every ${secs(health.intervalMs)} (timeout ${secs(health.timeoutMs)}, ` +
+        `down after ${health.unhealthyThreshold}, up after ${health.healthyThreshold}, ok ${health.expectStatusMin}-${health.expectStatusMax})`,
+    );
+  }
+  lines.push(
+    passive.maxFails === 0
+      ? '    passive ejection: off'
+      : `    passive ejection: after ${passive.maxFails} failures for ${secs(passive.failTimeoutMs)} (up to ${secs(passive.maxEjectionMs)})${passive.count5xx ? ', 5xx counts' : ''}`,
+  );
+  lines.push(
+    `    timeouts: connect ${secs(upstream.connectTimeoutMs)}, read ${secs(upstream.readTimeoutMs)}, keep-alive ${secs(upstream.keepAliveTimeoutMs)}; ` +
+      `max ${upstream.maxConnectionsPerInstance} connections/instance; retries ${upstream.retries}`,
+  );
+  return lines;
+}
+
+function formatRoute(route: RouteSpec): string[] {
+  const { match } = route;
+  const conditions: string[] = [];
+  if (match.host !== undefined) conditions.push(`host ${match.host}`);
+  if (match.pathExact !== undefined) conditions.push(`path = ${match.pathExact}`);
+  if (match.pathPrefix !== undefined) conditions.push(`path under ${match.pathPrefix}`);
+  if (match.pathRegex !== undefined) conditions.push(`path ~ /${match.pathRegex}/`);
+  if (match.methods !== undefined) conditions.push(`method ${match.methods.join('|')}`);
+  if (match.header !== undefined) conditions.push(`header ${match.header.name}: ${match.header.value}`);
+  const actions: string[] = [];
+  if (route.stripPrefix) actions.push('strip prefix');
+  if (route.rewrite !== undefined) actions.push(`rewrite prefix to ${route.rewrite}`);
+  for (const pair of route.addHeaders) actions.push(`add ${pair.name}: ${pair.value}`);
+  if (route.requireAuth) actions.push('require X-Admin-Token');
+  if (route.connectTimeoutMs !== undefined) actions.push(`connect timeout ${secs(route.connectTimeoutMs)}`);
+  if (route.readTimeoutMs !== undefined) actions.push(`read timeout ${secs(route.readTimeoutMs)}`);
+  if (route.requestTimeoutMs !== undefined) actions.push(`request timeout ${secs(route.requestTimeoutMs)}`);
+
+  const when = conditions.length === 0 ? 'any request' : conditions.join(' and ');
+  const lines = [`  ${route.index + 1}. ${when} -> ${route.upstream}${route.description === undefined ? '' : `  # ${route.description}`}`];
+  if (actions.length > 0) lines.push(`     then: ${actions.join(', ')}`);
+  return lines;
+}
+
+/** A human-readable description of the plan, for `warpdrive check`. */
+export function formatPlanSummary(plan: RuntimePlan): string {
+  const { server, middleware } = plan;
+  const host = server.bindAddress.includes(':') ? `[${server.bindAddress}]` : server.bindAddress;
+  const lines = [
+    `config: ${plan.source}`,
+    `listen: http://${host}:${server.httpPort}${server.httpPort === 0 ? ' (any free port)' : ''}`,
+    `limits: headers ${server.maxHeaderBytes} bytes, body ${server.maxBodyBytes === undefined ? 'unlimited' : `${server.maxBodyBytes} bytes`}, ` +
+      `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}`,
+    `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
+      `request log ${middleware.logRequests ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
+    `upstreams (${plan.upstreams.size}):`,
+  ];
+  for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream));
+  lines.push(`routes (${plan.routes.length}, first match wins):`);
+  for (const route of plan.routes) lines.push(...formatRoute(route));
+  lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
+  if (plan.inactive.length > 0) lines.push(`not active yet: ${plan.inactive.join(', ')} (parsed and validated, no effect in this version)`);
+  return lines.join('\n');
+}
