@@ -41,6 +41,13 @@ export class Instance {
   readonly upstreamName: string;
   readonly spec: InstanceSpec;
   readonly address: string;
+  /** Position in the upstream's instance list. */
+  readonly index: number;
+  /**
+   * `1 << index` for the first 32 instances, else 0: OR it into a number to mark the
+   * instance as tried and pass that to `Upstream.select(ip, exclude, tried)`.
+   */
+  readonly bit: number;
   /** Keep-alive connections to this address alone, reused across requests. */
   readonly dispatcher: Dispatcher;
   /** Requests (and later open WebSockets) currently using this instance. */
@@ -60,8 +67,10 @@ export class Instance {
   /** Set by the owning Upstream: one listener, not an EventEmitter, to keep instances light. */
   onAvailabilityChange: ((instance: Instance) => void) | undefined;
 
-  constructor(upstream: UpstreamSpec, spec: InstanceSpec) {
+  constructor(upstream: UpstreamSpec, spec: InstanceSpec, index = 0) {
     this.id = spec.id;
+    this.index = index;
+    this.bit = index < 32 ? (1 << index) >>> 0 : 0;
     this.upstreamName = upstream.name;
     this.spec = spec;
     this.address = describeAddress(spec);

@@ -28,16 +28,20 @@ export class Upstream {
   constructor(spec: UpstreamSpec) {
     this.name = spec.name;
     this.spec = spec;
-    this.instances = Object.freeze(spec.instances.map((i) => new Instance(spec, i)));
+    this.instances = Object.freeze(spec.instances.map((i, index) => new Instance(spec, i, index)));
     for (const instance of this.instances) instance.onAvailabilityChange = () => this.#wakeWaiters();
     this.#selector = createSelector(spec.strategy, this.instances);
     const health = spec.health;
     this.checkers = Object.freeze(health ? this.instances.map((i) => new ActiveHealthChecker(i, health)) : []);
   }
 
-  /** An available instance per the strategy, skipping `exclude` (already tried); undefined when none. */
-  select(clientIp: string, exclude?: Instance): Instance | undefined {
-    return this.#selector.select(clientIp, exclude);
+  /**
+   * An available instance per the strategy, skipping `exclude` (the instance just
+   * tried) and every instance whose `bit` is set in `tried` (all instances tried so
+   * far, for a request retried more than once); undefined when none.
+   */
+  select(clientIp: string, exclude?: Instance, tried = 0): Instance | undefined {
+    return this.#selector.select(clientIp, exclude, tried);
   }
 
   /** True while some instance is not yet ready because its process is starting (requests then wait instead of getting 503). */

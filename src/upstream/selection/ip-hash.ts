@@ -14,7 +14,7 @@
  * @module
  */
 import type { Instance } from '../instance.js';
-import type { Selector } from './types.js';
+import { isCandidate, type Selector } from './types.js';
 
 /** Points per instance of average weight: enough for an even split (within a few %) with a ring of small size. */
 export const POINTS_PER_INSTANCE = 160;
@@ -54,13 +54,12 @@ export class IpHashSelector implements Selector {
     this.#owners = Uint32Array.from(ring, (r) => r.owner);
   }
 
-  select(clientIp: string, exclude: Instance | undefined): Instance | undefined {
+  select(clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined {
     const instances = this.#instances;
     // One cheap pass first, so the all-down case costs n reads instead of a walk round the whole ring.
     let any = false;
     for (let i = 0; i < instances.length; i++) {
-      const instance = instances[i]!;
-      if (instance !== exclude && instance.isAvailable()) {
+      if (isCandidate(instances[i]!, i, exclude, tried)) {
         any = true;
         break;
       }
@@ -72,8 +71,9 @@ export class IpHashSelector implements Selector {
     let index = this.#firstAtOrAfter(hashString(clientIp));
     for (let step = 0; step < n; step++) {
       if (index === n) index = 0;
-      const instance = instances[owners[index]!]!;
-      if (instance !== exclude && instance.isAvailable()) return instance;
+      const owner = owners[index]!;
+      const instance = instances[owner]!;
+      if (isCandidate(instance, owner, exclude, tried)) return instance;
       index++;
     }
     return undefined;

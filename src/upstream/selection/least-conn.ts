@@ -10,7 +10,7 @@
  * @module
  */
 import type { Instance } from '../instance.js';
-import type { Selector } from './types.js';
+import { isCandidate, type Selector } from './types.js';
 
 export class LeastConnSelector implements Selector {
   readonly #instances: readonly Instance[];
@@ -24,7 +24,7 @@ export class LeastConnSelector implements Selector {
     this.#current = new Float64Array(instances.length);
   }
 
-  select(_clientIp: string, exclude: Instance | undefined): Instance | undefined {
+  select(_clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined {
     const instances = this.#instances;
     const weights = this.#weights;
     // Pass 1: the lowest load (inFlight/weight) among candidates, kept as the pair that
@@ -35,7 +35,7 @@ export class LeastConnSelector implements Selector {
     let only = -1;
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i]!;
-      if (instance === exclude || !instance.isAvailable()) continue;
+      if (!isCandidate(instance, i, exclude, tried)) continue;
       const lhs = instance.inFlight * minWeight;
       const rhs = minInFlight * weights[i]!;
       if (minInFlight === -1 || lhs < rhs) {
@@ -55,7 +55,7 @@ export class LeastConnSelector implements Selector {
     let best = -1;
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i]!;
-      if (instance === exclude || !instance.isAvailable()) continue;
+      if (!isCandidate(instance, i, exclude, tried)) continue;
       if (instance.inFlight * minWeight !== minInFlight * weights[i]!) continue;
       current[i]! += weights[i]!;
       total += weights[i]!;

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Instance } from '../instance.js';
-import type { Selector } from './types.js';
+import { isCandidate, type Selector } from './types.js';
 
 export class RandomSelector implements Selector {
   readonly #instances: readonly Instance[];
@@ -18,7 +18,7 @@ export class RandomSelector implements Selector {
     this.#weights = Float64Array.from(instances, (i) => i.spec.weight);
   }
 
-  select(_clientIp: string, exclude: Instance | undefined): Instance | undefined {
+  select(_clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined {
     const instances = this.#instances;
     const weights = this.#weights;
     // One pass for the total weight of the candidates, so the draws need no candidate list.
@@ -26,28 +26,28 @@ export class RandomSelector implements Selector {
     let count = 0;
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i]!;
-      if (instance === exclude || !instance.isAvailable()) continue;
+      if (!isCandidate(instance, i, exclude, tried)) continue;
       total += weights[i]!;
       count++;
     }
     if (count === 0) return undefined;
-    const first = this.#draw(Math.random() * total, exclude, -1);
+    const first = this.#draw(Math.random() * total, exclude, tried, -1);
     if (count === 1) return instances[first];
     // The second draw leaves the first out, so the two choices are distinct.
-    const second = this.#draw(Math.random() * (total - weights[first]!), exclude, first);
+    const second = this.#draw(Math.random() * (total - weights[first]!), exclude, tried, first);
     const a = instances[first]!;
     const b = instances[second]!;
     return b.inFlight * weights[first]! < a.inFlight * weights[second]! ? b : a;
   }
 
   /** Index of the candidate whose weight interval contains `point`. */
-  #draw(point: number, exclude: Instance | undefined, skip: number): number {
+  #draw(point: number, exclude: Instance | undefined, tried: number, skip: number): number {
     const instances = this.#instances;
     const weights = this.#weights;
     let last = -1;
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i]!;
-      if (i === skip || instance === exclude || !instance.isAvailable()) continue;
+      if (i === skip || !isCandidate(instance, i, exclude, tried)) continue;
       last = i;
       point -= weights[i]!;
       if (point < 0) return i;

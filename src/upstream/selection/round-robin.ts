@@ -9,7 +9,7 @@
  * @module
  */
 import type { Instance } from '../instance.js';
-import type { Selector } from './types.js';
+import { isCandidate, type Selector } from './types.js';
 
 export class RoundRobinSelector implements Selector {
   readonly #instances: readonly Instance[];
@@ -23,7 +23,7 @@ export class RoundRobinSelector implements Selector {
     this.#current = new Float64Array(instances.length);
   }
 
-  select(_clientIp: string, exclude: Instance | undefined): Instance | undefined {
+  select(_clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined {
     const instances = this.#instances;
     const current = this.#current;
     const weights = this.#weights;
@@ -31,7 +31,7 @@ export class RoundRobinSelector implements Selector {
     let best = -1;
     for (let i = 0; i < instances.length; i++) {
       const instance = instances[i]!;
-      if (instance === exclude || !instance.isAvailable()) continue;
+      if (!isCandidate(instance, i, exclude, tried)) continue;
       current[i]! += weights[i]!;
       total += weights[i]!;
       if (best === -1 || current[i]! > current[best]!) best = i;

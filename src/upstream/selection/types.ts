@@ -10,6 +10,18 @@
 import type { Instance } from '../instance.js';
 
 export interface Selector {
-  /** An available instance other than `exclude` (the one just tried), or undefined when there is none. */
-  select(clientIp: string, exclude: Instance | undefined): Instance | undefined;
+  /**
+   * An available instance that is neither `exclude` nor marked in `tried` (bit i set =
+   * instance i already tried, see `Instance.bit`), or undefined when there is none.
+   */
+  select(clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined;
+}
+
+/**
+ * The skip test every strategy applies to instance `i`. A bit mask rather than a
+ * Set of tried instances so a retrying request allocates nothing; instances past
+ * the 32nd cannot be marked and are only skipped via `exclude`.
+ */
+export function isCandidate(instance: Instance, i: number, exclude: Instance | undefined, tried: number): boolean {
+  return instance !== exclude && (i >= 32 || ((tried >>> i) & 1) === 0) && instance.isAvailable();
 }

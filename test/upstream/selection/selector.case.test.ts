@@ -71,6 +71,40 @@ for (const strategy of strategies) {
       }
     });
 
+    it('skips every instance marked in the tried mask (a request retried more than once)', () => {
+      const upstream = pool(strategy, 4);
+      const [a, b, c, d] = upstream.instances;
+      for (let n = 0; n < 200; n++) {
+        const chosen = upstream.select(ip(n), a, b!.bit | d!.bit);
+        assert.equal(chosen, c);
+      }
+      const all = upstream.instances.reduce((mask, i) => mask | i.bit, 0);
+      assert.equal(upstream.select(ip(1), undefined, all), undefined);
+    });
+
+    it('tries each instance once when retrying with a growing mask', () => {
+      const upstream = pool(strategy, 5);
+      for (let n = 0; n < 50; n++) {
+        let tried = 0;
+        const order = [];
+        for (let attempt = 0; attempt < 6; attempt++) {
+          const chosen = upstream.select(ip(n), undefined, tried);
+          if (!chosen) break;
+          order.push(chosen);
+          tried |= chosen.bit;
+        }
+        assert.equal(new Set(order).size, 5);
+        assert.equal(order.length, 5);
+      }
+    });
+
+    it('instances beyond the 32nd cannot be masked but stay selectable', () => {
+      const upstream = pool(strategy, 34);
+      assert.equal(upstream.instances[33]!.bit, 0);
+      for (const i of upstream.instances.slice(0, 33)) i.setHealth('down');
+      assert.equal(upstream.select(ip(7), undefined, -1), upstream.instances[33]);
+    });
+
     it('returns undefined when the only available instance is excluded', () => {
       const upstream = pool(strategy, 2);
       upstream.instances[0]!.setHealth('down');
