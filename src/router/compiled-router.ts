@@ -9,7 +9,9 @@
  *   reach several groups (its exact host, every wildcard it falls under, host-less).
  * - per group: `path_exact` routes in a Map keyed by path; `path_prefix` routes in a
  *   radix tree (compressed character trie) whose node checks give exactly
- *   `isPathUnderPrefix`'s segment-boundary rule; routes with neither in a plain list.
+ *   `isPathUnderPrefix`'s segment-boundary rule; regex-only routes anchored on a
+ *   literal (`^/api/v1/items/...`) in the same tree under that literal; routes with
+ *   none of these in a plain list.
  * - the leftover conditions (regex, methods, header, a prefix beside an exact path)
  *   are checked on the candidates only, by the same code the scan uses.
  *
@@ -22,7 +24,7 @@
  *
  * @module
  */
-import { compileRemainingConditions, type RoutePredicate } from './route-predicate.js';
+import { compileRemainingConditions, literalRegexPrefix, type RoutePredicate } from './route-predicate.js';
 import type { HeaderLookup, RouteRule, Router } from './types.js';
 
 /** A route as the tree stores it: its position in the list and what is left to check. */
@@ -57,6 +59,11 @@ class PrefixNode {
   endsWithSlash: boolean;
   /** Routes whose `path_prefix` is exactly this node's string, by position. */
   candidates: Candidate[] = [];
+  /**
+   * Regex routes whose every match starts with this node's string (see
+   * literalRegexPrefix): candidates whenever the walk reaches the node, no boundary rule.
+   */
+  regexCandidates: Candidate[] = [];
   /**
    * Children by the char code of their label's first character. A sparse array
    * indexed by char code is one element load per step, cheaper than a Map lookup;
@@ -138,7 +145,14 @@ class RouteGroup {
       this.hasPrefixes = true;
     } else {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: false });
-      this.anyPath.push({ position, remaining });
+      const literal = route.match.pathRegex === undefined ? '' : literalRegexPrefix(route.match.pathRegex);
+      if (literal.length !== 0) {
+        // Only paths starting with the literal can match: file the route there; the regex still runs.
+        insertPrefix(this.prefixRoot, literal).regexCandidates.push({ position, remaining });
+        this.hasPrefixes = true;
+      } else {
+        this.anyPath.push({ position, remaining });
+      }
     }
   }
 
@@ -168,6 +182,7 @@ class RouteGroup {
       if (node.candidates.length !== 0 && (node.endsWithSlash || depth === length || path.charCodeAt(depth) === 47)) {
         bound = firstMatchIn(node.candidates, bound, method, host, path, headers);
       }
+      if (node.regexCandidates.length !== 0) bound = firstMatchIn(node.regexCandidates, bound, method, host, path, headers);
       if (depth >= length) break;
       const next: PrefixNode | undefined = node.child(path.charCodeAt(depth));
       // startsWith with a position compares in place, without a substring.

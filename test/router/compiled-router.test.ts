@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CompiledRouter } from '../../src/router/compiled-router.js';
 import { createRouter } from '../../src/router/create-router.js';
+import { literalRegexPrefix } from '../../src/router/route-predicate.js';
 import { runRouterContract } from './router.case.test.js';
 import { noHeaders, table, when } from './route-fixtures.js';
 
@@ -36,4 +37,26 @@ describe('CompiledRouter', () => {
     assert.equal(router.match('GET', 'h', '/a/b', noHeaders)?.name, 'a/');
     assert.equal(router.match('GET', 'h', '/a', noHeaders)?.name, undefined);
   });
+});
+
+describe('literalRegexPrefix', () => {
+  const cases: Array<[string, string]> = [
+    ['^/api/v1/items/[0-9]+$', '/api/v1/items/'],
+    ['^\\/api\\/v1', '/api/v1'],
+    ['^/ab?c', '/a'],
+    ['^/ab*', '/a'],
+    ['^/ab{0,2}', '/a'],
+    ['^/a+b', '/a'],
+    ['^/a.b', '/a'],
+    ['^/(a|b)', ''],
+    ['^/a|^/b', ''],
+    ['/users/[0-9]+', ''],
+    ['^\\d+', ''],
+    ['^/$', '/'],
+  ];
+  for (const [source, literal] of cases) {
+    it(`${source} -> ${JSON.stringify(literal)}`, () => {
+      assert.equal(literalRegexPrefix(source), literal);
+    });
+  }
 });

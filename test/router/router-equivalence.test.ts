@@ -21,7 +21,7 @@ const exactHost = fc.constantFrom('a.com', 'b.a.com', 'x.b.a.com', 'example.com'
 const wildcardHost = fc.constantFrom('*.a.com', '*.b.a.com', '*.example.com', '*.com', '*a.com');
 const requestHost = fc.constantFrom('a.com', 'b.a.com', 'x.b.a.com', 'y.x.b.a.com', 'example.com', 'www.example.com', 'api.example.com', 'other.org', 'ba.com', '');
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE');
-const regexSource = fc.constantFrom('^/a', 'b$', '^/api/v[0-9]+', '/users/[0-9]+', '^/$', 'x', '^/(a|b)/');
+const regexSource = fc.constantFrom('^/a', 'b$', '^/api/v[0-9]+', '/users/[0-9]+', '^/$', 'x', '^/(a|b)/', '^/ab?', '^/a+b', '^\\/api\\/v1', '^/sidekiq$', '^/a|^/b', '^/users/[0-9]+$', '^/a.b', '^/a{0}');
 const headerCondition = fc.record({ name: fc.constantFrom('x-v', 'x-tenant'), value: fc.constantFrom('1', '2') });
 
 /** A normalised-looking path: "/" plus segments, sometimes with a trailing slash. */
