@@ -11,6 +11,7 @@ import { Upstream } from './upstream.js';
 export { Instance, type RequestOutcome, type HealthState } from './instance.js';
 export { Upstream } from './upstream.js';
 export { classifyUpstreamError } from './outcome.js';
+export { linkSupervisor, type SupervisorSource } from './supervisor-link.js';
 
 /** Builds one Upstream per `[upstreams.NAME]`, in config order. Call `start()` on each to begin health checks. */
 export function createUpstreams(plan: RuntimePlan): Map<string, Upstream> {

@@ -58,6 +58,8 @@ export class Instance {
   readonly #count5xx: boolean;
   readonly #breaker: CircuitBreaker;
   #processReady: boolean;
+  /** The supervisor gave up on the process (or it was stopped for good): nothing to wait for. */
+  #processGone = false;
   #health: HealthState = 'unknown';
   /**
    * Cached result of the three signals, recomputed only when one changes, so that
@@ -124,8 +126,29 @@ export class Instance {
     return this.#breaker.ejectedUntil;
   }
 
+  /** Whether the instance is out only because its process is (re)starting: requests should wait for it. */
+  get processStarting(): boolean {
+    return this.#usesProcess && !this.#processReady && !this.#processGone;
+  }
+
+  /**
+   * The process will not come back by itself (the supervisor gave up, or the fleet
+   * stopped): the instance is unavailable and requests stop waiting for it.
+   * A later `setProcessReady(true)` undoes this.
+   */
+  setProcessGone(reason: string): void {
+    const wasReady = this.#processReady;
+    if (this.#processGone && !wasReady) return;
+    this.#processGone = true;
+    this.#processReady = false;
+    this.#health = 'unknown';
+    log.warn(`${this.id} (${this.address}) process gone: ${reason}`);
+    if (wasReady) this.#refresh();
+  }
+
   /** Called by the supervisor when the instance's process becomes ready or stops being ready. */
   setProcessReady(ready: boolean): void {
+    if (ready) this.#processGone = false;
     if (ready === this.#processReady) return;
     this.#processReady = ready;
     if (ready) {

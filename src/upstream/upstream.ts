@@ -46,7 +46,7 @@ export class Upstream {
 
   /** True while some instance is not yet ready because its process is starting (requests then wait instead of getting 503). */
   isStarting(): boolean {
-    for (const instance of this.instances) if (instance.usesProcess && !instance.processReady) return true;
+    for (const instance of this.instances) if (instance.processStarting) return true;
     return false;
   }
 
