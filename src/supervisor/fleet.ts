@@ -130,7 +130,7 @@ export class Fleet {
         this.#emit({ type: 'stats', unit: unit.name, pid, cpu, rssBytes, processes });
         const limitMb = unit.spec.maxMemoryMb;
         if (limitMb !== undefined && unit.state === 'ready' && rssBytes > limitMb * 1024 * 1024) {
-          void unit.restart(`memory ${Math.round(rssBytes / 1024 / 1024)} MB over max_memory_mb = ${limitMb}`);
+          void unit.restart(`memory ${Math.round(rssBytes / 1024 / 1024)} MB over max_memory_mb = ${limitMb}`, true);
         }
       }
     } catch (error) {

@@ -99,9 +99,23 @@ export class SupervisedUnit {
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
 
-  /** Graceful restart (e.g. over max_memory_mb): not counted as a crash. */
-  async restart(reason: string): Promise<void> {
+  /**
+   * Graceful restart. A requested one is not counted as a crash; a memory one
+   * (`countAsCrash`) is, so a process that always outgrows max_memory_mb ends
+   * up failed instead of restarting forever.
+   */
+  async restart(reason: string, countAsCrash = false): Promise<void> {
     if (this.#state !== 'ready' && this.#state !== 'starting') return;
+    if (countAsCrash) {
+      const decision = this.#crashes.recordCrash(Date.now(), Math.random());
+      if (decision.action === 'give-up') {
+        this.#expectingExit = 'fail';
+        this.#terminate(reason);
+        await this.#exited;
+        this.#fail(`restart loop: ${decision.crashes} restarts within ${decision.windowMs} ms (last: ${reason}); not restarting`);
+        return;
+      }
+    }
     this.#expectingExit = 'restart';
     this.#host.emit({ type: 'restarting', unit: this.name, delayMs: 0, attempt: 0, reason });
     this.#terminate(reason);

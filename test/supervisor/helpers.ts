@@ -7,6 +7,7 @@
 
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
+import http from 'node:http';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,7 @@ import { groupMembers } from '../../src/supervisor/process-group.js';
  * GRANDCHILD (file to write a grandchild's pid to), HEALTH_FAIL_FIRST (health
  * answers 503 that many times), ALLOC_MB, CONNECT_TO (port or socket that must
  * accept before this child listens), PRINT (a line to print at start).
+ * A request to /crash makes it exit with code 1 at once.
  */
 const childSource = `
 import http from 'node:http';
@@ -47,6 +49,7 @@ if (env.GRANDCHILD) {
 }
 let healthFailures = Number(env.HEALTH_FAIL_FIRST ?? 0);
 const server = http.createServer((req, res) => {
+  if (req.url === '/crash') { console.error('crashing on request'); process.exit(1); }
   if (req.url === '/health') {
     if (healthFailures > 0) { healthFailures--; res.writeHead(503); res.end('starting'); return; }
     record('health-ok');
@@ -278,6 +281,18 @@ export async function survivorsAfter(pids: readonly number[], timeoutMs: number)
 /** Live members of the given process groups (the units' groups: guards, grandchildren and all). */
 export function liveGroupMembers(pgids: readonly number[]): number[] {
   return [...groupMembers(new Set(pgids)).values()].flat();
+}
+
+/** Asks a child to crash (GET /crash); the connection dying is the expected answer. */
+export function requestCrash(address: InstanceAddress): Promise<void> {
+  return new Promise((resolve) => {
+    const target = address.kind === 'tcp' ? { host: address.host, port: address.port } : { socketPath: address.socketPath };
+    const request = http.get({ ...target, path: '/crash', agent: false }, (response) => {
+      response.resume();
+      response.once('close', () => resolve());
+    });
+    request.once('error', () => resolve());
+  });
 }
 
 export function recordFile(): string {
