@@ -1,0 +1,65 @@
+/**
+ * `warpdrive check` output: everything a person needs to confirm the plan.
+ */
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPlanSummary, loadConfig, parseConfig } from '../../src/config/index.js';
+import { fixture } from './fixtures.js';
+
+describe('formatPlanSummary', () => {
+  it('describes the seed example: listen address, upstreams, routes in order, start order, inactive keys', () => {
+    const text = formatPlanSummary(loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' } }));
+    const expectedLines = [
+      'listen: http://0.0.0.0:80',
+      '  rails: round_robin, 3 instances',
+      '    rails#0 unix:/tmp/puma.0.sock',
+      '    process: bundle exec puma -w 3 -b unix:///tmp/puma.sock (env RAILS_ENV, PORT)',
+      '    cable#0 127.0.0.1:3001',
+      '    health: GET /health every 5s (timeout 2s, down after 3, up after 2, ok 200-399)',
+      'routes (4, first match wins):',
+      '  1. host example.com and path under /cable -> cable  # WebSocket connections to ActionCable',
+      '     then: strip prefix, require X-Admin-Token',
+      '  4. host www.example.com -> rails',
+      'process start order: rails, cable, sidekiq',
+    ];
+    const lines = text.split('\n');
+    for (const line of expectedLines) assert.ok(lines.includes(line), `missing line ${JSON.stringify(line)} in:\n${text}`);
+    assert.ok(lines.indexOf('  1. host example.com and path under /cable -> cable  # WebSocket connections to ActionCable') < lines.indexOf('  4. host www.example.com -> rails'));
+    assert.match(text, /^not active yet: server\.worker_threads, server\.https_port, tls, cache, postgres, middleware\.x_sendfile_enabled, middleware\.gzip_compression_enabled/m);
+    assert.ok(!text.includes('tok-SECRET-123'), 'the token itself is never printed');
+    assert.match(text, /admin token set/);
+  });
+
+  it('shows every route condition and action', () => {
+    const text = formatPlanSummary(
+      parseConfig(
+        `
+[upstreams.app]
+host = "::1"
+port = 3000
+[[routes]]
+host = "*.example.com"
+path_regex = "^/u/[0-9]+$"
+methods = ["GET", "HEAD"]
+header = { name = "X-V", value = "2" }
+upstream = "app"
+[[routes]]
+path_exact = "/old"
+rewrite = "/new"
+add_headers = [{ name = "X-A", value = "1" }]
+request_timeout_secs = 3
+upstream = "app"
+`,
+        'c.toml',
+        { WARPDRIVE_HTTP_PORT: '0' },
+      ),
+    );
+    assert.match(text, /listen: http:\/\/0\.0\.0\.0:0 \(any free port\)/);
+    assert.match(text, /app#0 \[::1\]:3000/);
+    assert.match(text, /1\. host \*\.example\.com and path ~ \/\^\/u\/\[0-9\]\+\$\/ and method GET\|HEAD and header x-v: 2 -> app/);
+    assert.match(text, /2\. path = \/old -> app\n {5}then: rewrite prefix to \/new, add x-a: 1, request timeout 3s/);
+    assert.match(text, /process start order: none/);
+    assert.doesNotMatch(text, /not active yet/);
+  });
+});
