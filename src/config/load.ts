@@ -37,9 +37,15 @@ function parsePart<S extends v.GenericSchema>(
 ): v.InferOutput<S> | undefined {
   const result = v.safeParse(schema, input);
   if (result.success) return result.output;
+  // One issue per key: a pipe keeps checking after a failure (0.5 is neither an
+  // integer nor >= 1), and the first message already says what is expected.
+  const reported = new Set<string>();
   for (const issue of result.issues) {
     const keys = (issue.path ?? []).map((item) => item.key as string | number);
-    issues.push({ path: tomlPath([...at, ...keys]), message: issue.message });
+    const path = tomlPath([...at, ...keys]);
+    if (reported.has(path)) continue;
+    reported.add(path);
+    issues.push({ path, message: issue.message });
   }
   return undefined;
 }

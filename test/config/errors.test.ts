@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/index.js';
+import { closestMatch, editDistance } from '../../src/config/errors.js';
 import { catchConfigError, validBase } from './fixtures.js';
 
 const app = '[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n';
@@ -158,5 +159,28 @@ upstream = "wbe"
     assert.equal(error.name, 'ConfigError');
     assert.equal(error.source, 'top.toml');
     assert.ok(Object.isFrozen(error.issues));
+  });
+});
+
+describe('did-you-mean', () => {
+  const cases: [word: string, candidates: string[], expected: string | undefined][] = [
+    ['path_prefx', ['path_prefix', 'path_exact', 'path_regex'], 'path_prefix'],
+    ['stratgy', ['strategy', 'health'], 'strategy'],
+    ['wbe', ['web', 'api'], 'web'],
+    ['HOST', ['host', 'port'], 'host'],
+    ['billing', ['app', 'web'], undefined],
+    ['a', ['b'], 'b'],
+    ['ab', ['xy'], undefined],
+  ];
+  for (const [word, candidates, expected] of cases) {
+    it(`${word} -> ${expected ?? 'nothing'}`, () => {
+      assert.equal(closestMatch(word, candidates), expected);
+    });
+  }
+
+  it('edit distance counts a swap as one edit', () => {
+    assert.equal(editDistance('wbe', 'web'), 1);
+    assert.equal(editDistance('kitten', 'sitting'), 3);
+    assert.equal(editDistance('', 'abc'), 3);
   });
 });
