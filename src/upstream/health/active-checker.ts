@@ -16,6 +16,8 @@ import { originOf, type Instance } from '../instance.js';
 
 const log = createLogger('health');
 
+const checkHeaders = { 'user-agent': 'warpdrive-health-check' };
+
 /** What one check found: ok, plus a reason worth a log line. */
 export interface CheckResult {
   readonly ok: boolean;
@@ -99,7 +101,8 @@ export class ActiveHealthChecker {
     const spec = this.#spec;
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(spec.timeoutMs)]);
     try {
-      const response = await this.#client.request({ method: 'GET', path: spec.path, signal });
+      // A user-agent of our own so the application can tell checks from traffic (and keep them out of its logs).
+      const response = await this.#client.request({ method: 'GET', path: spec.path, signal, headers: checkHeaders });
       // Drain the body so the connection can be reused for the next check.
       await response.body.dump();
       const status = response.statusCode;
