@@ -17,6 +17,7 @@ class Patient {
   status = 200;
   hang = false;
   checks = 0;
+  userAgent: string | undefined;
   readonly hung: http.ServerResponse[] = [];
   server!: TestUpstream;
 
@@ -25,6 +26,7 @@ class Patient {
       (req, res) => {
         if (req.url !== '/health') return void res.end('not a check');
         this.checks++;
+        this.userAgent = req.headers['user-agent'];
         if (this.hang) return void this.hung.push(res);
         res.writeHead(this.status).end();
       },
@@ -70,6 +72,7 @@ describe('active health checks', { timeout: 20_000 }, () => {
     const [check] = await first;
     assert.equal(check!.health, 'up');
     assert.equal(check!.result.ok, true);
+    assert.equal(patient.userAgent, 'warpdrive-health-check');
   });
 
   it('goes down after exactly unhealthy_threshold failures and back up after healthy_threshold passes, logging why', async () => {
