@@ -105,8 +105,8 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
   return best;
 }
 
-/** `; did you mean "x"?` or nothing. */
+/** ` (did you mean "x"?)` or nothing. */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
   const match = closestMatch(word, candidates);
-  return match === undefined ? '' : `; did you mean "${match}"?`;
+  return match === undefined ? '' : ` (did you mean "${match}"?)`;
 }
