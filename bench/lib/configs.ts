@@ -1,0 +1,150 @@
+/**
+ * Renders each proxy's configuration from one {@link Topology}, using the
+ * templates in bench/configs/. The templates hold everything fixed (and say why);
+ * this module fills in ports, the temp directory, upstream servers and routes.
+ *
+ * Pure functions of their inputs: the same topology gives the same files.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Topology } from './topology.js';
+
+/** The repository root: the first directory above this file holding package.json and bench/configs. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bench', 'configs'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('bench: cannot find the project root (a directory with package.json and bench/configs/) above ' + fileURLToPath(import.meta.url));
+}
+
+export function templatePath(name: string): string {
+  return path.join(projectRoot(), 'bench', 'configs', name);
+}
+
+/** Replaces every `{{key}}`; a placeholder without a value is a bug in the bench, so it throws. */
+export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`bench: template placeholder {{${key}}} has no value`);
+    return value;
+  });
+}
+
+function loadTemplate(name: string): string {
+  return readFileSync(templatePath(name), 'utf8');
+}
+
+export interface RenderContext {
+  /** The port the proxy listens on (127.0.0.1). */
+  readonly port: number;
+  /** A private directory for the proxy's pid, logs, temp files and side files. */
+  readonly dir: string;
+}
+
+/** A rendered config: the main file plus side files (HAProxy's route map). */
+export interface RenderedConfig {
+  readonly mainFile: string;
+  readonly text: string;
+  readonly sideFiles: ReadonlyArray<{ readonly name: string; readonly text: string }>;
+}
+
+export function renderNginx(topology: Topology, ctx: RenderContext, template = loadTemplate('nginx.conf.tmpl')): RenderedConfig {
+  const upstreamServers = topology.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n');
+  const webSocketLocation = [
+    '        # WebSocket echo: the one place the upgrade headers pass through.',
+    '        location = /echo {',
+    '            proxy_pass http://app;',
+    '            proxy_set_header Upgrade $http_upgrade;',
+    '            proxy_set_header Connection "upgrade";',
+    '            proxy_set_header Host $host;',
+    '            proxy_read_timeout 1h;',
+    '        }',
+  ].join('\n');
+  let servers: string;
+  if (topology.routes === undefined) {
+    servers = [
+      '    server {',
+      `        listen 127.0.0.1:${ctx.port} default_server;`,
+      '        location / {',
+      '            proxy_pass http://app;',
+      '        }',
+      webSocketLocation,
+      '    }',
+    ].join('\n');
+  } else {
+    // One server block per host (server_name is a hash lookup), one prefix location per path.
+    const byHost = new Map<string, string[]>();
+    for (const route of topology.routes) {
+      const list = byHost.get(route.host) ?? [];
+      list.push(route.pathPrefix);
+      byHost.set(route.host, list);
+    }
+    const blocks = [
+      '    # Requests for no known host get 404, as in the other proxies.',
+      '    server {',
+      `        listen 127.0.0.1:${ctx.port} default_server;`,
+      '        return 404;',
+      '    }',
+    ];
+    for (const [host, prefixes] of byHost) {
+      blocks.push('    server {', `        listen 127.0.0.1:${ctx.port};`, `        server_name ${host};`);
+      for (const prefix of prefixes) blocks.push(`        location ${prefix} { proxy_pass http://app; }`);
+      blocks.push('        location / { return 404; }', '    }');
+    }
+    servers = blocks.join('\n');
+  }
+  const text = fillTemplate(template, { dir: ctx.dir, upstream_servers: upstreamServers, servers });
+  return { mainFile: 'nginx.conf', text, sideFiles: [] };
+}
+
+export function renderHaproxy(topology: Topology, ctx: RenderContext, template = loadTemplate('haproxy.cfg.tmpl')): RenderedConfig {
+  const upstreamServers = topology.upstreamPorts.map((p, i) => `    server s${i} 127.0.0.1:${p}`).join('\n');
+  const sideFiles: Array<{ name: string; text: string }> = [];
+  let routing: string;
+  let defaultBackend: string;
+  if (topology.routes === undefined) {
+    routing = '';
+    defaultBackend = 'app';
+  } else {
+    // `base` is Host + path; map_beg picks the first key that prefixes it. A map
+    // is how HAProxy users write a large route table (1,000 ACL lines are slower).
+    const mapFile = path.join(ctx.dir, 'routes.map');
+    routing = `    use_backend %[base,map_beg(${mapFile},not_found)]`;
+    defaultBackend = 'not_found';
+    sideFiles.push({ name: 'routes.map', text: topology.routes.map((r) => `${r.host}${r.pathPrefix} app`).join('\n') + '\n' });
+  }
+  const text = fillTemplate(template, { port: String(ctx.port), upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
+  return { mainFile: 'haproxy.cfg', text, sideFiles };
+}
+
+/** TOML basic string: the bench only ever emits host names and paths, but quote them properly anyway. */
+function tomlString(value: string): string {
+  return JSON.stringify(value);
+}
+
+export function renderWarpdrive(topology: Topology, ctx: RenderContext, template = loadTemplate('warpdrive.toml.tmpl')): RenderedConfig {
+  const instances = topology.upstreamPorts.map((p) => `[[upstreams.app.instances]]\nhost = "127.0.0.1"\nport = ${p}\n`).join('\n');
+  const routes =
+    topology.routes === undefined
+      ? '[[routes]]\npath_prefix = "/"\nupstream = "app"\n'
+      : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
+  const text = fillTemplate(template, { port: String(ctx.port), instances, routes });
+  return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
+}
+
+/** The Node.js peer's own small JSON config (read by bench/node-peer-proxy.ts). */
+export interface NodePeerConfig {
+  readonly port: number;
+  readonly upstreamPorts: readonly number[];
+  readonly routes: ReadonlyArray<{ readonly host: string; readonly pathPrefix: string }> | undefined;
+}
+
+export function renderNodePeer(topology: Topology, ctx: RenderContext): RenderedConfig {
+  const config: NodePeerConfig = { port: ctx.port, upstreamPorts: topology.upstreamPorts, routes: topology.routes };
+  return { mainFile: 'node-peer.json', text: JSON.stringify(config, null, 2) + '\n', sideFiles: [] };
+}

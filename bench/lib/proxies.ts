@@ -1,0 +1,201 @@
+/**
+ * The proxies under test, each behind the same small interface: render its
+ * config from the scenario's topology, start it on a port of 127.0.0.1 (pinned
+ * to the proxy CPU), and stop it. "direct" is the upstream itself, the ceiling.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type RenderedConfig } from './configs.js';
+import { freePort, ManagedProcess } from './processes.js';
+import type { ToolName, ToolStatus } from './tools.js';
+import type { Topology } from './topology.js';
+
+export const PROXY_NAMES = ['warpdrive', 'nginx', 'haproxy', 'node', 'direct'] as const;
+export type ProxyName = (typeof PROXY_NAMES)[number];
+
+export interface CpuPlan {
+  /** taskset CPU lists, or undefined when the bench runs unpinned. */
+  readonly proxy: string | undefined;
+  readonly upstream: string | undefined;
+  readonly load: string | undefined;
+  readonly tasksetPath: string | undefined;
+  /** One sentence for the report. */
+  readonly description: string;
+}
+
+export interface ProxyContext {
+  readonly tools: Readonly<Record<ToolName, ToolStatus>>;
+  readonly cpus: CpuPlan;
+  /** The compiled warpdrive CLI entry. */
+  readonly warpdriveMain: string;
+  /** How long a proxy may take to become ready. */
+  readonly startTimeoutMs: number;
+}
+
+export interface RunningProxy {
+  readonly name: ProxyName;
+  readonly port: number;
+  /** Root pid to sample for CPU and RSS; undefined for "direct". */
+  readonly pid: number | undefined;
+  /** The rendered config files on disk (main file first). */
+  readonly configFiles: readonly string[];
+  readonly process: ManagedProcess | undefined;
+  stop(): Promise<void>;
+}
+
+export interface ProxyAdapter {
+  readonly name: ProxyName;
+  /** For tables and charts. */
+  readonly label: string;
+  /** Why it cannot run here (a missing tool or build), with what to do; undefined when it can. */
+  unavailableReason(ctx: ProxyContext): string | undefined;
+  start(ctx: ProxyContext, topology: Topology, dir: string, upstreamPid: number | undefined): Promise<RunningProxy>;
+}
+
+/** The compiled bench directory (dist/bench), where the peer and helper entries live. */
+export function benchDistDir(): string {
+  return path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+}
+
+function writeRendered(dir: string, rendered: RenderedConfig): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [path.join(dir, rendered.mainFile)];
+  writeFileSync(files[0]!, rendered.text);
+  for (const side of rendered.sideFiles) {
+    const file = path.join(dir, side.name);
+    writeFileSync(file, side.text);
+    files.push(file);
+  }
+  return files;
+}
+
+function missingTool(ctx: ProxyContext, tool: ToolName): string | undefined {
+  const status = ctx.tools[tool];
+  return status.path ? undefined : `${tool} is not installed. Install: ${status.installHint}`;
+}
+
+async function startProcess(
+  ctx: ProxyContext,
+  name: ProxyName,
+  command: string,
+  args: string[],
+  ready: RegExp,
+  port: number,
+  configFiles: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<RunningProxy> {
+  const proc = new ManagedProcess({ name, command, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath, env });
+  try {
+    await proc.waitForOutput(ready, ctx.startTimeoutMs);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { name, port, pid: proc.pid, configFiles, process: proc, stop: () => proc.stop() };
+}
+
+const warpdrive: ProxyAdapter = {
+  name: 'warpdrive',
+  label: 'warpdrive',
+  unavailableReason(ctx) {
+    return existsSync(ctx.warpdriveMain) ? undefined : `warpdrive is not built: ${ctx.warpdriveMain} does not exist. Run: npm run build`;
+  },
+  async start(ctx, topology, dir) {
+    const port = await freePort();
+    const files = writeRendered(dir, renderWarpdrive(topology, { port, dir }));
+    // The ready line is logged at info level; request logging is off in the config.
+    const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
+    return startProcess(ctx, 'warpdrive', process.execPath, [ctx.warpdriveMain, '--config', files[0]!], /listening on http:\/\/\S+:\d+/, port, files, env);
+  },
+};
+
+const nginx: ProxyAdapter = {
+  name: 'nginx',
+  label: 'nginx',
+  unavailableReason: (ctx) => missingTool(ctx, 'nginx'),
+  async start(ctx, topology, dir) {
+    const port = await freePort();
+    const files = writeRendered(dir, renderNginx(topology, { port, dir }));
+    // -p: its own prefix; -e: errors there too (1.19.5+), never the system log; daemon off: stays our child.
+    const args = ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', files[0]!, '-g', 'daemon off;'];
+    const proc = new ManagedProcess({ name: 'nginx', command: ctx.tools.nginx.path!, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
+    // nginx prints nothing when it starts well, so readiness is the port answering (checked by the caller).
+    await waitForPort(port, proc, ctx.startTimeoutMs, () => `${path.join(dir, 'error.log')}`);
+    return { name: 'nginx', port, pid: proc.pid, configFiles: files, process: proc, stop: () => proc.stop() };
+  },
+};
+
+const haproxy: ProxyAdapter = {
+  name: 'haproxy',
+  label: 'HAProxy',
+  unavailableReason: (ctx) => missingTool(ctx, 'haproxy'),
+  async start(ctx, topology, dir) {
+    const port = await freePort();
+    const files = writeRendered(dir, renderHaproxy(topology, { port, dir }));
+    // -db: foreground, no daemon; -f: this config only.
+    const proc = new ManagedProcess({ name: 'haproxy', command: ctx.tools.haproxy.path!, args: ['-db', '-f', files[0]!], cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
+    await waitForPort(port, proc, ctx.startTimeoutMs);
+    return { name: 'haproxy', port, pid: proc.pid, configFiles: files, process: proc, stop: () => proc.stop() };
+  },
+};
+
+const nodePeer: ProxyAdapter = {
+  name: 'node',
+  label: 'Node (http-proxy)',
+  unavailableReason() {
+    const entry = path.join(benchDistDir(), 'node-peer-proxy.js');
+    if (!existsSync(entry)) return `the Node.js peer is not built: ${entry} does not exist. Run: npm run build`;
+    try {
+      // A dev dependency; resolve from the project, as the peer will.
+      import.meta.resolve('http-proxy');
+      return undefined;
+    } catch {
+      return 'http-proxy is not installed. Install: npm install -D http-proxy';
+    }
+  },
+  async start(ctx, topology, dir) {
+    const port = await freePort();
+    const files = writeRendered(dir, renderNodePeer(topology, { port, dir }));
+    return startProcess(ctx, 'node', process.execPath, [path.join(benchDistDir(), 'node-peer-proxy.js'), files[0]!], /NODE_PEER_READY \d+/, port, files);
+  },
+};
+
+const direct: ProxyAdapter = {
+  name: 'direct',
+  label: 'direct (no proxy)',
+  unavailableReason: () => undefined,
+  async start(_ctx, topology) {
+    // The first upstream instance itself: no proxy, nothing to sample or stop.
+    return { name: 'direct', port: topology.upstreamPorts[0]!, pid: undefined, configFiles: [], process: undefined, stop: async () => {} };
+  },
+};
+
+export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = { warpdrive, nginx, haproxy, node: nodePeer, direct };
+
+/** Polls until something accepts TCP connections on the port; fails early if the process exits. */
+async function waitForPort(port: number, proc: ManagedProcess, timeoutMs: number, logHint?: () => string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.hasExited) {
+      await proc.exited;
+      const hint = logHint ? ` (see also ${logHint()})` : '';
+      throw new Error(`${proc.name} exited before it listened on 127.0.0.1:${port}${hint}; its output:\n${proc.output()}`);
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await proc.stop();
+  throw new Error(`${proc.name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; its output:\n${proc.output()}`);
+}

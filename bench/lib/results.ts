@@ -1,0 +1,110 @@
+/**
+ * The shape of a bench run's results: what bench/results/<timestamp>.json holds
+ * and what the Markdown report and the charts are rendered from.
+ *
+ * @module
+ */
+import type { ProxyName } from './proxies.js';
+import type { LoadTool } from './scenarios.js';
+import { ratio, spread, type Spread } from './stats.js';
+import type { LoadResult } from './wrk.js';
+
+export interface Measurement extends LoadResult {
+  readonly proxy: ProxyName;
+  /** 1-based round. */
+  readonly round: number;
+  /** CPU of the proxy's processes during the measured window, % of one core. */
+  readonly cpuPercent: number;
+  /** Peak resident memory of the proxy's processes during the window. */
+  readonly peakRssBytes: number;
+}
+
+export interface ProxySummary {
+  readonly proxy: ProxyName;
+  readonly label: string;
+  readonly requestsPerSec: Spread;
+  readonly p50Ms: Spread;
+  readonly p99Ms: Spread;
+  readonly p999Ms: Spread;
+  readonly cpuPercent: Spread;
+  readonly peakRssBytes: Spread;
+  /** Median requests/s divided by nginx's median in the same run. */
+  readonly throughputVsNginx: number;
+  /** Median p99 divided by nginx's median p99 in the same run (below 1 is better). */
+  readonly p99VsNginx: number;
+  /** Requests that failed (socket errors + non-2xx/3xx) over all rounds. */
+  readonly failedRequests: number;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly tool: LoadTool;
+  /** The exact load command for one proxy (the URL differs per proxy). */
+  readonly loadCommand: string;
+  readonly measurements: Measurement[];
+  readonly summaries: ProxySummary[];
+  readonly skipped: Array<{ readonly proxy: ProxyName; readonly reason: string }>;
+  /** Rendered config files per proxy, relative to the report. */
+  readonly configs: Array<{ readonly proxy: ProxyName; readonly files: string[] }>;
+}
+
+export interface RunResult {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly smoke: boolean;
+  readonly note: string | undefined;
+  readonly machine: {
+    readonly cpuModel: string;
+    readonly cpuCount: number;
+    readonly kernel: string;
+    readonly memoryBytes: number;
+    /** /proc/loadavg just before the bench started any load: others' work on the machine. */
+    readonly loadAverageAtStart: readonly number[];
+    readonly loadAverageAtEnd: readonly number[];
+  };
+  readonly versions: Readonly<Record<string, string>>;
+  readonly options: {
+    readonly durationSec: number;
+    readonly warmupSec: number;
+    readonly rounds: number;
+    readonly connections: number;
+    readonly threads: number;
+    readonly proxies: readonly ProxyName[];
+  };
+  readonly pinning: string;
+  readonly scenarios: ScenarioResult[];
+}
+
+/** Summaries per proxy, in the order given, with ratios to nginx when nginx ran. */
+export function summarize(measurements: readonly Measurement[], proxies: ReadonlyArray<{ name: ProxyName; label: string }>): ProxySummary[] {
+  const byProxy = new Map<ProxyName, Measurement[]>();
+  for (const m of measurements) {
+    const list = byProxy.get(m.proxy) ?? [];
+    list.push(m);
+    byProxy.set(m.proxy, list);
+  }
+  const base = proxies
+    .filter((p) => byProxy.has(p.name))
+    .map((p) => {
+      const list = byProxy.get(p.name)!;
+      return {
+        proxy: p.name,
+        label: p.label,
+        requestsPerSec: spread(list.map((m) => m.requestsPerSec)),
+        p50Ms: spread(list.map((m) => m.p50Ms)),
+        p99Ms: spread(list.map((m) => m.p99Ms)),
+        p999Ms: spread(list.map((m) => m.p999Ms)),
+        cpuPercent: spread(list.map((m) => m.cpuPercent)),
+        peakRssBytes: spread(list.map((m) => m.peakRssBytes)),
+        failedRequests: list.reduce((sum, m) => sum + m.socketErrors + m.statusErrors, 0),
+      };
+    });
+  const nginx = base.find((s) => s.proxy === 'nginx');
+  return base.map((s) => ({
+    ...s,
+    throughputVsNginx: nginx ? ratio(s.requestsPerSec.median, nginx.requestsPerSec.median) : NaN,
+    p99VsNginx: nginx ? ratio(s.p99Ms.median, nginx.p99Ms.median) : NaN,
+  }));
+}

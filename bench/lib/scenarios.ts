@@ -1,0 +1,138 @@
+/**
+ * The bench's scenarios: what load, against which topology, measured by which
+ * tool. Adding one is adding an entry here.
+ *
+ * @module
+ */
+import { buildRouteTable, requestTargetsFor, type Topology } from './topology.js';
+import { luaTargets, type WrkScript } from './wrk.js';
+
+export type LoadTool = 'wrk' | 'autocannon' | 'ws';
+
+export interface Scenario {
+  readonly name: string;
+  readonly title: string;
+  /** One sentence for the report: what it measures. */
+  readonly description: string;
+  readonly tool: LoadTool;
+  /** How many upstream instances the proxies balance over. */
+  readonly instances: number;
+  /** The route table (undefined: one catch-all route). */
+  readonly routes: Topology['routes'];
+  /** wrk: request path (when the script does not set one), script parts, extra headers. */
+  readonly path: string;
+  readonly wrkScript?: WrkScript;
+  readonly headers?: readonly string[];
+  /** autocannon: the fixed overall rate. */
+  readonly ratePerSec?: number;
+  /** A proxy that must support WebSocket; others are probed and skipped if they do not. */
+  readonly needsWebSocket?: boolean;
+}
+
+/** 100 hosts x 10 path prefixes. */
+const ROUTE_TABLE = buildRouteTable(100, 10);
+
+const BASE_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'small-get',
+    title: 'Small GET, keep-alive (headline)',
+    description: 'GET / with a 30-byte response over persistent connections: the per-request cost of the proxy.',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+  },
+  {
+    name: 'large-100k',
+    title: '100 KiB responses',
+    description: 'GET /100k: moving response bytes (buffering, copies, backpressure).',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/100k',
+    wrkScript: { parts: [] },
+  },
+  {
+    name: 'upload-1m',
+    title: '1 MiB uploads (streamed)',
+    description: 'POST /upload with a 1 MiB body, which the upstream counts: request-body streaming.',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/upload',
+    wrkScript: { parts: ['upload.lua'] },
+  },
+  {
+    name: 'routes-1000',
+    title: '1,000 routes, host + path',
+    description: '100 hosts x 10 path prefixes; wrk cycles through one request per route: route lookup cost.',
+    tool: 'wrk',
+    instances: 1,
+    routes: ROUTE_TABLE,
+    path: '/',
+    wrkScript: { parts: ['routes.lua'], prelude: luaTargets(requestTargetsFor(ROUTE_TABLE)) },
+  },
+  {
+    name: 'pool-3',
+    title: 'Pool of 3 upstream instances',
+    description: 'Small GET balanced round-robin over 3 instances: instance selection and per-instance pools.',
+    tool: 'wrk',
+    instances: 3,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+  },
+  {
+    name: 'new-conn',
+    title: 'New connection per request',
+    description: 'Small GET with "Connection: close": accept, parse and close per request (upstream side stays pooled).',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+    headers: ['Connection: close'],
+  },
+  {
+    name: 'ws-echo',
+    title: 'WebSocket echo',
+    description: '64-byte messages echoed through an upgraded connection, one in flight per connection (Node.js client).',
+    tool: 'ws',
+    instances: 1,
+    routes: undefined,
+    path: '/echo',
+    needsWebSocket: true,
+  },
+];
+
+/** A fixed-rate scenario (small GET) for each rate, named `rate-1k`, `rate-5k`, `rate-1500`. */
+export function rateScenario(ratePerSec: number): Scenario {
+  const name = ratePerSec % 1000 === 0 ? `rate-${ratePerSec / 1000}k` : `rate-${ratePerSec}`;
+  return {
+    name,
+    title: `Small GET at a fixed ${ratePerSec.toLocaleString('en-US')} req/s (autocannon)`,
+    description: `Latency at a steady ${ratePerSec} requests/s, corrected for coordinated omission; not a throughput test.`,
+    tool: 'autocannon',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    ratePerSec,
+  };
+}
+
+export function allScenarios(rates: readonly number[]): Scenario[] {
+  return [...BASE_SCENARIOS, ...rates.map(rateScenario)];
+}
+
+/** The scenarios named in `names` (in the bench's own order), or an error naming the unknown ones. */
+export function selectScenarios(names: readonly string[], rates: readonly number[]): Scenario[] {
+  const all = allScenarios(rates);
+  if (names.length === 0) return all;
+  const known = new Set(all.map((s) => s.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario ${unknown.map((u) => `"${u}"`).join(', ')}; choose from: ${[...known].join(', ')}`);
+  }
+  return all.filter((s) => names.includes(s.name));
+}

@@ -1,0 +1,139 @@
+/**
+ * The Markdown report and its two charts, rendered from a {@link RunResult}.
+ *
+ * @module
+ */
+import type { ProxyName } from '../lib/proxies.js';
+import type { ProxySummary, RunResult, ScenarioResult } from '../lib/results.js';
+import type { Spread } from '../lib/stats.js';
+import { renderChart, type ChartPanel } from './svg-chart.js';
+
+/** One colour per proxy, the same in every chart. */
+export const PROXY_COLORS: Readonly<Record<ProxyName, string>> = {
+  warpdrive: '#d9480f',
+  nginx: '#2b8a3e',
+  haproxy: '#1c7ed6',
+  node: '#7048e8',
+  direct: '#868e96',
+};
+
+export function formatCount(value: number): string {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
+}
+
+export function formatMs(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
+}
+
+export function formatRatio(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a';
+}
+
+export function formatMiB(bytes: number): string {
+  return Number.isFinite(bytes) && bytes > 0 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : 'n/a';
+}
+
+function withSpread(s: Spread, format: (v: number) => string): string {
+  if (s.n <= 1 || s.min === s.max) return format(s.median);
+  return `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+}
+
+export function renderCharts(result: RunResult): { throughput: string; p99: string } {
+  const wrkScenarios = result.scenarios.filter((s) => s.summaries.length > 0);
+  const panel = (s: ScenarioResult, pick: (p: ProxySummary) => Spread, text: (p: ProxySummary) => string): ChartPanel => ({
+    title: s.title,
+    bars: s.summaries.map((p) => {
+      const v = pick(p);
+      return { label: p.label, median: v.median, min: v.min, max: v.max, text: text(p), color: PROXY_COLORS[p.proxy] };
+    }),
+  });
+  const when = `${result.startedAt}${result.smoke ? ' (smoke run)' : ''}`;
+  // At a fixed rate every proxy does the same requests/s: no throughput panel for those.
+  const peakScenarios = wrkScenarios.filter((s) => s.tool !== 'autocannon');
+  const throughput = renderChart({
+    title: 'Throughput per scenario (requests/s, median of rounds; whiskers: min–max)',
+    subtitle: `Longer is better. Ratios are to nginx in the same run. ${when}`,
+    panels: peakScenarios.map((s) =>
+      panel(s, (p) => p.requestsPerSec, (p) => `${formatCount(p.requestsPerSec.median)}${Number.isFinite(p.throughputVsNginx) ? ` (${formatRatio(p.throughputVsNginx)})` : ''}`),
+    ),
+  });
+  const p99 = renderChart({
+    title: 'p99 latency per scenario (ms, median of rounds; whiskers: min–max)',
+    subtitle: `Shorter is better. Ratios are to nginx in the same run. ${when}`,
+    panels: wrkScenarios.map((s) =>
+      panel(s, (p) => p.p99Ms, (p) => `${formatMs(p.p99Ms.median)} ms${Number.isFinite(p.p99VsNginx) ? ` (${formatRatio(p.p99VsNginx)})` : ''}`),
+    ),
+  });
+  return { throughput, p99 };
+}
+
+export interface ReportAssets {
+  /** Paths relative to the report file. */
+  readonly throughputSvg: string;
+  readonly p99Svg: string;
+  readonly json: string;
+  /** Inline text of the headline scenario's configs, by proxy. */
+  readonly headlineConfigs: ReadonlyArray<{ readonly proxy: ProxyName; readonly file: string; readonly text: string }>;
+}
+
+function scenarioTable(s: ScenarioResult): string[] {
+  const lines = [
+    '| proxy | req/s median (min–max) | vs nginx | p50 ms | p99 ms | p99.9 ms | p99 vs nginx | CPU % | peak RSS | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const p of s.summaries) {
+    const isDirect = p.proxy === 'direct';
+    lines.push(
+      `| ${p.label} | ${withSpread(p.requestsPerSec, formatCount)} | ${formatRatio(p.throughputVsNginx)} | ${withSpread(p.p50Ms, formatMs)} | ${withSpread(p.p99Ms, formatMs)} | ${withSpread(p.p999Ms, formatMs)} | ${formatRatio(p.p99VsNginx)} | ${isDirect ? '–' : withSpread(p.cpuPercent, (v) => v.toFixed(0))} | ${isDirect ? '–' : withSpread(p.peakRssBytes, formatMiB)} | ${p.failedRequests} |`,
+    );
+  }
+  return lines;
+}
+
+export function renderMarkdown(result: RunResult, assets: ReportAssets): string {
+  const m = result.machine;
+  const out: string[] = [];
+  out.push(`# warpdrive bench report: ${result.startedAt}${result.smoke ? ' (smoke run: not a measurement)' : ''}`, '');
+  if (result.note) out.push(`> **Note:** ${result.note}`, '');
+  const busy = (m.loadAverageAtStart[0] ?? 0) >= 0.5;
+  out.push(
+    `- Machine: ${m.cpuModel}, ${m.cpuCount} CPUs, ${formatMiB(m.memoryBytes)} RAM, Linux ${m.kernel}`,
+    `- Load average before the run: ${m.loadAverageAtStart.map((v) => v.toFixed(2)).join(' / ')} (1/5/15 min); after: ${m.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' / ')}${busy ? ' **— the machine was busy before the bench started: treat these figures as indicative only.**' : ''}`,
+    `- Pinning: ${result.pinning}`,
+    `- Per measurement: ${result.options.warmupSec} s warm-up (discarded), then ${result.options.durationSec} s measured; ${result.options.rounds} round(s), proxies alternating within each round; wrk with ${result.options.threads} thread(s) and ${result.options.connections} connections.`,
+    `- Versions: ${Object.entries(result.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- Raw data: [${assets.json}](${assets.json})`,
+    '',
+    'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core). "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
+    '',
+    `![throughput](${assets.throughputSvg})`,
+    '',
+    `![p99 latency](${assets.p99Svg})`,
+    '',
+  );
+  for (const s of result.scenarios) {
+    out.push(`## ${s.title} (\`${s.name}\`)`, '', s.description, '', `Load: \`${s.loadCommand}\``, '');
+    if (s.summaries.length > 0) out.push(...scenarioTable(s), '');
+    for (const skip of s.skipped) out.push(`- **${skip.proxy} skipped:** ${skip.reason}`);
+    if (s.skipped.length > 0) out.push('');
+    if (s.configs.length > 0) {
+      out.push(`Configs: ${s.configs.map((c) => c.files.map((f) => `[${c.proxy}/${f.split('/').pop()}](${f})`).join(', ')).join(', ')}`, '');
+    }
+  }
+  if (result.scenarios.some((s) => s.tool === 'autocannon')) {
+    out.push(
+      '## About the fixed-rate figures',
+      '',
+      "autocannon's latency histogram counts whole milliseconds, so sub-millisecond latencies read as 0 or 1 ms; and it paces each connection per second, which makes the offered load bursty. Its p99 at a fixed rate still shows which proxy queues, but compare the wrk tables for fine differences.",
+      '',
+    );
+  }
+  if (assets.headlineConfigs.length > 0) {
+    out.push('## Configurations (headline scenario)', '', 'Rendered from the templates in `bench/configs/` with this run\'s ports; every scenario\'s files are linked above.', '');
+    for (const c of assets.headlineConfigs) {
+      out.push(`### ${c.proxy}: \`${c.file}\``, '', '```', c.text.trimEnd(), '```', '');
+    }
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,363 @@
+/**
+ * `npm run bench`: warpdrive against nginx, HAProxy, a Node.js proxy and the
+ * bare upstream, scenario by scenario, rounds alternating between proxies.
+ * See docs/bench.md for what is measured and how to read the report.
+ *
+ * Nothing is installed here: missing tools are reported with the command that
+ * installs them.
+ *
+ * @module
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runAutocannon } from './lib/autocannon.js';
+import { projectRoot } from './lib/configs.js';
+import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
+import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
+import { ProcessSampler } from './lib/proc-sampler.js';
+import { probeUntilReady } from './lib/probe.js';
+import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
+import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
+import { summarize, type Measurement, type RunResult, type ScenarioResult } from './lib/results.js';
+import { selectScenarios, type Scenario } from './lib/scenarios.js';
+import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
+import { probeTarget, type Topology } from './lib/topology.js';
+import { runWrk, wrkArgs, writeWrkScript, type LoadResult } from './lib/wrk.js';
+import { formatCount, formatMs, renderCharts, renderMarkdown } from './report/markdown.js';
+
+/** Raised for a setup the user must fix; printed without a stack trace, exit code 1. */
+class BenchSetupError extends Error {}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function timestampForFile(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+interface Upstream {
+  readonly process: ManagedProcess;
+  readonly ports: number[];
+}
+
+async function startUpstream(ctx: ProxyContext, instances: number): Promise<Upstream> {
+  const proc = new ManagedProcess({
+    name: 'upstream',
+    command: process.execPath,
+    args: [path.join(benchDistDir(), 'upstream-server.js'), '--instances', String(instances)],
+    cpus: ctx.cpus.upstream,
+    tasksetPath: ctx.cpus.tasksetPath,
+  });
+  const match = await proc.waitForOutput(/UPSTREAM_READY (\{.*\})/, ctx.startTimeoutMs);
+  const { ports } = JSON.parse(match[1]!) as { ports: number[] };
+  return { process: proc, ports };
+}
+
+/** Picks the proxies to run; throws with install hints when a needed one is missing. */
+function chooseProxies(options: BenchOptions, ctx: ProxyContext): { adapters: ProxyAdapter[]; skipped: Array<{ proxy: ProxyName; reason: string }> } {
+  const adapters: ProxyAdapter[] = [];
+  const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
+  for (const name of options.proxies) {
+    const adapter = PROXIES[name];
+    const reason = adapter.unavailableReason(ctx);
+    if (reason === undefined) adapters.push(adapter);
+    else skipped.push({ proxy: name, reason });
+  }
+  if (skipped.length === 0) return { adapters, skipped };
+  const list = skipped.map((s) => `  - ${s.proxy}: ${s.reason}`).join('\n');
+  // warpdrive is the subject: no run without it. Others may be left out on purpose with --proxies.
+  const warpdriveMissing = skipped.find((s) => s.proxy === 'warpdrive');
+  if (warpdriveMissing) throw new BenchSetupError(`cannot run warpdrive:\n${list}`);
+  if (options.smoke) {
+    log(`smoke run without some proxies (the harness still runs on the rest):\n${list}`);
+    return { adapters, skipped };
+  }
+  throw new BenchSetupError(`some proxies cannot run here:\n${list}\nInstall them, or leave them out with --proxies (e.g. --proxies warpdrive,direct).`);
+}
+
+async function measureOnce(scenario: Scenario, proxy: RunningProxy, durationSec: number, ctx: ProxyContext, options: BenchOptions, scriptFile: string | undefined): Promise<LoadResult> {
+  const url = `http://127.0.0.1:${proxy.port}${scenario.path}`;
+  if (scenario.tool === 'wrk') {
+    return runWrk({
+      wrkPath: ctx.tools.wrk.path!,
+      url,
+      scriptFile: scriptFile!,
+      durationSec,
+      connections: options.connections,
+      threads: options.threads,
+      headers: scenario.headers ?? [],
+      cpus: ctx.cpus.load,
+      tasksetPath: ctx.cpus.tasksetPath,
+    });
+  }
+  if (scenario.tool === 'autocannon') {
+    return runAutocannon({
+      cliPath: ctx.tools.autocannon.path!,
+      url,
+      ratePerSec: scenario.ratePerSec!,
+      durationSec,
+      connections: options.connections,
+      cpus: ctx.cpus.load,
+      tasksetPath: ctx.cpus.tasksetPath,
+    });
+  }
+  const wsUrl = `ws://127.0.0.1:${proxy.port}${scenario.path}`;
+  const { code, stdout, stderr } = await runToCompletion(
+    process.execPath,
+    [path.join(benchDistDir(), 'ws-echo-load.js'), wsUrl, String(options.connections), String(durationSec)],
+    (durationSec + 30) * 1000,
+    ctx.cpus.load,
+    ctx.cpus.tasksetPath,
+  );
+  const match = /^WS_RESULT (\{.*\})$/m.exec(stdout);
+  if (code !== 0 || !match) throw new Error(`WebSocket load client failed (exit ${String(code)}): ${stderr.trim() || stdout.trim()}`);
+  return JSON.parse(match[1]!) as LoadResult;
+}
+
+function loadCommandFor(scenario: Scenario, options: BenchOptions, scriptFile: string | undefined): string {
+  const url = `http://127.0.0.1:PORT${scenario.path}`;
+  if (scenario.tool === 'wrk') {
+    const parts = [...(scenario.wrkScript?.parts ?? []), 'report.lua'].map((p) => `bench/lua/${p}`).join(' + ');
+    const args = wrkArgs({ wrkPath: 'wrk', url, scriptFile: `${scenario.name}.lua`, durationSec: options.durationSec, connections: options.connections, threads: options.threads, headers: scenario.headers ?? [], cpus: undefined, tasksetPath: undefined });
+    const generated = scenario.wrkScript?.prelude ? ' with the generated route targets' : '';
+    return `wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}  # ${scenario.name}.lua = ${parts}${generated}`;
+  }
+  if (scenario.tool === 'autocannon') return `autocannon --json -c ${options.connections} -R ${scenario.ratePerSec} -d ${options.durationSec} ${url}`;
+  return `node dist/bench/ws-echo-load.js ws://127.0.0.1:PORT${scenario.path} ${options.connections} ${options.durationSec}`;
+}
+
+async function probeWebSocket(port: number, ctx: ProxyContext): Promise<string | undefined> {
+  const { code, stderr } = await runToCompletion(process.execPath, [path.join(benchDistDir(), 'ws-echo-load.js'), `ws://127.0.0.1:${port}/echo`, '--probe'], 10_000, ctx.cpus.load, ctx.cpus.tasksetPath);
+  return code === 0 ? undefined : stderr.trim() || `probe exited with ${String(code)}`;
+}
+
+interface ScenarioRun {
+  result: ScenarioResult;
+  /** Problems that make the run (or the smoke check) fail. */
+  failures: string[];
+}
+
+async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[], upstream: Upstream, ctx: ProxyContext, options: BenchOptions, workDir: string, resultsDir: string | undefined): Promise<ScenarioRun> {
+  const failures: string[] = [];
+  const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
+  const topology: Topology = { upstreamPorts: upstream.ports.slice(0, scenario.instances), routes: scenario.routes };
+  const scenarioDir = path.join(workDir, scenario.name);
+  mkdirSync(scenarioDir, { recursive: true });
+  const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
+  if (scenario.tool === 'wrk' && !ctx.tools.wrk.path) throw new BenchSetupError(describeMissing([ctx.tools.wrk]));
+  if (scenario.tool === 'autocannon' && !ctx.tools.autocannon.path) throw new BenchSetupError(describeMissing([ctx.tools.autocannon]));
+
+  const running: RunningProxy[] = [];
+  const configs: Array<{ proxy: ProxyName; files: string[] }> = [];
+  try {
+    for (const adapter of adapters) {
+      const dir = path.join(scenarioDir, adapter.name);
+      mkdirSync(dir, { recursive: true });
+      let proxy: RunningProxy;
+      try {
+        proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
+        const target = probeTarget(topology);
+        await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+      } catch (error) {
+        const reason = `did not start or did not proxy correctly: ${(error as Error).message}`;
+        skipped.push({ proxy: adapter.name, reason });
+        failures.push(`${scenario.name}/${adapter.name}: ${reason}`);
+        await proxy!?.stop();
+        continue;
+      }
+      if (scenario.needsWebSocket) {
+        const wsProblem = await probeWebSocket(proxy.port, ctx);
+        if (wsProblem !== undefined) {
+          await proxy.stop();
+          if (adapter.name === 'warpdrive') {
+            // Expected until warpdrive's WebSocket support lands; the scenario is ready for it.
+            skipped.push({ proxy: 'warpdrive', reason: `skipped until warpdrive supports WebSocket (probe: ${wsProblem})` });
+          } else {
+            skipped.push({ proxy: adapter.name, reason: `WebSocket probe failed: ${wsProblem}` });
+            failures.push(`${scenario.name}/${adapter.name}: WebSocket probe failed: ${wsProblem}`);
+          }
+          continue;
+        }
+      }
+      running.push(proxy);
+      if (resultsDir && proxy.configFiles.length > 0) {
+        const target = path.join(resultsDir, 'configs', scenario.name, adapter.name);
+        mkdirSync(target, { recursive: true });
+        const copied = proxy.configFiles.map((f) => {
+          copyFileSync(f, path.join(target, path.basename(f)));
+          return path.join(target, path.basename(f));
+        });
+        configs.push({ proxy: adapter.name, files: copied });
+      }
+    }
+
+    const measurements: Measurement[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const proxy of running) {
+        if (proxy.process?.hasExited) {
+          failures.push(`${scenario.name}/${proxy.name}: exited during the run; its output:\n${proxy.process.output().slice(-2000)}`);
+          continue;
+        }
+        try {
+          await measureOnce(scenario, proxy, options.warmupSec, ctx, options, scriptFile);
+          const sampler = proxy.pid !== undefined ? new ProcessSampler(proxy.pid) : undefined;
+          sampler?.start();
+          const load = await measureOnce(scenario, proxy, options.durationSec, ctx, options, scriptFile);
+          const usage = sampler?.stop();
+          const m: Measurement = { ...load, proxy: proxy.name, round, cpuPercent: usage?.cpuPercent ?? NaN, peakRssBytes: usage?.peakRssBytes ?? NaN };
+          measurements.push(m);
+          const failed = m.socketErrors + m.statusErrors;
+          log(
+            `[${scenario.name}] round ${round}/${options.rounds} ${proxy.name.padEnd(9)} ${formatCount(m.requestsPerSec).padStart(9)} req/s  p50 ${formatMs(m.p50Ms)} ms  p99 ${formatMs(m.p99Ms)} ms  p99.9 ${formatMs(m.p999Ms)} ms` +
+              (usage ? `  cpu ${usage.cpuPercent.toFixed(0)}%  rss ${(usage.peakRssBytes / 1048576).toFixed(1)} MiB` : '') +
+              (failed > 0 ? `  FAILED ${failed}` : ''),
+          );
+          if (m.requests === 0) failures.push(`${scenario.name}/${proxy.name}: no request completed in round ${round}`);
+          if (failed > 0) failures.push(`${scenario.name}/${proxy.name}: ${m.socketErrors} socket errors and ${m.statusErrors} non-2xx/3xx responses in round ${round}`);
+        } catch (error) {
+          failures.push(`${scenario.name}/${proxy.name}: ${(error as Error).message}`);
+          log(`[${scenario.name}] round ${round} ${proxy.name}: ${(error as Error).message}`);
+        }
+      }
+    }
+    const labels = adapters.map((a) => ({ name: a.name, label: a.label }));
+    const relConfigs = resultsDir ? configs.map((c) => ({ proxy: c.proxy, files: c.files.map((f) => path.relative(path.dirname(resultsDir), f)) })) : configs;
+    return {
+      failures,
+      result: {
+        name: scenario.name,
+        title: scenario.title,
+        description: scenario.description,
+        tool: scenario.tool,
+        loadCommand: loadCommandFor(scenario, options, scriptFile),
+        measurements,
+        summaries: summarize(measurements, labels),
+        skipped,
+        configs: relConfigs,
+      },
+    };
+  } finally {
+    await Promise.all(running.map((p) => p.stop()));
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    log(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const scenarios = selectScenarios(options.scenarios, options.rates);
+  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon'];
+  const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
+  const needed = new Set<ToolName>();
+  for (const s of scenarios) needed.add(s.tool === 'autocannon' ? 'autocannon' : s.tool === 'wrk' ? 'wrk' : 'wrk');
+  const missingLoad = [...needed].map((t) => tools[t]).filter((t) => !t.path);
+  if (missingLoad.length > 0) throw new BenchSetupError(`the load generators these scenarios need are missing:\n${describeMissing(missingLoad)}`);
+  if (!tools.taskset.path && options.pin) log(`taskset not found, running unpinned. Install: ${tools.taskset.installHint}`);
+
+  const root = projectRoot();
+  const cpus = planCpus(allowedCpus(), tools.taskset.path, options.pin);
+  const ctx: ProxyContext = {
+    tools,
+    cpus,
+    warpdriveMain: path.resolve(options.warpdriveMain ?? path.join(path.dirname(benchDistDir()), 'src', 'cli', 'main.js')),
+    startTimeoutMs: 15_000,
+  };
+  const { adapters, skipped: unavailable } = chooseProxies(options, ctx);
+
+  const startedAt = new Date();
+  const loadAverageAtStart = loadAverage();
+  const stamp = timestampForFile(startedAt);
+  const outRoot = path.resolve(options.outDir ?? path.join(root, 'bench', 'results', options.smoke ? 'tmp' : ''));
+  const resultsDir = path.join(outRoot, stamp);
+  mkdirSync(resultsDir, { recursive: true });
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'warpdrive-bench-'));
+
+  const perMeasurement = options.warmupSec + options.durationSec;
+  const estimateSec = scenarios.length * options.rounds * adapters.length * perMeasurement;
+  log(`${scenarios.map((s) => s.name).join(', ')} on ${adapters.map((a) => a.name).join(', ')}; ${options.rounds} round(s) of ${options.warmupSec}+${options.durationSec} s; about ${Math.ceil(estimateSec / 60)} min`);
+  log(`pinning: ${cpus.description}`);
+  if (loadAverageAtStart[0]! >= 0.5) log(`the machine is busy before the bench starts (load average ${loadAverageAtStart.join(' ')}): figures will be noisy`);
+
+  const upstream = await startUpstream(ctx, Math.max(...scenarios.map((s) => s.instances)));
+  log(`upstream (uWebSockets.js) on 127.0.0.1 ports ${upstream.ports.join(', ')}`);
+  const scenarioResults: ScenarioResult[] = [];
+  const failures: string[] = [];
+  try {
+    for (const scenario of scenarios) {
+      log(`scenario ${scenario.name}: ${scenario.title}`);
+      const run = await runScenario(scenario, adapters, upstream, ctx, options, workDir, resultsDir);
+      run.result.skipped.unshift(...unavailable);
+      scenarioResults.push(run.result);
+      failures.push(...run.failures);
+      if (upstream.process.hasExited) throw new Error(`the upstream exited during ${scenario.name}; its output:\n${upstream.process.output()}`);
+    }
+  } finally {
+    await upstream.process.stop();
+  }
+
+  const result: RunResult = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    smoke: options.smoke,
+    note: options.note,
+    machine: { ...machineFacts(), loadAverageAtStart, loadAverageAtEnd: loadAverage() },
+    versions: toolVersions(tools, root),
+    options: { durationSec: options.durationSec, warmupSec: options.warmupSec, rounds: options.rounds, connections: options.connections, threads: options.threads, proxies: adapters.map((a) => a.name) },
+    pinning: cpus.description,
+    scenarios: scenarioResults,
+  };
+  const jsonFile = path.join(outRoot, `${stamp}.json`);
+  const mdFile = path.join(outRoot, `${stamp}.md`);
+  writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  const charts = renderCharts(result);
+  writeFileSync(path.join(resultsDir, 'throughput.svg'), charts.throughput);
+  writeFileSync(path.join(resultsDir, 'p99.svg'), charts.p99);
+  const headline = scenarioResults.find((s) => s.name === 'small-get') ?? scenarioResults[0];
+  const headlineConfigs = (headline?.configs ?? []).map((c) => ({ proxy: c.proxy, file: path.basename(c.files[0]!), text: readFileSync(path.join(outRoot, c.files[0]!), 'utf8') }));
+  const markdown = renderMarkdown(result, { throughputSvg: `${stamp}/throughput.svg`, p99Svg: `${stamp}/p99.svg`, json: `${stamp}.json`, headlineConfigs });
+  writeFileSync(mdFile, markdown);
+  // latest.md sits beside the dated report, so the same relative links work in the copy.
+  if (!options.smoke) copyFileSync(mdFile, path.join(outRoot, 'latest.md'));
+  rmSync(workDir, { recursive: true, force: true });
+  log(`report: ${path.relative(process.cwd(), mdFile)}`);
+
+  if (failures.length > 0) {
+    log(`${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+    return 1;
+  }
+  if (options.smoke) {
+    const measured = scenarioResults.flatMap((s) => s.measurements.map((m) => m.proxy));
+    log(`smoke OK: ${[...new Set(measured)].join(', ')} measured without errors (speed not asserted)`);
+  }
+  return 0;
+}
+
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping the processes the bench started`);
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof BenchSetupError) log(error.message);
+    else log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 1;
+    void stopAll();
+  },
+);
