@@ -24,7 +24,23 @@ import type {
 const ms = (secs: number): number => Math.round(secs * 1000);
 const optionalMs = (secs: number | undefined): number | undefined => (secs === undefined ? undefined : ms(secs));
 
-/** Deep-freezes plain objects and arrays (the Map is frozen by its caller's contract, see below). */
+/**
+ * Makes a Map read-only in fact, not only in type: Object.freeze leaves a Map's
+ * entries writable, so the mutators are shadowed by throwing ones. Structured
+ * clone (postMessage) copies only the entries, so the plan still crosses threads.
+ */
+function freezeMap<K, V>(map: Map<K, V>): ReadonlyMap<K, V> {
+  for (const method of ['set', 'delete', 'clear'] as const) {
+    Object.defineProperty(map, method, {
+      value() {
+        throw new TypeError(`the runtime plan is frozen: build a new plan instead of calling upstreams.${method}()`);
+      },
+    });
+  }
+  return Object.freeze(map);
+}
+
+/** Deep-freezes plain objects and arrays. */
 function freeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -161,8 +177,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       tls === undefined
         ? undefined
         : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
-    // Map.set still works on a frozen Map; the plan's type is ReadonlyMap, which is the real guard.
-    upstreams,
+    upstreams: freezeMap(upstreams),
     routes: config.routes.map(compileRoute),
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
@@ -177,6 +192,5 @@ export function compile(config: Config, source: string): RuntimePlan {
     processOrder: order,
     inactive: inactiveFeatures(config),
   };
-  freeze(upstreams);
   return freeze(plan);
 }

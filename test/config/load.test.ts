@@ -358,6 +358,11 @@ upstream = "app"
     assert.throws(() => {
       (plan.routes as unknown as unknown[]).push({});
     }, TypeError);
+    assert.throws(() => (plan.upstreams as Map<string, unknown>).set('x', {}), /the runtime plan is frozen/);
+    assert.throws(() => (plan.upstreams as Map<string, unknown>).delete('app'), TypeError);
+    assert.equal(plan.upstreams.size, 1);
+    // The plan still crosses to a worker thread: structured clone copies the entries only.
+    assert.deepEqual([...structuredClone(plan).upstreams.keys()], ['app']);
   });
 
   it('lists [tls] as inactive only when enabled, and keeps it parsed', () => {
