@@ -26,6 +26,11 @@ const label = '[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?';
 /** Lowercase hostname, optionally with one leading `*.` wildcard label. */
 const hostPattern = new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`);
 
+/** An upstream host: an IP address (v6 without brackets) or a DNS name; no scheme, port or path. */
+export function isUpstreamHost(text: string): boolean {
+  return isIP(text) !== 0 || /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(text);
+}
+
 /** A route host pattern after lowercasing: `api.example.com` or `*.example.com`. */
 export function isHostPattern(text: string): boolean {
   return hostPattern.test(text);

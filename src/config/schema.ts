@@ -11,7 +11,7 @@
 
 import * as v from 'valibot';
 import { describeValue, didYouMean } from './errors.js';
-import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, parseStatusRange } from './addresses.js';
+import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, isUpstreamHost, parseStatusRange } from './addresses.js';
 
 type Issue = v.BaseIssue<unknown>;
 type Message = (issue: Issue) => string;
@@ -171,7 +171,16 @@ export const PassiveSchema = table(
 
 const host = v.pipe(
   v.string(expect('a host name or IP address')),
-  v.nonEmpty(expect('a host name or IP address', 'for example host = "127.0.0.1"')),
+  v.check(
+    isUpstreamHost,
+    expect('a host name or IP address without scheme, port or path', (input) => {
+      const found = String(input);
+      if (found.includes('://')) return 'drop the scheme: host = "127.0.0.1" (warpdrive speaks HTTP/1.1 to upstreams)';
+      if (found.startsWith('[')) return 'drop the brackets: host = "::1"';
+      if (found.includes(':') || found.includes('/')) return 'give only the host here and the port in port = 3000';
+      return 'for example host = "127.0.0.1"';
+    }),
+  ),
 );
 const socket = v.pipe(
   v.string(expect('a Unix socket path')),
