@@ -73,6 +73,11 @@ export function formatRoutesTable(routes: readonly RouteSpec[]): string {
   return [...alignColumns(rows), '', summary, ''].join('\n');
 }
 
+/** A malformed `routes` argument (--explain, -H, the URL): the CLI should exit 2 with the message, no stack. */
+export class RoutesArgumentError extends Error {
+  override readonly name = 'RoutesArgumentError';
+}
+
 /** Method, host (lowercase, no port) and raw path of a request given as a URL or an origin-form path. */
 export interface RequestTarget {
   readonly host: string;
@@ -95,7 +100,7 @@ export function parseRequestTarget(url: string, headers: Record<string, string>)
   } else {
     const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(url);
     if (absolute === null) {
-      throw new Error(`cannot read "${url}" as a request URL; fix: give an absolute URL like "https://example.com/cable" or a path like "/cable" with -H "Host: example.com"`);
+      throw new RoutesArgumentError(`cannot read "${url}" as a request URL; fix: give an absolute URL like "https://example.com/cable" or a path like "/cable" with -H "Host: example.com"`);
     }
     authority = absolute[1]!;
     rest = absolute[2]!;
@@ -158,13 +163,13 @@ export function parseExplainArgument(text: string): { method: string; url: strin
   const parts = text.trim().split(/\s+/);
   if (parts.length === 1 && parts[0] !== '') return { method: 'GET', url: parts[0]! };
   if (parts.length === 2) return { method: parts[0]!, url: parts[1]! };
-  throw new Error(`--explain expects "METHOD URL", e.g. --explain "GET https://example.com/cable"; got "${text}"`);
+  throw new RoutesArgumentError(`--explain expects "METHOD URL", e.g. --explain "GET https://example.com/cable"; got "${text}"`);
 }
 
 /** `"Name: value"` (from -H) -> [name, value]. */
 export function parseHeaderArgument(text: string): [string, string] {
   const colon = text.indexOf(':');
-  if (colon <= 0) throw new Error(`-H expects "Name: value", e.g. -H "X-API-Version: v2"; got "${text}"`);
+  if (colon <= 0) throw new RoutesArgumentError(`-H expects "Name: value", e.g. -H "X-API-Version: v2"; got "${text}"`);
   return [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
 }
 
@@ -179,16 +184,17 @@ export interface RoutesCommandOptions {
 /**
  * The whole `warpdrive routes` command: loads the config (throws ConfigError
  * with every problem), then prints the table or the explanation. Returns the text
- * to write to stdout; throws an Error with a fix for bad arguments.
+ * for stdout without a final newline; throws RoutesArgumentError (with a fix) for
+ * bad arguments.
  */
 export function runRoutesCommand(options: RoutesCommandOptions): string {
   const plan = loadConfig({ configFile: options.configFile });
-  if (options.explain === undefined) return formatRoutesTable(plan.routes);
+  if (options.explain === undefined) return formatRoutesTable(plan.routes).trimEnd();
   const { method, url } = parseExplainArgument(options.explain);
   const headers: Record<string, string> = {};
   for (const header of options.headers) {
     const [name, value] = parseHeaderArgument(header);
     headers[name] = value;
   }
-  return explainMatch(plan.routes, method, url, headers);
+  return explainMatch(plan.routes, method, url, headers).trimEnd();
 }

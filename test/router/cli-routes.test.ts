@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { explainMatch, formatRoutesTable, parseExplainArgument, parseHeaderArgument, parseRequestTarget, runRoutesCommand } from '../../src/cli/routes.js';
+import { explainMatch, formatRoutesTable, parseExplainArgument, parseHeaderArgument, parseRequestTarget, RoutesArgumentError, runRoutesCommand } from '../../src/cli/routes.js';
 import { parseConfig } from '../../src/config/load.js';
 import { tempDir } from '../helpers/upstream.js';
 
@@ -109,7 +109,7 @@ describe('explainMatch', () => {
   });
 
   it('rejects what is not a URL with a fix', () => {
-    assert.throws(() => explainMatch(routes, 'GET', 'example.com/x', {}), /fix: give an absolute URL/);
+    assert.throws(() => explainMatch(routes, 'GET', 'example.com/x', {}), (error: unknown) => error instanceof RoutesArgumentError && /fix: give an absolute URL/.test(error.message));
   });
 });
 
