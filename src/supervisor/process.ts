@@ -15,10 +15,10 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { spawnGuarded, commandNotFoundCode, commandNotExecutableCode } from './guard.js';
 import { LineSplitter } from './line-splitter.js';
-import { probeInstance } from './readiness.js';
+import { probeConnect, probeInstance } from './readiness.js';
 import { CrashTracker } from './restart-policy.js';
 import { signalGroup, waitGroupsGone } from './process-group.js';
 import type { SupervisorEvent, UnitSpec, WorkerOptions, StreamName } from './protocol.js';
@@ -78,8 +78,11 @@ export class SupervisedUnit {
 
   start(): void {
     if (this.#state !== 'pending' && this.#state !== 'backoff') return;
-    this.#spawn();
+    void this.#checkAddressesThenSpawn();
   }
+
+  /** True while the address checks before a spawn run (the state is still pending/backoff). */
+  #launching = false;
 
   /** Graceful stop: SIGTERM to the group, SIGKILL after stop_timeout. Resolves when the group is gone. */
   async stop(reason = 'warpdrive is stopping'): Promise<void> {
@@ -136,6 +139,55 @@ export class SupervisedUnit {
       signalGroup(pid, 'SIGKILL');
     }, this.spec.stopTimeoutMs);
     void this.#exited.then(() => clearTimeout(killTimer));
+  }
+
+  /**
+   * Readiness means "the address accepts", so an address that already accepts
+   * before the process exists would make a stranger look like our process: that
+   * is refused. A Unix socket file nobody listens on (left by a process that was
+   * killed) is removed, since most servers refuse to bind over it.
+   */
+  async #checkAddressesThenSpawn(): Promise<void> {
+    if (this.#launching) return;
+    this.#launching = true;
+    try {
+      await this.#checkAddressesThenSpawnOnce();
+    } finally {
+      this.#launching = false;
+    }
+  }
+
+  async #checkAddressesThenSpawnOnce(): Promise<void> {
+    const generation = this.#generation;
+    const problems: string[] = [];
+    for (const { id, address } of this.spec.instances) {
+      const where = address.kind === 'tcp' ? `${address.host}:${address.port}` : address.socketPath;
+      if (address.kind === 'unix') {
+        const kind = fileKind(address.socketPath);
+        if (kind === 'missing') continue;
+        if (kind !== 'socket') {
+          problems.push(`${id}: ${where} exists and is not a socket; remove it or change the instance's socket path`);
+          continue;
+        }
+      }
+      if (await probeConnect(address, 1_000)) {
+        problems.push(`${id}: ${where} already accepts connections before the process started (another process holds it); stop that process or change the address`);
+      } else if (address.kind === 'unix') {
+        try {
+          unlinkSync(address.socketPath);
+          this.#note(`removed stale socket ${address.socketPath} (nothing was listening on it)`);
+        } catch {
+          // Gone meanwhile, or not ours to remove: the process will say so when it binds.
+        }
+      }
+    }
+    // A stop() during the checks wins.
+    if (this.#generation !== generation || (this.#state !== 'pending' && this.#state !== 'backoff')) return;
+    if (problems.length > 0) {
+      this.#fail(problems.join('; '));
+      return;
+    }
+    this.#spawn();
   }
 
   #spawn(): void {
@@ -264,7 +316,7 @@ export class SupervisedUnit {
     if (expected === 'fail') return; // #probeUntilReady reports the failure
     if (expected === 'restart') {
       this.#state = 'backoff';
-      this.#spawn();
+      void this.#checkAddressesThenSpawn();
       return;
     }
 
@@ -289,6 +341,14 @@ export class SupervisedUnit {
     this.#state = 'failed';
     this.#host.emit({ type: 'failed', unit: this.name, reason, lastLines: [...this.#lastLines] });
     this.onSettled?.(this, 'failed');
+  }
+}
+
+function fileKind(path: string): 'missing' | 'socket' | 'other' {
+  try {
+    return lstatSync(path).isSocket() ? 'socket' : 'other';
+  } catch {
+    return 'missing';
   }
 }
 

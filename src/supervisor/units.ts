@@ -189,3 +189,14 @@ export function selectUnits(all: readonly UnitSpec[], selection: Selection): Sel
   }
   return { units, excluded, notes };
 }
+
+/**
+ * Names from `--only`/`--except` as the CLI parser hands them over: one string
+ * (`"a,b"`), or several when the flag is repeated. Commas and spaces separate.
+ */
+export function parseNameList(value: string | readonly string[] | undefined | null | boolean): string[] | undefined {
+  if (value === undefined || value === null || typeof value === 'boolean') return undefined;
+  const parts = (typeof value === 'string' ? [value] : value).flatMap((v) => String(v).split(/[,\s]+/));
+  const names = parts.filter((p) => p.length > 0);
+  return names.length > 0 ? names : undefined;
+}

@@ -4,6 +4,10 @@
  */
 
 import { test } from 'node:test';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { lstatSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { tempDir } from '../helpers/upstream.js';
@@ -131,6 +135,44 @@ test('a start timeout fails the unit with its last output lines, kills it, and f
     assert.match(dependent.event.reason, /dependency slow failed/);
     assert.equal(events.of('started', 'after').length, 0);
     await client.whenSettled();
+  } finally {
+    await client.stop();
+  }
+});
+
+test('an address that already accepts before the process starts is refused, not mistaken for readiness', async () => {
+  const stranger = net.createServer((socket) => socket.destroy());
+  stranger.listen(0, '127.0.0.1');
+  await once(stranger, 'listening');
+  const port = (stranger.address() as AddressInfo).port;
+  const plan = planOf([upstream('app', [instance('app#0', tcp(port))], childProcess({ NAME: 'app', LISTEN: String(port) }))], ['app']);
+  const client = SupervisorClient.start(plan, quiet);
+  const events = new EventLog(client);
+  try {
+    const { event } = await events.next('failed', 'app');
+    assert.match(event.reason, new RegExp(`app#0: 127\\.0\\.0\\.1:${port} already accepts connections before the process started`));
+    assert.equal(events.of('started').length, 0);
+    assert.equal(events.of('ready').length, 0);
+  } finally {
+    await client.stop();
+    stranger.close();
+  }
+});
+
+test('a stale Unix socket file (nobody listening) is removed before the process starts', async () => {
+  const socketPath = path.join(tempDir('wd-sup-'), 'stale.sock');
+  // Leave a socket file behind the way a SIGKILLed server does (no chance to unlink it).
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`], { stdio: 'ignore' });
+  assert.equal(lstatSync(socketPath).isSocket(), true);
+
+  // This server does not unlink before binding (many do not): the supervisor must.
+  const script = `require('http').createServer((q, s) => s.end('ok')).listen(${JSON.stringify(socketPath)}); process.on('SIGTERM', () => process.exit(0));`;
+  const plan = planOf([upstream('app', [instance('app#0', unix(socketPath))], childProcess({}, { args: ['-e', script] }))], ['app']);
+  const client = SupervisorClient.start(plan, { ...quiet, forwardLogs: true });
+  const events = new EventLog(client);
+  try {
+    await events.next('ready', 'app');
+    assert.ok(events.of('log', 'app').some((e) => e.line.includes('removed stale socket')));
   } finally {
     await client.stop();
   }

@@ -94,3 +94,12 @@ test('unknown names are errors with a suggestion and the list of processes', () 
   assert.throws(() => selectUnits(all, { except: ['static'] }), /--except "static" is not a supervised upstream/);
   assert.throws(() => selectUnits([], { only: ['x'] }), /supervises no process/);
 });
+
+test('--only/--except values are split on commas and spaces, repeated flags merge', async () => {
+  const { parseNameList } = await import('../../src/supervisor/units.js');
+  assert.deepEqual(parseNameList('web,api'), ['web', 'api']);
+  assert.deepEqual(parseNameList(['web', 'api, cable']), ['web', 'api', 'cable']);
+  assert.equal(parseNameList(undefined), undefined);
+  assert.equal(parseNameList(''), undefined);
+  assert.equal(parseNameList(true), undefined);
+});
