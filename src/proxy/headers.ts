@@ -1,0 +1,134 @@
+/**
+ * Header rules of the proxy, decided once per header name.
+ *
+ * Request headers are sorted into kinds by one Map lookup each while uWS walks
+ * them (`forEach`), so the hot path never compares a name twice. Hop-by-hop
+ * headers (RFC 9110 section 7.6.1) are dropped in both directions, as are the
+ * framing headers that each side of warpdrive writes for itself.
+ *
+ * @module
+ */
+
+export const enum RequestHeaderKind {
+  Forward,
+  Host,
+  ContentLength,
+  TransferEncoding,
+  /** `Connection`: hop-by-hop, and may name more hop-by-hop headers. */
+  Connection,
+  /** Always hop-by-hop: dropped. */
+  HopByHop,
+  /** `Expect: 100-continue` is answered by uWS itself; undici refuses to send `Expect`. */
+  Expect,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedHost,
+  /** warpdrive's own credential for `require_auth` routes; never forwarded. */
+  AdminToken,
+}
+
+const requestKinds = new Map<string, RequestHeaderKind>([
+  ['host', RequestHeaderKind.Host],
+  ['content-length', RequestHeaderKind.ContentLength],
+  ['transfer-encoding', RequestHeaderKind.TransferEncoding],
+  ['connection', RequestHeaderKind.Connection],
+  ['keep-alive', RequestHeaderKind.HopByHop],
+  ['proxy-connection', RequestHeaderKind.HopByHop],
+  ['te', RequestHeaderKind.HopByHop],
+  ['trailer', RequestHeaderKind.HopByHop],
+  ['upgrade', RequestHeaderKind.HopByHop],
+  ['expect', RequestHeaderKind.Expect],
+  ['x-forwarded-for', RequestHeaderKind.XForwardedFor],
+  ['x-forwarded-proto', RequestHeaderKind.XForwardedProto],
+  ['x-forwarded-host', RequestHeaderKind.XForwardedHost],
+  ['x-admin-token', RequestHeaderKind.AdminToken],
+]);
+
+/** The kind of a request header; `name` arrives lowercased from uWS. */
+export function requestHeaderKind(name: string): RequestHeaderKind {
+  return requestKinds.get(name) ?? RequestHeaderKind.Forward;
+}
+
+/**
+ * Response headers never copied to the client: hop-by-hop ones, and the framing
+ * and date headers uWS writes itself (copying them would duplicate them).
+ */
+export const droppedResponseHeaders: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'date',
+]);
+
+/**
+ * The header names a `Connection` value lists, lowercased, minus the ones that
+ * are only connection options (`close`, `keep-alive`), so the common values cost
+ * nothing further.
+ */
+export function connectionTokens(value: string): string[] {
+  const tokens: string[] = [];
+  for (const raw of value.split(',')) {
+    const token = raw.trim().toLowerCase();
+    if (token !== '' && token !== 'close' && token !== 'keep-alive') tokens.push(token);
+  }
+  return tokens;
+}
+
+/** True when `value` is a Content-Length: one or more digits, nothing else. */
+export function isValidContentLength(value: string): boolean {
+  if (value.length === 0 || value.length > 15) return false; // 15 digits: far past any body we accept
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * Lowercase host without port (`Example.COM:8080` -> `example.com`,
+ * `[::1]:80` -> `[::1]`), or undefined when the value is not a plausible
+ * host (the request gets 400). Allowed: letters, digits, `-`, `.`, `_`, and an
+ * IPv6 literal in brackets.
+ */
+export function routingHost(value: string): string | undefined {
+  let end = value.length;
+  if (value.charCodeAt(0) === 91 /* [ */) {
+    const close = value.indexOf(']');
+    if (close < 0) return undefined;
+    for (let i = 1; i < close; i++) {
+      const c = value.charCodeAt(i);
+      const ok = (c >= 48 && c <= 58) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 46;
+      if (!ok) return undefined;
+    }
+    if (close + 1 < value.length && !isPort(value, close + 2, value.charCodeAt(close + 1))) return undefined;
+    return value.slice(0, close + 1).toLowerCase();
+  }
+  let hasUpper = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 58 /* : */) {
+      if (!isPort(value, i + 1, c)) return undefined;
+      end = i;
+      break;
+    }
+    if (c >= 65 && c <= 90) hasUpper = true;
+    else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95)) return undefined;
+  }
+  const host = end === value.length ? value : value.slice(0, end);
+  // toLowerCase only when needed: the common, already-lowercase host costs no allocation.
+  return hasUpper ? host.toLowerCase() : host;
+}
+
+function isPort(value: string, from: number, separator: number): boolean {
+  if (separator !== 58 || from >= value.length || value.length - from > 5) return false;
+  for (let i = from; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}

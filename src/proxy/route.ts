@@ -1,0 +1,64 @@
+/**
+ * A route as the proxy uses it: the config's RouteSpec joined to its live
+ * Upstream, with everything a request needs precomputed (timeouts, the header
+ * set to add, how to rewrite the path).
+ *
+ * @module
+ */
+import type { HeaderPair, RouteMatch, RouteSpec, UpstreamSpec } from '../config/types.js';
+import type { Upstream } from '../upstream/index.js';
+
+export class ProxyRoute {
+  readonly index: number;
+  readonly match: RouteMatch;
+  readonly spec: RouteSpec;
+  readonly upstream: Upstream;
+  readonly readTimeoutMs: number;
+  readonly requestTimeoutMs: number | undefined;
+  readonly requireAuth: boolean;
+  /** Lowercase names of `add_headers`: incoming headers of these names are replaced. */
+  readonly replacedHeaderNames: ReadonlySet<string> | undefined;
+  readonly addHeaders: readonly HeaderPair[];
+  /** The path prefix `strip_prefix`/`rewrite` replace, or undefined when the path is forwarded as is. */
+  readonly #replacedPrefix: string | undefined;
+  readonly #replacement: string;
+  readonly #rewriteWholePath: boolean;
+
+  constructor(spec: RouteSpec, upstream: Upstream, upstreamSpec: UpstreamSpec) {
+    this.index = spec.index;
+    this.match = spec.match;
+    this.spec = spec;
+    this.upstream = upstream;
+    this.readTimeoutMs = spec.readTimeoutMs ?? upstreamSpec.readTimeoutMs;
+    this.requestTimeoutMs = spec.requestTimeoutMs;
+    this.requireAuth = spec.requireAuth;
+    this.addHeaders = spec.addHeaders;
+    this.replacedHeaderNames = spec.addHeaders.length > 0 ? new Set(spec.addHeaders.map((h) => h.name.toLowerCase())) : undefined;
+    const prefix = spec.match.pathPrefix ?? spec.match.pathExact;
+    this.#rewriteWholePath = spec.match.pathPrefix === undefined && spec.match.pathExact !== undefined;
+    if (spec.rewrite !== undefined) {
+      this.#replacedPrefix = prefix;
+      this.#replacement = spec.rewrite;
+    } else if (spec.stripPrefix) {
+      // "/" has nothing to strip; a trailing "/" in the prefix is kept in the result.
+      this.#replacedPrefix = prefix === '/' ? undefined : prefix?.endsWith('/') ? prefix.slice(0, -1) : prefix;
+      this.#replacement = '';
+    } else {
+      this.#replacedPrefix = undefined;
+      this.#replacement = '';
+    }
+  }
+
+  /**
+   * The path sent upstream: `/sidekiq/jobs` -> `/jobs` with strip_prefix,
+   * `/old-api/users` -> `/new-api/users` with rewrite; never empty.
+   */
+  upstreamPath(path: string): string {
+    const prefix = this.#replacedPrefix;
+    if (prefix === undefined) return path;
+    if (this.#rewriteWholePath) return this.#replacement;
+    const rest = path.length > prefix.length ? path.slice(prefix.length) : '';
+    const joined = this.#replacement.endsWith('/') && rest.startsWith('/') ? this.#replacement + rest.slice(1) : this.#replacement + rest;
+    return joined === '' ? '/' : joined.charCodeAt(0) === 47 ? joined : '/' + joined;
+  }
+}

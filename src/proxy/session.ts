@@ -1,0 +1,442 @@
+/**
+ * One proxied request: its state from the moment uWS hands it over until the
+ * last byte reaches the client, and the undici dispatch handler for it.
+ *
+ * The session is its own dispatch handler (undici calls `onResponseStart`,
+ * `onResponseData`, ... on it) so a request costs one object, not two. Every
+ * field is set in the constructor so all sessions share one hidden class.
+ *
+ * Rules of uWS that shape this file:
+ * - `res` is valid until `onAborted` fires or the response ends; never touch it after.
+ * - writes made outside a uWS callback (all of undici's callbacks) go inside
+ *   `res.cork()`, which flushes them in one syscall; the module-level `corked*`
+ *   functions do that without allocating a closure per write.
+ * - `tryEnd` reports backpressure and does not buffer; `write` buffers everything.
+ *
+ * @module
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { HttpResponse } from 'uWebSockets.js';
+import { classifyUpstreamError, type Instance, type RequestOutcome } from '../upstream/index.js';
+import { droppedResponseHeaders } from './headers.js';
+import { failureStatus, statusBodies, statusLines } from './errors.js';
+import type { RequestBodySource } from './request-body.js';
+import type { ProxyRoute } from './route.js';
+
+/** What the proxy shares with every session (logging, counters). */
+export interface SessionOwner {
+  sessionFinished(session: Session): void;
+  /** True while shutting down: responses then close their connection. */
+  readonly draining: boolean;
+}
+
+const enum BodyMode {
+  /** No response body may be sent (HEAD, 204, 304). */
+  None,
+  /** Content-Length known: `tryEnd` with the total. */
+  Fixed,
+  /** Length unknown: uWS chunked encoding via `write`. */
+  Chunked,
+}
+
+/** Idempotent methods (RFC 9110 9.2.2): safe to retry when nothing came back. */
+const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** `"200 OK"`-style status lines for standard reasons, built once (the common case allocates nothing). */
+const standardStatusLines = new Map<number, string>();
+for (const [code, reason] of Object.entries(STATUS_CODES)) standardStatusLines.set(Number(code), `${code} ${reason}`);
+
+function statusLineFor(status: number, message: string | undefined): string {
+  if (message === undefined || message === '' || message === STATUS_CODES[status]) {
+    return standardStatusLines.get(status) ?? `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+  }
+  return `${status} ${message}`;
+}
+
+// cork() targets: set immediately before a synchronous res.cork(fn) call.
+let corkSession: Session;
+let corkStatus = 0;
+let corkHeaders: Record<string, string | string[] | undefined>;
+let corkChunk: Buffer;
+function corkedResponseStart(): void {
+  corkSession.writeResponseHead(corkStatus, corkHeaders);
+}
+function corkedResponseData(): void {
+  corkSession.writeBody(corkChunk);
+}
+function corkedResponseEnd(): void {
+  corkSession.endBody();
+}
+function corkedError(): void {
+  corkSession.writeErrorResponse(corkStatus);
+}
+
+function onDeadline(session: Session): void {
+  session.deadlineExpired();
+}
+
+export class Session implements Dispatcher.DispatchHandler {
+  readonly owner: SessionOwner;
+  readonly res: HttpResponse;
+  readonly startedAt: number;
+  method: string;
+  /** Lowercase host without port, for routing. */
+  host: string;
+  /** Normalised path (no query). */
+  path: string;
+  /** Query string without `?`, possibly empty. */
+  query: string;
+  clientIp: string;
+  /** Headers to send upstream, flat [name, value, ...]: keeps repeats and order. */
+  readonly upstreamHeaders: string[];
+  route: ProxyRoute | undefined;
+  body: RequestBodySource | undefined;
+  instance: Instance | undefined;
+  /** Bit mask of instances tried so far (Instance.bit), for retries. */
+  triedInstances: number;
+  attempts: number;
+  aborted: boolean;
+  finished: boolean;
+  responseStarted: boolean;
+  status: number;
+  bytesSent: number;
+  controller: Dispatcher.DispatchController | undefined;
+  dispatchOptions: Dispatcher.DispatchOptions;
+  deadline: NodeJS.Timeout | undefined;
+  /** Set while the headers pass: raw values needed after forEach completes. */
+  rawHost: string | undefined;
+  hostCount: number;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  framingError: boolean;
+  connectionHeader: string | undefined;
+  xForwardedFor: string | undefined;
+  xForwardedProto: string | undefined;
+  xForwardedHost: string | undefined;
+  adminToken: string | undefined;
+  headerBytes: number;
+  #bodyMode: BodyMode;
+  #expectedLength: number;
+  /** True once `tryEnd` has sent the whole declared length: `res` is then off limits. */
+  #responseComplete: boolean;
+  /** A chunk `tryEnd` could not take, kept until `onWritable`. */
+  #pending: Buffer | undefined;
+  #pendingOffset: number;
+  #writableBound: ((offset: number) => boolean) | undefined;
+
+  constructor(owner: SessionOwner, res: HttpResponse) {
+    this.owner = owner;
+    this.res = res;
+    this.startedAt = performance.now();
+    this.method = '';
+    this.host = '';
+    this.path = '';
+    this.query = '';
+    this.clientIp = '';
+    this.upstreamHeaders = [];
+    this.route = undefined;
+    this.body = undefined;
+    this.instance = undefined;
+    this.triedInstances = 0;
+    this.attempts = 0;
+    this.aborted = false;
+    this.finished = false;
+    this.responseStarted = false;
+    this.status = 0;
+    this.bytesSent = 0;
+    this.controller = undefined;
+    this.dispatchOptions = {
+      path: '',
+      method: 'GET',
+      headers: this.upstreamHeaders,
+      body: null,
+      headersTimeout: null,
+      bodyTimeout: null,
+    };
+    this.deadline = undefined;
+    this.rawHost = undefined;
+    this.hostCount = 0;
+    this.contentLength = undefined;
+    this.transferEncoding = undefined;
+    this.framingError = false;
+    this.connectionHeader = undefined;
+    this.xForwardedFor = undefined;
+    this.xForwardedProto = undefined;
+    this.xForwardedHost = undefined;
+    this.adminToken = undefined;
+    this.headerBytes = 0;
+    this.#bodyMode = BodyMode.Chunked;
+    this.#expectedLength = 0;
+    this.#responseComplete = false;
+    this.#pending = undefined;
+    this.#pendingOffset = 0;
+    this.#writableBound = undefined;
+  }
+
+  /** HeaderLookup for the router: first value of a lowercase header name. */
+  get(lowerCaseName: string): string | undefined {
+    const headers = this.upstreamHeaders;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === lowerCaseName) return headers[i + 1];
+    return undefined;
+  }
+
+  /** uWS onAborted: the client went away. Cancel upstream work; never touch `res` again. */
+  clientAborted(): void {
+    this.aborted = true;
+    this.body?.fail(new Error('client closed the connection'));
+    this.controller?.abort(new Error('client closed the connection'));
+    this.finish();
+  }
+
+  /** Sends the request to `instance` (first attempt or a retry). */
+  dispatchTo(instance: Instance): void {
+    const route = this.route!;
+    this.instance = instance;
+    this.triedInstances |= instance.bit;
+    this.attempts++;
+    this.controller = undefined;
+    const options = this.dispatchOptions;
+    options.path = this.query === '' ? route.upstreamPath(this.path) : `${route.upstreamPath(this.path)}?${this.query}`;
+    options.method = this.method as Dispatcher.HttpMethod;
+    options.headersTimeout = route.readTimeoutMs;
+    options.bodyTimeout = route.readTimeoutMs;
+    // A fresh iterator per attempt: the source survives an attempt that failed to connect.
+    options.body = this.body ? (this.body.chunks() as unknown as Dispatcher.DispatchOptions['body']) : null;
+    if (this.attempts === 1 && route.requestTimeoutMs !== undefined) {
+      this.deadline = setTimeout(onDeadline, route.requestTimeoutMs, this);
+    }
+    instance.requestStarted();
+    // dispatch() returning false means the pool is saturated: the request is queued
+    // (bounded by the pool's connection limit), so there is nothing more to do here.
+    instance.dispatcher.dispatch(options, this);
+  }
+
+  // --- undici DispatchHandler -------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.aborted) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (this.aborted) return;
+    this.responseStarted = true;
+    this.status = statusCode;
+    corkSession = this;
+    corkStatus = statusCode;
+    corkHeaders = headers;
+    this.#statusMessage = statusMessage;
+    this.res.cork(corkedResponseStart);
+  }
+
+  #statusMessage: string | undefined = undefined;
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.aborted || this.#bodyMode === BodyMode.None) return;
+    corkSession = this;
+    corkChunk = chunk;
+    this.res.cork(corkedResponseData);
+  }
+
+  onResponseEnd(): void {
+    this.#settleInstance(this.status >= 500 ? 'status_5xx' : 'success');
+    if (this.aborted) return;
+    // After a completing tryEnd, uWS forbids any further access to `res`, cork included.
+    if (!this.#responseComplete) {
+      corkSession = this;
+      this.res.cork(corkedResponseEnd);
+    }
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const outcome = this.aborted ? 'cancelled' : classifyUpstreamError(error);
+    this.#settleInstance(outcome);
+    if (this.aborted || this.finished) return;
+    if (this.responseStarted) {
+      // Bytes already reached the client: all we can do is cut the connection,
+      // so the client sees a truncated response rather than a complete-looking one.
+      if (!this.#responseComplete) this.res.close();
+      this.finish();
+      return;
+    }
+    if (this.#mayRetry(outcome)) {
+      const next = this.route!.upstream.select(this.clientIp, this.instance, this.triedInstances) ?? this.#retrySameInstance(outcome);
+      if (next) {
+        this.dispatchTo(next);
+        return;
+      }
+    }
+    this.respondError(failureStatus(outcome, error));
+  }
+
+  // --- response writing (called inside cork) ----------------------------------
+
+  writeResponseHead(status: number, headers: Record<string, string | string[] | undefined>): void {
+    const res = this.res;
+    res.writeStatus(statusLineFor(status, this.#statusMessage));
+    for (const name in headers) {
+      if (droppedResponseHeaders.has(name)) continue;
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (typeof value === 'string') res.writeHeader(name, value);
+      else for (let i = 0; i < value.length; i++) res.writeHeader(name, value[i]!);
+    }
+    if (this.owner.draining) res.writeHeader('connection', 'close');
+    const length = headers['content-length'];
+    if (this.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+      this.#bodyMode = BodyMode.None;
+      this.#expectedLength = typeof length === 'string' ? Number(length) : -1;
+    } else if (typeof length === 'string') {
+      this.#bodyMode = BodyMode.Fixed;
+      this.#expectedLength = Number(length);
+    } else {
+      this.#bodyMode = BodyMode.Chunked;
+    }
+  }
+
+  writeBody(chunk: Buffer): void {
+    const res = this.res;
+    this.bytesSent += chunk.length;
+    if (this.#bodyMode === BodyMode.Fixed) {
+      this.#pendingOffset = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.#expectedLength);
+      if (done) this.#responseComplete = true;
+      if (done || ok) return;
+      this.#pending = chunk;
+      this.#waitForWritable();
+      return;
+    }
+    if (!res.write(chunk)) this.#waitForWritable();
+  }
+
+  endBody(): void {
+    const res = this.res;
+    switch (this.#bodyMode) {
+      case BodyMode.None:
+        // endWithoutBody(undefined, ...) would report a garbage length: call it bare when
+        // there is no length to report (the connection: close header covers draining).
+        if (this.#expectedLength >= 0) res.endWithoutBody(this.#expectedLength, this.owner.draining);
+        else res.endWithoutBody();
+        return;
+      case BodyMode.Fixed:
+        // A body of Content-Length 0 never called tryEnd; anything else has completed it.
+        if (this.#expectedLength === 0) res.end(undefined, this.owner.draining);
+        return;
+      case BodyMode.Chunked:
+        res.end(undefined, this.owner.draining);
+        return;
+    }
+  }
+
+  writeErrorResponse(status: number): void {
+    const res = this.res;
+    res.writeStatus(statusLines[status] ?? `${status}`);
+    res.writeHeader('content-type', 'text/plain; charset=utf-8');
+    if (status === 503 && this.route) res.writeHeader('retry-after', String(this.route.upstream.retryAfterSeconds()));
+    // Close the connection when the request body was not read to the end: what
+    // remains of it must not be parsed as the next request.
+    const bodyUnread = this.body !== undefined && !this.body.ended;
+    res.end(statusBodies[status] ?? '', bodyUnread || this.owner.draining || status === 400 || status === 431);
+  }
+
+  /** Answers with warpdrive's own error response (never after response bytes went out). */
+  respondError(status: number): void {
+    if (this.aborted || this.finished) return;
+    this.status = status;
+    this.body?.fail(new Error(`request answered with ${status}`));
+    corkSession = this;
+    corkStatus = status;
+    this.res.cork(corkedError);
+    this.finish();
+  }
+
+  deadlineExpired(): void {
+    this.deadline = undefined;
+    if (this.finished || this.aborted) return;
+    if (this.responseStarted) {
+      this.controller?.abort(new Error('request deadline passed'));
+      return;
+    }
+    const controller = this.controller;
+    this.respondError(504);
+    controller?.abort(new Error('request deadline passed'));
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    this.owner.sessionFinished(this);
+  }
+
+  // --- internals ---------------------------------------------------------------
+
+  #settleInstance(outcome: RequestOutcome): void {
+    const instance = this.instance;
+    if (!instance) return;
+    this.instance = undefined;
+    instance.requestFinished(outcome);
+    // Keep the last instance for logging and retry exclusion.
+    this.#lastInstance = instance;
+  }
+
+  #lastInstance: Instance | undefined = undefined;
+
+  get lastInstance(): Instance | undefined {
+    return this.#lastInstance;
+  }
+
+  /**
+   * Caddy's rule: a failure to connect is always retried (nothing was sent), as long
+   * as no body bytes were pulled; a broken connection is retried only for idempotent
+   * requests whose body (if any) was not yet sent. Timeouts are not retried: the
+   * upstream may still be working on the request.
+   */
+  #mayRetry(outcome: RequestOutcome): boolean {
+    if (this.body?.started) return false;
+    const retries = this.route!.upstream.spec.retries;
+    if (outcome === 'connect_failure') return this.attempts <= retries;
+    // A reset earns at least one retry, whatever `retries` says: see #retrySameInstance.
+    return outcome === 'reset' && idempotentMethods.has(this.method) && this.attempts <= Math.max(1, retries);
+  }
+
+  /**
+   * The most common production 502: the upstream closed an idle keep-alive
+   * connection just as we reused it. With no other instance to try, one retry on
+   * the same instance gets a fresh connection.
+   */
+  #retrySameInstance(outcome: RequestOutcome): Instance | undefined {
+    if (outcome !== 'reset' || this.attempts > 1) return undefined;
+    const last = this.#lastInstance;
+    return last && last.isAvailable() ? last : undefined;
+  }
+
+  #waitForWritable(): void {
+    this.controller?.pause();
+    if (!this.#writableBound) {
+      this.#writableBound = this.#onWritable.bind(this);
+      this.res.onWritable(this.#writableBound);
+    }
+  }
+
+  /** uWS onWritable: the client drained; finish the pending chunk, then let undici go on. */
+  #onWritable(offset: number): boolean {
+    if (this.aborted || this.#responseComplete) return true;
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.#pendingOffset), this.#expectedLength);
+      if (done) this.#responseComplete = true;
+      if (!ok && !done) return false;
+      this.#pending = undefined;
+    }
+    this.controller?.resume();
+    return true;
+  }
+}
