@@ -19,14 +19,14 @@ import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
 import type { ConfigIssue } from './errors.js';
-import { ConfigSchema, RouteSchema, UpstreamSchema, sectionSchemas } from './schema.js';
+import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
 import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
 
 /** Plan source used in simple mode (no config file). */
 export const ENVIRONMENT_SOURCE = 'environment';
 
-const topLevelKeys = Object.keys(ConfigSchema.entries);
+const knownTopLevel: readonly string[] = topLevelKeys;
 
 /** Runs one schema on one part of the document, prefixing issue paths with where it sits. */
 function parsePart<S extends v.GenericSchema>(
@@ -81,7 +81,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
   if (!isTable(raw)) throw new ConfigError(source, [...issues, { path: '', message: 'expected a TOML document of tables' }]);
 
   for (const key of Object.keys(raw)) {
-    if (!topLevelKeys.includes(key)) {
+    if (!knownTopLevel.includes(key)) {
       const suggestion = didYouMean(key, topLevelKeys);
       issues.push({
         path: tomlPath([key]),

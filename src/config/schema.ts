@@ -30,17 +30,26 @@ function expect(what: string, fix?: string | ((input: unknown) => string)): Mess
  */
 function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
   const keys = Object.keys(entries);
-  return v.strictObject(entries, (issue) => {
-    if (issue.expected === 'never') {
-      const key = String(issue.input);
-      const suggestion = didYouMean(key, keys);
-      return `unknown key "${key}" in ${what}${suggestion}${suggestion === '' ? `; valid keys: ${keys.join(', ')}` : ''}`;
-    }
-    if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
-      return `required key ${issue.expected} is missing from ${what}; fix: add ${issue.expected.slice(1, -1)} = ...`;
-    }
-    return `expected ${what} (a TOML table), found ${describeValue(issue.input)}`;
-  });
+  return v.pipe(
+    // valibot's object schemas accept arrays too (they are objects); TOML users
+    // who write `health = []` deserve "expected a table", not "unknown key 0".
+    v.custom<unknown>(isTableValue, (issue) => `expected ${what} (a TOML table), found ${describeValue(issue.input)}`),
+    v.strictObject(entries, (issue) => {
+      if (issue.expected === 'never') {
+        const key = String(issue.input);
+        const suggestion = didYouMean(key, keys);
+        return `unknown key "${key}" in ${what}${suggestion}${suggestion === '' ? `; valid keys: ${keys.join(', ')}` : ''}`;
+      }
+      if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
+        return `required key ${issue.expected} is missing from ${what}; fix: add ${issue.expected.slice(1, -1)} = ...`;
+      }
+      return `expected ${what} (a TOML table), found ${describeValue(issue.input)}`;
+    }),
+  );
+}
+
+function isTableValue(input: unknown): boolean {
+  return input !== null && typeof input === 'object' && !Array.isArray(input) && !(input instanceof Date);
 }
 
 const boolean = v.boolean(expect('true or false'));
@@ -287,10 +296,10 @@ export const RouteSchema = table(
         v.nonEmpty(expect('at least one method', 'list methods or remove the key to match any method')),
       ),
     ),
-    header: v.optional(headerPair('header (a { name, value } table)')),
+    header: v.optional(headerPair('header')),
     strip_prefix: v.optional(boolean, false),
     rewrite: v.optional(urlPath('a rewrite path')),
-    add_headers: v.optional(v.array(headerPair('add_headers entry (a { name, value } table)'), expect('an array of { name, value } tables')), []),
+    add_headers: v.optional(v.array(headerPair('an add_headers entry'), expect('an array of { name, value } tables')), []),
     require_auth: v.optional(boolean, false),
     description: v.optional(v.string(expect('a string'))),
     connect_timeout_secs: v.optional(seconds()),
@@ -378,7 +387,10 @@ export type PostgresConfig = v.InferOutput<typeof PostgresSchema>;
 export type MiddlewareConfig = v.InferOutput<typeof MiddlewareSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;
 
-/** The top-level keys, for the section-by-section parse in load.ts. */
+/** The top-level sections, for unknown-key detection in load.ts. */
+export const topLevelKeys = ['server', 'tls', 'upstreams', 'routes', 'cache', 'postgres', 'middleware'] as const;
+
+/** The single-table sections, for the section-by-section parse in load.ts. */
 export const sectionSchemas = {
   server: ServerSchema,
   tls: TlsSchema,

@@ -84,6 +84,8 @@ const cases: BadCase[] = [
   { name: 'process on upstream and instance', toml: upstream('process.command = "x"\n[[upstreams.app.instances]]\nsocket = "/tmp/a.sock"\nprocess.command = "y"'), path: 'upstreams.app.instances[0].process', hints: ['not both'] },
   { name: 'depends_on an unknown upstream', toml: upstream('host = "127.0.0.1"\nport = 3000\nprocess.command = "x"\nprocess.depends_on = ["ap"]'), path: 'upstreams.app.process.depends_on', hints: ['unknown upstream "ap"', 'did you mean "app"?'] },
   { name: 'upstream name with a space', toml: `[upstreams."my app"]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\nupstream = "my app"\n`, path: 'upstreams."my app"', hints: ['letters, digits'] },
+  { name: 'health as an array', toml: upstream('host = "127.0.0.1"\nport = 3000\nhealth = []'), path: 'upstreams.app.health', hints: ['expected health (a TOML table)', 'found an array'] },
+  { name: 'server as an array', toml: `server = [1]\n${validBase}`, path: 'server', hints: ['expected [server] (a TOML table)'] },
   { name: 'upstream is a value, not a table', toml: `upstreams = 3\n`, path: 'upstreams', hints: ['[upstreams.NAME]'] },
   // Server, TLS, middleware, cache, postgres
   { name: 'http_port negative', toml: `${validBase}[server]\nhttp_port = -1\n`, path: 'server.http_port', hints: ['0-65535', 'found -1'] },

@@ -6,7 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import * as v from 'valibot';
+import { parse } from 'smol-toml';
 import { loadConfig, parseConfig } from '../../src/config/index.js';
+import { ConfigSchema, topLevelKeys } from '../../src/config/schema.js';
 import { catchConfigError, fixture } from './fixtures.js';
 
 /** Upstream tables for names a snippet routes to but does not define. */
@@ -215,6 +218,20 @@ describe('seed documents load', () => {
       for (const route of plan.routes) assert.ok(plan.upstreams.has(route.upstream));
     });
   }
+});
+
+describe('the whole-document schema', () => {
+  it('ConfigSchema accepts the seed example as parsed TOML, defaults filled', () => {
+    const result = v.safeParse(ConfigSchema, parse(readFileSync(fixture('seed-complete.toml'), 'utf8')));
+    assert.ok(result.success, JSON.stringify(result.issues?.map((issue) => issue.message)));
+    assert.equal(result.output.upstreams.rails!.passive.max_fails, 3);
+    assert.equal(result.output.server.bind_address, '0.0.0.0');
+  });
+
+  it('topLevelKeys lists exactly the sections ConfigSchema knows', () => {
+    for (const key of topLevelKeys) assert.ok(v.safeParse(ConfigSchema, { [key]: 1 }).issues?.some((issue) => issue.path?.[0]?.key === key));
+    assert.ok(!v.safeParse(ConfigSchema, { upstreams: {}, extra: {} }).success);
+  });
 });
 
 describe('compiled plan', () => {
