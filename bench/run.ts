@@ -255,7 +255,13 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const scenarios = selectScenarios(options.scenarios, options.rates);
+  let scenarios: Scenario[];
+  try {
+    scenarios = selectScenarios(options.scenarios, options.rates);
+  } catch (error) {
+    log((error as Error).message);
+    return 2;
+  }
   const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon'];
   const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
   const needed = new Set<ToolName>();
