@@ -53,6 +53,10 @@ function firstMatchIn(candidates: readonly Candidate[], bound: number, method: s
   return bound;
 }
 
+const HAS_PREFIX = 1;
+const HAS_REGEX = 2;
+const HAS_EXACT = 4;
+
 /** One node of the prefix radix tree; its full string is the concatenation of labels from the root. */
 class PrefixNode {
   label: string;
@@ -69,6 +73,12 @@ class PrefixNode {
   regexCandidates: Candidate[] = [];
   /** Routes whose `path_exact` is this node's string: candidates only when the path ends here. */
   exactCandidates: Candidate[] = [];
+  /**
+   * Which of the three lists are non-empty (HAS_* bits). The walk reads this one
+   * field of the node it already holds instead of three arrays' lengths, which
+   * would be three more objects to load per node.
+   */
+  lists = 0;
   /**
    * Children by the char code of their label's first character. A sparse array
    * indexed by char code is one element load per step, cheaper than a Map lookup;
@@ -141,18 +151,24 @@ class RouteGroup {
     if (pathExact !== undefined) {
       // Index by the exact path (the more selective key); a prefix beside it stays a check.
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: true, pathPrefix: false });
-      insertPrefix(this.prefixRoot, pathExact).exactCandidates.push({ position, remaining });
+      const node = insertPrefix(this.prefixRoot, pathExact);
+      node.exactCandidates.push({ position, remaining });
+      node.lists |= HAS_EXACT;
       this.hasTree = true;
     } else if (pathPrefix !== undefined) {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: true });
-      insertPrefix(this.prefixRoot, pathPrefix).candidates.push({ position, remaining });
+      const node = insertPrefix(this.prefixRoot, pathPrefix);
+      node.candidates.push({ position, remaining });
+      node.lists |= HAS_PREFIX;
       this.hasTree = true;
     } else {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: false });
       const literal = route.match.pathRegex === undefined ? '' : literalRegexPrefix(route.match.pathRegex);
       if (literal.length !== 0) {
         // Only paths starting with the literal can match: file the route there; the regex still runs.
-        insertPrefix(this.prefixRoot, literal).regexCandidates.push({ position, remaining });
+        const node = insertPrefix(this.prefixRoot, literal);
+        node.regexCandidates.push({ position, remaining });
+        node.lists |= HAS_REGEX;
         this.hasTree = true;
       } else {
         this.anyPath.push({ position, remaining });
@@ -179,11 +195,14 @@ class RouteGroup {
     let node: PrefixNode | undefined = this.prefixRoot;
     while (node !== undefined) {
       const depth = node.depth;
-      if (node.candidates.length !== 0 && (node.endsWithSlash || depth === length || path.charCodeAt(depth) === 47)) {
-        bound = firstMatchIn(node.candidates, bound, method, host, path, headers);
+      const lists = node.lists;
+      if (lists !== 0) {
+        if ((lists & HAS_PREFIX) !== 0 && (node.endsWithSlash || depth === length || path.charCodeAt(depth) === 47)) {
+          bound = firstMatchIn(node.candidates, bound, method, host, path, headers);
+        }
+        if ((lists & HAS_REGEX) !== 0) bound = firstMatchIn(node.regexCandidates, bound, method, host, path, headers);
+        if ((lists & HAS_EXACT) !== 0 && depth === length) bound = firstMatchIn(node.exactCandidates, bound, method, host, path, headers);
       }
-      if (node.regexCandidates.length !== 0) bound = firstMatchIn(node.regexCandidates, bound, method, host, path, headers);
-      if (depth === length && node.exactCandidates.length !== 0) bound = firstMatchIn(node.exactCandidates, bound, method, host, path, headers);
       if (depth >= length) break;
       const next: PrefixNode | undefined = node.child(path.charCodeAt(depth));
       // startsWith with a position compares in place, without a substring.
