@@ -110,6 +110,14 @@ function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIss
   }
 }
 
+/** The issue for a route naming an upstream that is not defined, or undefined if it is. */
+export function unknownUpstreamIssue(path: string, name: string, upstreams: ReadonlyMap<string, unknown>): ConfigIssue | undefined {
+  if (upstreams.has(name)) return undefined;
+  const names = [...upstreams.keys()];
+  const fix = names.length === 0 ? `define it as [upstreams.${name}]` : `use one of: ${names.join(', ')}, or define [upstreams.${name}]`;
+  return { path, message: `unknown upstream "${name}"${didYouMean(name, names)}; fix: ${fix}` };
+}
+
 /** Conditions as a comparable key, to find routes an earlier one always wins over. */
 function conditionKey(route: RouteConfig): string {
   return JSON.stringify([route.host, route.path_prefix, route.path_exact, route.path_regex, route.methods?.slice().sort(), route.header]);
@@ -128,7 +136,6 @@ function isCatchAll(route: RouteConfig): boolean {
 
 function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   const routes = sections.routes ?? [];
-  const names = [...sections.upstreams.keys()];
   const adminToken = sections.middleware?.admin_token;
   const earlier = new Map<string, number>();
   let catchAll: number | undefined;
@@ -136,10 +143,8 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   routes.forEach((route, i) => {
     if (route === undefined) return;
     const path = `routes[${i}]`;
-    if (!sections.upstreams.has(route.upstream)) {
-      const fix = names.length === 0 ? 'define it as [upstreams.' + route.upstream + ']' : `use one of: ${names.join(', ')}, or define [upstreams.${route.upstream}]`;
-      issues.push({ path: `${path}.upstream`, message: `unknown upstream "${route.upstream}"${didYouMean(route.upstream, names)}; fix: ${fix}` });
-    }
+    const unknown = unknownUpstreamIssue(`${path}.upstream`, route.upstream, sections.upstreams);
+    if (unknown !== undefined) issues.push(unknown);
     if (route.path_exact !== undefined && route.path_prefix !== undefined) {
       issues.push({ path: `${path}.path_exact`, message: 'set together with path_prefix; fix: keep one of them (path_exact already fixes the whole path)' });
     }

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { checkSections } from './checks.js';
+import { checkSections, unknownUpstreamIssue } from './checks.js';
 import { compile } from './compile.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
@@ -112,6 +112,17 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
   } else if (raw.routes !== undefined) {
     routes = (raw.routes as unknown[]).map((route, i) => parsePart(RouteSchema, route, ['routes', i], issues));
   }
+
+  // A route that failed the schema is skipped by the checks, but the upstream it
+  // names is still worth checking: otherwise fixing its typo reveals a new error.
+  routes?.forEach((route, i) => {
+    const rawRoute = (raw.routes as unknown[])[i];
+    if (route !== undefined || !isTable(rawRoute) || typeof rawRoute.upstream !== 'string') return;
+    const path = `routes[${i}].upstream`;
+    if (issues.some((issue) => issue.path === path)) return;
+    const unknown = unknownUpstreamIssue(path, rawRoute.upstream, upstreams);
+    if (unknown !== undefined) issues.push(unknown);
+  });
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);

@@ -142,6 +142,12 @@ upstream = "wbe"
     assert.match(error.issues.find((issue) => issue.path === 'routes[1].upstream')!.message, /did you mean "web"\?/);
   });
 
+  it('a route with another problem still has its upstream checked, once', () => {
+    const error = catchConfigError(() => parseConfig(`${app}[[routes]]\nupstream = "apq"\npath_prefx = "/"\n[[routes]]\nupstream = ""\nhost = "a"\n`, 'r.toml'));
+    assert.deepEqual(error.issues.map((issue) => issue.path).sort(), ['routes[0].path_prefx', 'routes[0].upstream', 'routes[1].upstream']);
+    assert.match(error.issues.find((issue) => issue.path === 'routes[0].upstream')!.message, /did you mean "app"/);
+  });
+
   it('a typo inside an upstream does not also flag the routes that use it', () => {
     const error = catchConfigError(() => parseConfig(`${'[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\nretires = 2\n'}[[routes]]\nupstream = "app"\n`, 'x.toml'));
     assert.deepEqual(error.issues.map((issue) => issue.path), ['upstreams.app.retires']);

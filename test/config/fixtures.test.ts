@@ -25,6 +25,7 @@ const broken: Record<string, { path: string; hint: string }[]> = {
     { path: 'routes[0].path_prefix', hint: 'write "/static"' },
     { path: 'routes[1].path_regex', hint: 'Invalid regular expression' },
     { path: 'routes[2].strategy', hint: 'unknown key "strategy"' },
+    { path: 'routes[2].upstream', hint: 'unknown upstream "ap" (did you mean "app"?)' },
   ],
 };
 
