@@ -185,10 +185,11 @@ class RouteGroup {
   }
 
   /**
-   * Walks the radix tree along `path` by index (no slicing). A node's routes apply
-   * when the path is under its string at a segment boundary, the same rule as
-   * `isPathUnderPrefix`: the string ends with '/', or the path ends there, or the
-   * path continues with '/'.
+   * Walks the radix tree along `path` by index (no slicing). At each node the path
+   * starts with the node's string, so: its prefix routes apply at a segment boundary
+   * (the same rule as `isPathUnderPrefix`: the string ends with '/', or the path ends
+   * there, or continues with '/'); its regex routes are candidates; its exact routes
+   * apply only when the path ends there.
    */
   private searchTree(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
     const length = path.length;
