@@ -116,18 +116,18 @@ export function unitsOfPlan(plan: RuntimePlan): UnitSpec[] {
   return units;
 }
 
+/** Edit distance counting a swap of neighbours as one edit (typos like "cabel"). */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let previousDiagonal = row[0]!;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const saved = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previousDiagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previousDiagonal = saved;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
     }
   }
-  return row[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /** Resolves one `--only`/`--except` name: an upstream name (all its units) or a unit name. */
@@ -135,7 +135,11 @@ function resolveName(name: string, units: readonly UnitSpec[], flag: string): st
   const exact = units.filter((u) => u.name === name || u.upstream === name).map((u) => u.name);
   if (exact.length > 0) return exact;
   const known = [...new Set(units.flatMap((u) => (u.name === u.upstream ? [u.name] : [u.upstream, u.name])))];
-  const close = known.filter((k) => editDistance(k, name) <= 2);
+  // Short names tolerate one edit, longer ones two; only the closest candidates are offered.
+  const tolerance = name.length <= 3 ? 1 : 2;
+  const distances = known.map((k) => [k, editDistance(k, name)] as const).filter(([, d]) => d <= tolerance);
+  const best = Math.min(...distances.map(([, d]) => d));
+  const close = distances.filter(([, d]) => d === best).map(([k]) => k);
   const hint = close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
   const list = known.length > 0 ? ` Supervised processes: ${known.join(', ')}.` : ' This config supervises no process (no upstream has process.command).';
   throw new SupervisorSelectionError('WD_ERR_SUPERVISOR_SELECTION', `${flag} "${name}" is not a supervised upstream or instance.${hint}${list}`);

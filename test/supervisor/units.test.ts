@@ -90,6 +90,8 @@ test('unknown names are errors with a suggestion and the list of processes', () 
       /--only "cabel" is not a supervised upstream or instance\. Did you mean "cable"\?/.test(error.message) &&
       /Supervised processes: db, api, rails, rails#0, rails#1, web, cable\./.test(error.message),
   );
+  assert.throws(() => selectUnits(all, { only: ['dbb'] }), /Did you mean "db"\?/);
+  assert.throws(() => selectUnits(all, { only: ['rails#3'] }), /Did you mean "rails#0" or "rails#1"\?/);
   // An upstream without a process cannot be selected either.
   assert.throws(() => selectUnits(all, { except: ['static'] }), /--except "static" is not a supervised upstream/);
   assert.throws(() => selectUnits([], { only: ['x'] }), /supervises no process/);
