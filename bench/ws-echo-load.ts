@@ -33,7 +33,10 @@ async function probe(url: string): Promise<void> {
     process.exit(1);
   }, 3_000);
   ws.addEventListener('error', (event) => {
-    process.stderr.write(`WebSocket to ${url} failed: ${String((event as { message?: string }).message ?? 'handshake refused')}\n`);
+    // undici's ErrorEvent often has an empty message; its `error` says more.
+    const detail = event as { message?: string; error?: { message?: string; cause?: { message?: string } } };
+    const why = detail.error?.cause?.message || detail.error?.message || detail.message || 'the upgrade was refused (no 101 response)';
+    process.stderr.write(`WebSocket to ${url} failed: ${why}\n`);
     process.exit(1);
   });
   ws.addEventListener('open', () => ws.send('probe'));
