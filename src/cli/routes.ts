@@ -13,6 +13,7 @@
 import { loadConfig } from '../config/load.js';
 import type { RouteSpec } from '../config/types.js';
 import { createRouter } from '../router/create-router.js';
+import { normalizeHost } from '../router/normalize-host.js';
 import { normalizePath } from '../router/normalize-path.js';
 import { explainMismatch } from '../router/route-predicate.js';
 import type { HeaderLookup } from '../router/types.js';
@@ -78,17 +79,20 @@ export class RoutesArgumentError extends Error {
   override readonly name = 'RoutesArgumentError';
 }
 
-/** Method, host (lowercase, no port) and raw path of a request given as a URL or an origin-form path. */
+/** Host and path of a request as they arrive, before normalisation. */
 export interface RequestTarget {
-  readonly host: string;
+  /** Host with port and case as given (userinfo removed). */
+  readonly rawHost: string;
+  /** Path without query or fragment, as given. */
   readonly rawPath: string;
 }
 
 /**
  * Splits `url` the way the proxy sees a request: an absolute URL
  * (`https://Example.com:8443/a?b`) gives host and path; an origin-form path
- * (`/a?b`) takes the host from the Host header. The path is kept raw (not
- * normalised by the URL parser) so the explanation shows warpdrive's own normalisation.
+ * (`/a?b`) takes the host from the Host header. Both are kept raw (the URL parser
+ * would normalise the path itself) so the explanation shows warpdrive's own
+ * normalisation.
  */
 export function parseRequestTarget(url: string, headers: Record<string, string>): RequestTarget {
   let authority: string;
@@ -105,12 +109,9 @@ export function parseRequestTarget(url: string, headers: Record<string, string>)
     authority = absolute[1]!;
     rest = absolute[2]!;
   }
-  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
-  // Strip the port; an IPv6 literal keeps its brackets.
-  const host = hostPort.startsWith('[') ? hostPort.slice(0, hostPort.indexOf(']') + 1) : hostPort.replace(/:\d*$/, '');
   const end = rest.search(/[?#]/);
   const rawPath = end < 0 ? rest : rest.slice(0, end);
-  return { host: host.toLowerCase(), rawPath: rawPath === '' ? '/' : rawPath };
+  return { rawHost: authority.slice(authority.lastIndexOf('@') + 1), rawPath: rawPath === '' ? '/' : rawPath };
 }
 
 /** A HeaderLookup over a record whose names are matched case-insensitively. */
@@ -125,8 +126,13 @@ function lookupOf(headers: Record<string, string>): HeaderLookup {
  */
 export function explainMatch(routes: readonly RouteSpec[], method: string, url: string, headers: Record<string, string>): string {
   const upperMethod = method.toUpperCase();
-  const { host, rawPath } = parseRequestTarget(url, headers);
-  const lines = [`Request: ${upperMethod} host "${host}" path "${rawPath}"`];
+  const { rawHost, rawPath } = parseRequestTarget(url, headers);
+  const host = normalizeHost(rawHost);
+  const lines = [`Request: ${upperMethod} host "${host ?? rawHost}" path "${rawPath}"`];
+  if (host === undefined) {
+    lines.push(`The host "${rawHost}" holds characters no host may contain: warpdrive answers 400.`);
+    return lines.join('\n') + '\n';
+  }
   const path = normalizePath(rawPath);
   if (path === undefined) {
     lines.push(`The path cannot be normalised safely (bad escape, NUL, control character, backslash or not starting with "/"): warpdrive answers 400.`);

@@ -106,6 +106,7 @@ describe('explainMatch', () => {
     assert.match(explainMatch(routes, 'GET', 'http://other.org/nothing', {}), /No route matches: warpdrive answers 404\./);
     assert.match(explainMatch(routes, 'GET', 'http://other.org/a%00b', {}), /cannot be normalised safely.*400/);
     assert.match(explainMatch(routes, 'GET', 'http://other.org/a%zz', {}), /400/);
+    assert.match(explainMatch(routes, 'GET', '/x', { Host: 'a b' }), /The host "a b" holds characters no host may contain: warpdrive answers 400/);
   });
 
   it('rejects what is not a URL with a fix', () => {
@@ -115,9 +116,10 @@ describe('explainMatch', () => {
 
 describe('routes command arguments', () => {
   it('reads the request target like the proxy: lowercase host, no port, no query', () => {
-    assert.deepEqual(parseRequestTarget('https://user@API.Example.com:443/a/b?c#d', {}), { host: 'api.example.com', rawPath: '/a/b' });
-    assert.deepEqual(parseRequestTarget('http://[::1]:8080', {}), { host: '[::1]', rawPath: '/' });
-    assert.deepEqual(parseRequestTarget('/p?q', { host: 'X.org:81' }), { host: 'x.org', rawPath: '/p' });
+    assert.deepEqual(parseRequestTarget('https://user@API.Example.com:443/a/b?c#d', {}), { rawHost: 'API.Example.com:443', rawPath: '/a/b' });
+    assert.deepEqual(parseRequestTarget('http://[::1]:8080', {}), { rawHost: '[::1]:8080', rawPath: '/' });
+    assert.deepEqual(parseRequestTarget('/p?q', { host: 'X.org:81' }), { rawHost: 'X.org:81', rawPath: '/p' });
+    assert.match(explainMatch(routes, 'GET', 'https://API.Example.com.:443/x', {}), /Request: GET host "api\.example\.com" path "\/x"/);
   });
 
   it('parses --explain and -H, and rejects malformed ones with an example', () => {
