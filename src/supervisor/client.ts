@@ -169,6 +169,15 @@ export class SupervisorClient {
     const worker = this.#worker;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // After `stopped` every process is down; the worker then only flushes queued
+    // child output. A stalled stderr must not hold shutdown hostage: give the
+    // flush a moment, then end the thread.
+    const onStopped = (event: SupervisorEvent): void => {
+      if (event.type !== 'stopped') return;
+      const flushTimer = setTimeout(() => void worker.terminate(), 2_000);
+      void exited.then(() => clearTimeout(flushTimer));
+    };
+    worker.on('message', onStopped);
     worker.postMessage({ type: 'stop' } satisfies SupervisorCommand);
     // The worker exits on its own after `stopped`; a worker wedged for longer than
     // every stop timeout together is terminated (its guards still clean up).

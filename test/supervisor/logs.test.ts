@@ -28,6 +28,7 @@ await client.whenSettled();
 process.stdout.write('SETTLED ' + JSON.stringify(client.states()) + '\\n');
 let tick = 0;
 setInterval(() => process.stdout.write('TICK ' + (tick++) + '\\n'), 20);
+process.on('SIGUSR2', () => void client.stop().then(() => process.stdout.write('STOPPED ' + JSON.stringify(client.states()) + '\\n')));
 `;
 
 /** A child that writes `lines` lines of `prefix-i-<payload>` to stdout and stderr in fragments, then listens. */
@@ -134,8 +135,10 @@ test('a chatty child with a stalled stderr blocks neither the child nor the main
     const before = Number((await run.waitStdout(/TICK (\d+)\n/, 5_000))[1]);
     await run.waitStdout(new RegExp(`TICK ${before + 10}\\n`), 10_000);
     const members = liveGroupMembers(states.map((s) => s.pid));
-    run.parent.kill('SIGKILL');
-    await run.exited;
+    // A graceful stop still completes although stderr never drains.
+    run.parent.kill('SIGUSR2');
+    const stopped = await run.waitStdout(/STOPPED (.*)\n/, 30_000);
+    assert.deepEqual((JSON.parse(stopped[1]!) as Array<{ state: string }>).map((s) => s.state), ['stopped']);
     assert.deepEqual(await survivorsAfter(members, 10_000), []);
   } finally {
     run.parent.kill('SIGKILL');
