@@ -171,9 +171,9 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         const wsProblem = await probeWebSocket(proxy.port, ctx);
         if (wsProblem !== undefined) {
           await proxy.stop();
-          if (adapter.name === 'warpdrive') {
+          if (adapter.name === 'warpdrive' || adapter.name === 'baseline') {
             // Expected until warpdrive's WebSocket support lands; the scenario is ready for it.
-            skipped.push({ proxy: 'warpdrive', reason: `skipped until warpdrive supports WebSocket (probe: ${wsProblem})` });
+            skipped.push({ proxy: adapter.name, reason: `skipped until warpdrive supports WebSocket (probe: ${wsProblem})` });
           } else {
             skipped.push({ proxy: adapter.name, reason: `WebSocket probe failed: ${wsProblem}` });
             failures.push(`${scenario.name}/${adapter.name}: WebSocket probe failed: ${wsProblem}`);
@@ -276,6 +276,7 @@ async function main(): Promise<number> {
     tools,
     cpus,
     warpdriveMain: path.resolve(options.warpdriveMain ?? path.join(path.dirname(benchDistDir()), 'src', 'cli', 'main.js')),
+    baselineMain: options.baselineMain === undefined ? undefined : path.resolve(options.baselineMain),
     startTimeoutMs: 15_000,
   };
   const { adapters, skipped: unavailable } = chooseProxies(options, ctx);
@@ -329,7 +330,8 @@ async function main(): Promise<number> {
   writeFileSync(path.join(resultsDir, 'throughput.svg'), charts.throughput);
   writeFileSync(path.join(resultsDir, 'p99.svg'), charts.p99);
   const headline = scenarioResults.find((s) => s.name === 'small-get') ?? scenarioResults[0];
-  const headlineConfigs = (headline?.configs ?? []).map((c) => ({ proxy: c.proxy, file: path.basename(c.files[0]!), text: readFileSync(path.join(outRoot, c.files[0]!), 'utf8') }));
+  // The baseline's config is warpdrive's again; showing it once is enough.
+  const headlineConfigs = (headline?.configs ?? []).filter((c) => c.proxy !== 'baseline').map((c) => ({ proxy: c.proxy, file: path.basename(c.files[0]!), text: readFileSync(path.join(outRoot, c.files[0]!), 'utf8') }));
   const markdown = renderMarkdown(result, { throughputSvg: `${stamp}/throughput.svg`, p99Svg: `${stamp}/p99.svg`, json: `${stamp}.json`, headlineConfigs });
   writeFileSync(mdFile, markdown);
   // latest.md sits beside the dated report, so the same relative links work in the copy.

@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly outDir: string | undefined;
   /** Another compiled warpdrive CLI entry to measure instead of this checkout's. */
   readonly warpdriveMain: string | undefined;
+  /** A second warpdrive build measured alongside as `baseline` (before/after in one run). */
+  readonly baselineMain: string | undefined;
   readonly help: boolean;
 }
 
@@ -47,6 +49,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --note TEXT          a note printed at the top of the report
   --out DIR            results directory (default bench/results)
   --warpdrive FILE     compiled warpdrive CLI entry to measure (default: this build's)
+  --baseline FILE      another compiled warpdrive CLI entry, measured alongside as
+                       "baseline" (before/after in the same run)
   --help               this text`;
 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
@@ -79,6 +83,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       note: { type: 'string' },
       out: { type: 'string' },
       warpdrive: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -99,7 +104,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     connections,
     threads,
     rounds: positiveInteger('rounds', values.rounds, smoke ? 1 : 3),
-    proxies: proxyNames.length > 0 ? [...new Set(proxyNames)] as ProxyName[] : [...PROXY_NAMES],
+    proxies: proxyNames.length > 0 ? ([...new Set(proxyNames)] as ProxyName[]) : PROXY_NAMES.filter((p) => p !== 'baseline' || values.baseline !== undefined),
     explicitProxies: proxyNames.length > 0,
     rates,
     smoke,
@@ -107,6 +112,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     note: values.note,
     outDir: values.out,
     warpdriveMain: values.warpdrive,
+    baselineMain: values.baseline,
     help: values.help === true,
   };
 }

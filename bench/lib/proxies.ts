@@ -13,7 +13,8 @@ import { freePort, ManagedProcess } from './processes.js';
 import type { ToolName, ToolStatus } from './tools.js';
 import type { Topology } from './topology.js';
 
-export const PROXY_NAMES = ['warpdrive', 'nginx', 'haproxy', 'node', 'direct'] as const;
+/** In measuring order. `baseline` (another warpdrive build) runs only when --baseline names one. */
+export const PROXY_NAMES = ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'direct'] as const;
 export type ProxyName = (typeof PROXY_NAMES)[number];
 
 export interface CpuPlan {
@@ -31,6 +32,8 @@ export interface ProxyContext {
   readonly cpus: CpuPlan;
   /** The compiled warpdrive CLI entry. */
   readonly warpdriveMain: string;
+  /** Another compiled warpdrive CLI entry to compare against (before/after), if any. */
+  readonly baselineMain: string | undefined;
   /** How long a proxy may take to become ready. */
   readonly startTimeoutMs: number;
 }
@@ -97,20 +100,28 @@ async function startProcess(
   return { name, port, pid: proc.pid, configFiles, process: proc, stop: () => proc.stop() };
 }
 
-const warpdrive: ProxyAdapter = {
-  name: 'warpdrive',
-  label: 'warpdrive',
-  unavailableReason(ctx) {
-    return existsSync(ctx.warpdriveMain) ? undefined : `warpdrive is not built: ${ctx.warpdriveMain} does not exist. Run: npm run build`;
-  },
-  async start(ctx, topology, dir) {
-    const port = await freePort();
-    const files = writeRendered(dir, renderWarpdrive(topology, { port, dir }));
-    // The ready line is logged at info level; request logging is off in the config.
-    const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
-    return startProcess(ctx, 'warpdrive', process.execPath, [ctx.warpdriveMain, '--config', files[0]!], /listening on http:\/\/\S+:\d+/, port, files, env);
-  },
-};
+/** A warpdrive build as a proxy under test; `main` picks which compiled CLI entry. */
+function warpdriveAdapter(name: 'warpdrive' | 'baseline', label: string, main: (ctx: ProxyContext) => string | undefined): ProxyAdapter {
+  return {
+    name,
+    label,
+    unavailableReason(ctx) {
+      const entry = main(ctx);
+      if (entry === undefined) return 'no baseline build given; pass --baseline PATH/dist/src/cli/main.js';
+      return existsSync(entry) ? undefined : `${label} is not built: ${entry} does not exist. Run: npm run build`;
+    },
+    async start(ctx, topology, dir) {
+      const port = await freePort();
+      const files = writeRendered(dir, renderWarpdrive(topology, { port, dir }));
+      // The ready line is logged at info level; request logging is off in the config.
+      const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
+      return startProcess(ctx, name, process.execPath, [main(ctx)!, '--config', files[0]!], /listening on http:\/\/\S+:\d+/, port, files, env);
+    },
+  };
+}
+
+const warpdrive = warpdriveAdapter('warpdrive', 'warpdrive', (ctx) => ctx.warpdriveMain);
+const baseline = warpdriveAdapter('baseline', 'warpdrive (baseline)', (ctx) => ctx.baselineMain);
 
 const nginx: ProxyAdapter = {
   name: 'nginx',
@@ -173,7 +184,7 @@ const direct: ProxyAdapter = {
   },
 };
 
-export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = { warpdrive, nginx, haproxy, node: nodePeer, direct };
+export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = { warpdrive, baseline, nginx, haproxy, node: nodePeer, direct };
 
 /** Polls until something accepts TCP connections on the port; fails early if the process exits. */
 async function waitForPort(port: number, proc: ManagedProcess, timeoutMs: number, logHint?: () => string): Promise<void> {

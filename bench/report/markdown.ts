@@ -11,6 +11,7 @@ import { renderChart, type ChartPanel } from './svg-chart.js';
 /** One colour per proxy, the same in every chart. */
 export const PROXY_COLORS: Readonly<Record<ProxyName, string>> = {
   warpdrive: '#d9480f',
+  baseline: '#f59f00',
   nginx: '#2b8a3e',
   haproxy: '#1c7ed6',
   node: '#7048e8',
@@ -115,6 +116,11 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
   for (const s of result.scenarios) {
     out.push(`## ${s.title} (\`${s.name}\`)`, '', s.description, '', `Load: \`${s.loadCommand}\``, '');
     if (s.summaries.length > 0) out.push(...scenarioTable(s), '');
+    const now = s.summaries.find((p) => p.proxy === 'warpdrive');
+    const before = s.summaries.find((p) => p.proxy === 'baseline');
+    if (now && before) {
+      out.push(`warpdrive against its baseline build in this run: throughput ${formatRatio(now.requestsPerSec.median / before.requestsPerSec.median)}, p99 ${formatRatio(now.p99Ms.median / before.p99Ms.median)}.`, '');
+    }
     for (const skip of s.skipped) out.push(`- **${skip.proxy} skipped:** ${skip.reason}`);
     if (s.skipped.length > 0) out.push('');
     if (s.configs.length > 0) {

@@ -14,6 +14,12 @@ test('defaults: every scenario, every proxy, 3 rounds of 2+10 s', () => {
   assert.equal(o.pin, true);
 });
 
+test('--baseline adds a second warpdrive build right after warpdrive', () => {
+  const o = parseOptions(['--baseline', '/tmp/main/dist/src/cli/main.js']);
+  assert.deepEqual(o.proxies, ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'direct']);
+  assert.equal(o.baselineMain, '/tmp/main/dist/src/cli/main.js');
+});
+
 test('--smoke shortens everything and picks the headline scenario', () => {
   const o = parseOptions(['--smoke']);
   assert.deepEqual(o.scenarios, ['small-get']);
