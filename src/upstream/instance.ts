@@ -36,6 +36,21 @@ export function originOf(spec: InstanceSpec): string {
   return a.kind === 'tcp' ? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : 'http://localhost';
 }
 
+/** A keep-alive Pool pinned to one instance's address, with the upstream's limits and the given connect timeout. */
+function createPool(upstream: UpstreamSpec, spec: InstanceSpec, connectTimeoutMs: number): Pool {
+  const a = spec.address;
+  return new Pool(originOf(spec), {
+    connections: upstream.maxConnectionsPerInstance,
+    keepAliveTimeout: upstream.keepAliveTimeoutMs,
+    // Never trust an upstream's keep-alive hint beyond our own idle timeout: it is kept below the upstream's.
+    keepAliveMaxTimeout: upstream.keepAliveTimeoutMs,
+    // Defaults only; the proxy passes per-route values on each dispatch.
+    headersTimeout: upstream.readTimeoutMs,
+    bodyTimeout: upstream.readTimeoutMs,
+    connect: a.kind === 'unix' ? { socketPath: a.socketPath, timeout: connectTimeoutMs } : { timeout: connectTimeoutMs },
+  });
+}
+
 export class Instance {
   readonly id: string;
   readonly upstreamName: string;
@@ -48,8 +63,16 @@ export class Instance {
    * instance as tried and pass that to `Upstream.select(ip, exclude, tried)`.
    */
   readonly bit: number;
-  /** Keep-alive connections to this address alone, reused across requests. */
+  /** Keep-alive connections to this address alone, reused across requests (the upstream's connect timeout). */
   readonly dispatcher: Dispatcher;
+  /**
+   * `dispatchers[slot]` for a connect-timeout slot from `Upstream.connectSlot()`;
+   * slot 0 is `dispatcher`. A connect timeout belongs to a connection, not a request,
+   * so a route that overrides `connect_timeout_secs` gets pools of its own; an array
+   * indexed by a slot fixed at build time keeps the per-request lookup to one read.
+   */
+  readonly dispatchers: Dispatcher[];
+  readonly #upstreamSpec: UpstreamSpec;
   /** Requests (and later open WebSockets) currently using this instance. */
   inFlight = 0;
   requests = 0;
@@ -81,17 +104,9 @@ export class Instance {
     this.#processReady = !this.#usesProcess;
     this.#count5xx = upstream.passive.count5xx;
     this.#breaker = new CircuitBreaker(upstream.passive, (state, reason) => this.#onBreakerChange(state, reason));
-    const a = spec.address;
-    this.dispatcher = new Pool(originOf(spec), {
-      connections: upstream.maxConnectionsPerInstance,
-      keepAliveTimeout: upstream.keepAliveTimeoutMs,
-      // Never trust an upstream's keep-alive hint beyond our own idle timeout: it is kept below the upstream's.
-      keepAliveMaxTimeout: upstream.keepAliveTimeoutMs,
-      // Defaults only; the proxy passes per-route values on each dispatch.
-      headersTimeout: upstream.readTimeoutMs,
-      bodyTimeout: upstream.readTimeoutMs,
-      connect: a.kind === 'unix' ? { socketPath: a.socketPath, timeout: upstream.connectTimeoutMs } : { timeout: upstream.connectTimeoutMs },
-    });
+    this.#upstreamSpec = upstream;
+    this.dispatcher = createPool(upstream, spec, upstream.connectTimeoutMs);
+    this.dispatchers = [this.dispatcher];
     this.#available = this.#computeAvailable();
   }
 
@@ -192,10 +207,16 @@ export class Instance {
     this.#breaker.onRequestFinished(failed, outcome);
   }
 
+  /** Adds a pool with another connect timeout (build time, via Upstream.connectSlot); returns its slot. */
+  addDispatcher(connectTimeoutMs: number): number {
+    this.dispatchers.push(createPool(this.#upstreamSpec, this.spec, connectTimeoutMs));
+    return this.dispatchers.length - 1;
+  }
+
   async close(): Promise<void> {
     this.#breaker.dispose();
     this.onAvailabilityChange = undefined;
-    await this.dispatcher.close();
+    await Promise.all(this.dispatchers.map((d) => d.close()));
   }
 
   #computeAvailable(): boolean {

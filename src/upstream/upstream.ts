@@ -24,6 +24,8 @@ export class Upstream {
   /** Requests parked by waitForInstance(); a rare path (start-up, every instance down), so a plain array. */
   #waiters: Waiter[] = [];
   #closed = false;
+  /** Connect timeout (ms) → dispatcher slot, for routes that override connect_timeout_secs. */
+  readonly #connectSlots = new Map<number, number>();
 
   constructor(spec: UpstreamSpec) {
     this.name = spec.name;
@@ -42,6 +44,22 @@ export class Upstream {
    */
   select(clientIp: string, exclude?: Instance, tried = 0): Instance | undefined {
     return this.#selector.select(clientIp, exclude, tried);
+  }
+
+  /**
+   * The dispatcher slot for a route's connect timeout: 0 (each instance's
+   * `dispatcher`) for none or the upstream's own, else a slot whose pools connect
+   * with `connectTimeoutMs`, created once and shared by routes asking the same.
+   * Call when building routes; per request use `instance.dispatchers[slot]`.
+   */
+  connectSlot(connectTimeoutMs: number | undefined): number {
+    if (connectTimeoutMs === undefined || connectTimeoutMs === this.spec.connectTimeoutMs || this.instances.length === 0) return 0;
+    let slot = this.#connectSlots.get(connectTimeoutMs);
+    if (slot === undefined) {
+      for (const instance of this.instances) slot = instance.addDispatcher(connectTimeoutMs);
+      this.#connectSlots.set(connectTimeoutMs, slot!);
+    }
+    return slot!;
   }
 
   /** True while some instance is not yet ready because its process is starting (requests then wait instead of getting 503). */

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { Upstream } from '../../src/upstream/upstream.js';
 import { classifyUpstreamError } from '../../src/upstream/outcome.js';
+import { startBlackhole } from './blackhole.js';
 import { addressOf, fakeProcess, idleAddresses, upstreamSpec, type SpecOptions } from './fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -165,5 +166,48 @@ describe('classifyUpstreamError on real failures', { timeout: 20_000 }, () => {
     const controller = new AbortController();
     s.server.once('request', () => controller.abort());
     assert.equal(await failureOf(s, {}, controller.signal), 'cancelled');
+  });
+});
+
+describe('per-route connect timeouts (Upstream.connectSlot)', { timeout: 20_000 }, () => {
+  it('slot 0 is the instance dispatcher; another timeout gets its own pools, shared by routes asking the same', async () => {
+    const upstream = new Upstream(upstreamSpec(idleAddresses(2), { connectTimeoutMs: 5_000 }));
+    cleanups.push(() => upstream.close());
+    assert.equal(upstream.connectSlot(undefined), 0);
+    assert.equal(upstream.connectSlot(5_000), 0);
+    const slot = upstream.connectSlot(250);
+    assert.equal(slot, 1);
+    assert.equal(upstream.connectSlot(250), 1);
+    assert.equal(upstream.connectSlot(900), 2);
+    for (const instance of upstream.instances) {
+      assert.equal(instance.dispatchers[0], instance.dispatcher);
+      assert.equal(instance.dispatchers.length, 3);
+      assert.notEqual(instance.dispatchers[1], instance.dispatcher);
+    }
+  });
+
+  it('a slot pool connects with its own timeout: a handshake that never completes fails as connect_failure', async () => {
+    
+    const hole = await startBlackhole();
+    cleanups.push(() => hole.close());
+    const upstream = new Upstream(upstreamSpec([{ kind: 'tcp', host: '127.0.0.1', port: hole.port }], { connectTimeoutMs: 60_000 }));
+    cleanups.push(() => upstream.close());
+    const slot = upstream.connectSlot(200);
+    const failure = await upstream.instances[0]!.dispatchers[slot]!.request({ method: 'GET', path: '/' }).then(
+      () => 'no error',
+      (error: unknown) => `${(error as { code?: string }).code} → ${classifyUpstreamError(error)}`,
+    );
+    assert.equal(failure, 'UND_ERR_CONNECT_TIMEOUT → connect_failure');
+  });
+
+  it('a slot pool serves requests like the main one, and close() closes every slot', async () => {
+    const s = await server();
+    const upstream = new Upstream(upstreamSpec([addressOf(s)]));
+    const slot = upstream.connectSlot(1_234);
+    const res = await upstream.instances[0]!.dispatchers[slot]!.request({ method: 'GET', path: '/slot' });
+    assert.equal(await res.body.text(), 'ok /slot');
+    const closed = once(s.sockets.at(-1)!, 'close');
+    await upstream.close();
+    await closed;
   });
 });
