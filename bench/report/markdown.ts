@@ -43,10 +43,12 @@ function withSpread(s: Spread, format: (v: number) => string): string {
 export function renderCharts(result: RunResult): { throughput: string; p99: string } {
   const wrkScenarios = result.scenarios.filter((s) => s.summaries.length > 0);
   const panel = (s: ScenarioResult, pick: (p: ProxySummary) => Spread, text: (p: ProxySummary) => string): ChartPanel => ({
-    title: s.title,
+    // Skipped proxies are named in the title so that a missing bar is never silent.
+    title: s.skipped.length > 0 ? `${s.title} (skipped: ${s.skipped.map((k) => k.proxy).join(', ')})` : s.title,
     bars: s.summaries.map((p) => {
       const v = pick(p);
-      return { label: p.label, median: v.median, min: v.min, max: v.max, text: text(p), color: PROXY_COLORS[p.proxy] };
+      const warning = p.failedRequests > 0 ? ` ! ${formatCount(p.failedRequests)} failed` : '';
+      return { label: p.label, median: v.median, min: v.min, max: v.max, text: text(p) + warning, color: PROXY_COLORS[p.proxy] };
     }),
   });
   const when = `${result.startedAt}${result.smoke ? ' (smoke run)' : ''}`;

@@ -29,9 +29,9 @@ export interface ChartSpec {
   readonly panels: readonly ChartPanel[];
 }
 
-const PANEL_WIDTH = 560;
+const PANEL_WIDTH = 600;
 const LABEL_WIDTH = 130;
-const TEXT_WIDTH = 150;
+const TEXT_WIDTH = 190;
 const BAR_HEIGHT = 16;
 const BAR_GAP = 6;
 const PANEL_HEADER = 26;
