@@ -40,19 +40,20 @@ class Restartable {
 }
 
 describe('passive health (circuit breaker) with real requests', { timeout: 20_000 }, () => {
-  it('ejects an instance after max_fails connection failures, skips it, then probes and restores it after the cool-down', async () => {
+  it('ejects an instance after max_fails connection failures and skips it while ejected', async () => {
     const a = new Restartable('a');
     const b = new Restartable('b');
     await a.start();
     await b.start();
     cleanups.push(() => a.stop(), () => b.stop());
+    // A cool-down far longer than the test, so no assertion below races its end.
     const upstream = new Upstream(
       upstreamSpec(
         [
           { kind: 'unix', socketPath: a.socketPath },
           { kind: 'unix', socketPath: b.socketPath },
         ],
-        { strategy: 'round_robin', passive: { maxFails: 2, failTimeoutMs: 150, maxEjectionMs: 2_000 } },
+        { strategy: 'round_robin', passive: { maxFails: 2, failTimeoutMs: 60_000, maxEjectionMs: 120_000 } },
       ),
     );
     cleanups.push(() => upstream.close());
@@ -71,7 +72,7 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
     assert.equal(ia!.breakerState, 'open');
     assert.equal(ia!.isAvailable(), false);
     assert.ok(ia!.ejectedUntil > Date.now());
-    assert.ok(lines.some((l) => /\[upstream\] pool#0 \(unix:.*\) ejected: 2 consecutive failures \(last: connect_failure\); ejected for 150 ms/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /\[upstream\] pool#0 \(unix:.*\) ejected: 2 consecutive failures \(last: connect_failure\); ejected for 60000 ms/.test(l)), lines.join('\n'));
 
     // While ejected every request goes to b, with no failed attempt at a.
     for (let n = 0; n < 10; n++) {
@@ -80,18 +81,26 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
       assert.equal(r.body, 'b');
     }
     assert.equal(ia!.failures, 2);
+  });
 
-    // Take b out too, so the only way to get an instance is a's half-open state after its cool-down.
-    ib!.setHealth('down');
+  it('after the cool-down the instance is half-open: one probe, and its success restores it', async () => {
+    const a = new Restartable('a');
+    cleanups.push(() => a.stop());
+    const upstream = new Upstream(upstreamSpec([{ kind: 'unix', socketPath: a.socketPath }], { passive: { maxFails: 1, failTimeoutMs: 100, maxEjectionMs: 1_000 } }));
+    cleanups.push(() => upstream.close());
+    const instance = upstream.instances[0]!;
+    // Nothing listens yet: the first request fails to connect and ejects the instance.
+    assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
+    assert.equal(instance.breakerState, 'open');
     assert.equal(upstream.select('127.0.0.1'), undefined);
     await a.start();
-    const probeTarget = await upstream.waitForInstance('127.0.0.1', 10_000);
-    assert.equal(probeTarget, ia);
-    assert.equal(ia!.breakerState, 'half_open');
+    // The end of the cool-down is the event: the instance becomes selectable again (half-open).
+    assert.equal(await upstream.waitForInstance('127.0.0.1', 10_000), instance);
+    assert.equal(instance.breakerState, 'half_open');
     const probe = await sendThrough(upstream);
     assert.equal(probe.body, 'a');
-    assert.equal(ia!.breakerState, 'closed');
-    assert.equal(ia!.isAvailable(), true);
+    assert.equal(instance.breakerState, 'closed');
+    assert.equal(instance.isAvailable(), true);
   });
 
   it('a failing probe re-ejects for longer; half-open lets only one request through', async () => {
