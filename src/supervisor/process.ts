@@ -50,6 +50,8 @@ export class SupervisedUnit {
   #generation = 0;
   /** Resolves when the current process has exited (and its group is gone). */
   #exited: Promise<void> = Promise.resolve();
+  /** True while the address checks before a spawn run (the state is still pending/backoff). */
+  #launching = false;
   /** Set while a graceful stop or restart is in progress: the exit is expected, not a crash. */
   #expectingExit: 'stop' | 'restart' | 'fail' | undefined;
   /** Called once when the unit first becomes ready, and when it fails: the fleet gates dependents on it. */
@@ -80,9 +82,6 @@ export class SupervisedUnit {
     if (this.#state !== 'pending' && this.#state !== 'backoff') return;
     void this.#checkAddressesThenSpawn();
   }
-
-  /** True while the address checks before a spawn run (the state is still pending/backoff). */
-  #launching = false;
 
   /** Graceful stop: SIGTERM to the group, SIGKILL after stop_timeout. Resolves when the group is gone. */
   async stop(reason = 'warpdrive is stopping'): Promise<void> {
