@@ -18,7 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { spawnGuarded, commandNotFoundCode, commandNotExecutableCode } from './guard.js';
 import { LineSplitter } from './line-splitter.js';
-import { probeConnect, probeInstance } from './readiness.js';
+import { connectOutcome, probeInstance } from './readiness.js';
 import { CrashTracker } from './restart-policy.js';
 import { signalGroup, waitGroupsGone } from './process-group.js';
 import type { SupervisorEvent, UnitSpec, WorkerOptions, StreamName } from './protocol.js';
@@ -169,9 +169,11 @@ export class SupervisedUnit {
           continue;
         }
       }
-      if (await probeConnect(address, 1_000)) {
+      const outcome = await connectOutcome(address, 1_000);
+      if (outcome === 'open') {
         problems.push(`${id}: ${where} already accepts connections before the process started (another process holds it); stop that process or change the address`);
-      } else if (address.kind === 'unix') {
+      } else if (address.kind === 'unix' && outcome === 'ECONNREFUSED') {
+        // Refused means nobody listens; any other answer (EACCES, a timeout) leaves the file alone.
         try {
           unlinkSync(address.socketPath);
           this.#note(`removed stale socket ${address.socketPath} (nothing was listening on it)`);

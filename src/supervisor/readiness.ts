@@ -11,19 +11,27 @@ import http from 'node:http';
 import type { InstanceAddress } from '../config/types.js';
 import type { ProbeHealth } from './protocol.js';
 
-/** Resolves true when a TCP or Unix connection to `address` opens within `timeoutMs`. */
-export function probeConnect(address: InstanceAddress, timeoutMs: number): Promise<boolean> {
+/**
+ * Tries one TCP or Unix connection: `'open'` when it opens within `timeoutMs`,
+ * otherwise the error code (`ECONNREFUSED`, `ENOENT`, ...) or `'TIMEOUT'`.
+ */
+export function connectOutcome(address: InstanceAddress, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = address.kind === 'tcp' ? net.connect({ host: address.host, port: address.port }) : net.connect({ path: address.socketPath });
-    const finish = (ok: boolean): void => {
+    const finish = (outcome: string): void => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(ok);
+      resolve(outcome);
     };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
+    const timer = setTimeout(() => finish('TIMEOUT'), timeoutMs);
+    socket.once('connect', () => finish('open'));
+    socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code ?? 'ERROR'));
   });
+}
+
+/** Resolves true when a TCP or Unix connection to `address` opens within `timeoutMs`. */
+export async function probeConnect(address: InstanceAddress, timeoutMs: number): Promise<boolean> {
+  return (await connectOutcome(address, timeoutMs)) === 'open';
 }
 
 /** Resolves true when GET `health.path` on `address` answers within the timeout with an expected status. */
