@@ -19,7 +19,9 @@ import { ProcessSampler } from './lib/proc-sampler.js';
 import { probeUntilReady } from './lib/probe.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
-import { summarize, type Measurement, type RunResult, type ScenarioResult } from './lib/results.js';
+import { summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
+import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './lib/cpu-profile.js';
+import { renderFlameGraph } from './report/flame-graph.js';
 import { selectScenarios, type Scenario } from './lib/scenarios.js';
 import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
 import { probeTarget, type Topology } from './lib/topology.js';
@@ -133,6 +135,29 @@ async function probeWebSocket(port: number, ctx: ProxyContext): Promise<string |
   return code === 0 ? undefined : stderr.trim() || `probe exited with ${String(code)}`;
 }
 
+/** Top functions and a flame graph from each profiled proxy's main-thread profile. */
+function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], resultsDir: string): ProfileSummary[] {
+  const summaries: ProfileSummary[] = [];
+  for (const proxy of proxies) {
+    if (!proxy.profileDir) continue;
+    const file = mainThreadProfile(proxy.profileDir);
+    if (!file) {
+      log(`[${scenario.name}] ${proxy.name}: no CPU profile was written (did it exit cleanly on SIGTERM?)`);
+      continue;
+    }
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const dir = path.join(resultsDir, 'profiles');
+    mkdirSync(dir, { recursive: true });
+    const base = `${scenario.name}-${proxy.name}`;
+    copyFileSync(file, path.join(dir, `${base}.cpuprofile`));
+    writeFileSync(path.join(dir, `${base}.svg`), renderFlameGraph(flameTree(profile), `${proxy.name} CPU profile: ${scenario.title} (warm-ups and all rounds)`));
+    const top = topFunctions(profile, 20);
+    const rel = (name: string) => path.relative(path.dirname(resultsDir), path.join(dir, name));
+    summaries.push({ proxy: proxy.name, flameGraph: rel(`${base}.svg`), cpuprofile: rel(`${base}.cpuprofile`), busySamples: top.busySamples, idleSamples: top.idleSamples, top: top.functions });
+  }
+  return summaries;
+}
+
 interface ScenarioRun {
   result: ScenarioResult;
   /** Problems that make the run (or the smoke check) fail. */
@@ -222,6 +247,9 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         }
       }
     }
+    // Stopped before reading profiles: V8 writes them as the process exits.
+    await Promise.all(running.map((p) => p.stop()));
+    const profiles = resultsDir ? collectProfiles(scenario, running, resultsDir) : [];
     const labels = adapters.map((a) => ({ name: a.name, label: a.label }));
     const relConfigs = resultsDir ? configs.map((c) => ({ proxy: c.proxy, files: c.files.map((f) => path.relative(path.dirname(resultsDir), f)) })) : configs;
     return {
@@ -236,6 +264,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         summaries: summarize(measurements, labels),
         skipped,
         configs: relConfigs,
+        profiles,
       },
     };
   } finally {
@@ -278,6 +307,7 @@ async function main(): Promise<number> {
     warpdriveMain: path.resolve(options.warpdriveMain ?? path.join(path.dirname(benchDistDir()), 'src', 'cli', 'main.js')),
     baselineMain: options.baselineMain === undefined ? undefined : path.resolve(options.baselineMain),
     startTimeoutMs: 15_000,
+    profile: options.profile,
   };
   const { adapters, skipped: unavailable } = chooseProxies(options, ctx);
 
@@ -319,7 +349,7 @@ async function main(): Promise<number> {
     note: options.note,
     machine: { ...machineFacts(), loadAverageAtStart, loadAverageAtEnd: loadAverage() },
     versions: toolVersions(tools, root),
-    options: { durationSec: options.durationSec, warmupSec: options.warmupSec, rounds: options.rounds, connections: options.connections, threads: options.threads, proxies: adapters.map((a) => a.name) },
+    options: { durationSec: options.durationSec, warmupSec: options.warmupSec, rounds: options.rounds, connections: options.connections, threads: options.threads, proxies: adapters.map((a) => a.name), profile: options.profile },
     pinning: cpus.description,
     scenarios: scenarioResults,
   };

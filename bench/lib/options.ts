@@ -28,6 +28,8 @@ export interface BenchOptions {
   readonly warpdriveMain: string | undefined;
   /** A second warpdrive build measured alongside as `baseline` (before/after in one run). */
   readonly baselineMain: string | undefined;
+  /** Profile warpdrive (and the baseline) with --cpu-prof: top functions and a flame graph per scenario. */
+  readonly profile: boolean;
   readonly help: boolean;
 }
 
@@ -51,6 +53,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warpdrive FILE     compiled warpdrive CLI entry to measure (default: this build's)
   --baseline FILE      another compiled warpdrive CLI entry, measured alongside as
                        "baseline" (before/after in the same run)
+  --profile            run warpdrive under node --cpu-prof; the report gets its top
+                       functions and a flame graph per scenario (adds profiler overhead)
   --help               this text`;
 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
@@ -84,6 +88,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       out: { type: 'string' },
       warpdrive: { type: 'string' },
       baseline: { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -113,6 +118,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     outDir: values.out,
     warpdriveMain: values.warpdrive,
     baselineMain: values.baseline,
+    profile: values.profile === true,
     help: values.help === true,
   };
 }

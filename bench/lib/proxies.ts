@@ -36,6 +36,8 @@ export interface ProxyContext {
   readonly baselineMain: string | undefined;
   /** How long a proxy may take to become ready. */
   readonly startTimeoutMs: number;
+  /** Run warpdrive builds under `node --cpu-prof` (profile written when it exits). */
+  readonly profile: boolean;
 }
 
 export interface RunningProxy {
@@ -46,6 +48,8 @@ export interface RunningProxy {
   /** The rendered config files on disk (main file first). */
   readonly configFiles: readonly string[];
   readonly process: ManagedProcess | undefined;
+  /** Where `--cpu-prof` writes this proxy's profiles, when profiling. */
+  readonly profileDir?: string;
   stop(): Promise<void>;
 }
 
@@ -115,7 +119,12 @@ function warpdriveAdapter(name: 'warpdrive' | 'baseline', label: string, main: (
       const files = writeRendered(dir, renderWarpdrive(topology, { port, dir }));
       // The ready line is logged at info level; request logging is off in the config.
       const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
-      return startProcess(ctx, name, process.execPath, [main(ctx)!, '--config', files[0]!], /listening on http:\/\/\S+:\d+/, port, files, env);
+      const profileDir = ctx.profile ? path.join(dir, 'cpu-profile') : undefined;
+      const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const running = await startProcess(ctx, name, process.execPath, [...nodeFlags, main(ctx)!, '--config', files[0]!], /listening on http:\/\/\S+:\d+/, port, files, env);
+      if (!profileDir) return running;
+      // V8 writes the profile as the process exits: give the graceful shutdown time to finish.
+      return { ...running, profileDir, stop: () => running.process!.stop(15_000) };
     },
   };
 }

@@ -8,6 +8,18 @@ import type { ProxyName } from './proxies.js';
 import type { LoadTool } from './scenarios.js';
 import { ratio, spread, type Spread } from './stats.js';
 import type { LoadResult } from './wrk.js';
+import type { FunctionCost } from './cpu-profile.js';
+
+/** A warpdrive CPU profile over one scenario (warm-ups and all rounds). */
+export interface ProfileSummary {
+  readonly proxy: ProxyName;
+  /** Paths relative to the report. */
+  readonly flameGraph: string;
+  readonly cpuprofile: string;
+  readonly busySamples: number;
+  readonly idleSamples: number;
+  readonly top: readonly FunctionCost[];
+}
 
 export interface Measurement extends LoadResult {
   readonly proxy: ProxyName;
@@ -48,6 +60,8 @@ export interface ScenarioResult {
   readonly skipped: Array<{ readonly proxy: ProxyName; readonly reason: string }>;
   /** Rendered config files per proxy, relative to the report. */
   readonly configs: Array<{ readonly proxy: ProxyName; readonly files: string[] }>;
+  /** With --profile: warpdrive's CPU profiles. */
+  readonly profiles: ProfileSummary[];
 }
 
 export interface RunResult {
@@ -72,6 +86,7 @@ export interface RunResult {
     readonly connections: number;
     readonly threads: number;
     readonly proxies: readonly ProxyName[];
+    readonly profile: boolean;
   };
   readonly pinning: string;
   readonly scenarios: ScenarioResult[];

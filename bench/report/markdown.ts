@@ -107,6 +107,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     `- Per measurement: ${result.options.warmupSec} s warm-up (discarded), then ${result.options.durationSec} s measured; ${result.options.rounds} round(s), proxies alternating within each round; wrk with ${result.options.threads} thread(s) and ${result.options.connections} connections.`,
     `- Versions: ${Object.entries(result.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- Raw data: [${assets.json}](${assets.json})`,
+    ...(result.options.profile ? ['- **Profiled run** (`--profile`): warpdrive ran under `node --cpu-prof`, so its figures include the profiler\'s overhead.'] : []),
     '',
     'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core). "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
     '',
@@ -125,6 +126,17 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     }
     for (const skip of s.skipped) out.push(`- **${skip.proxy} skipped:** ${skip.reason}`);
     if (s.skipped.length > 0) out.push('');
+    for (const profile of s.profiles ?? []) {
+      const busyShare = profile.busySamples + profile.idleSamples > 0 ? (profile.busySamples / (profile.busySamples + profile.idleSamples)) * 100 : 0;
+      out.push(
+        `**${profile.proxy} CPU profile** (\`--cpu-prof\`, main thread, warm-ups and all rounds; busy ${busyShare.toFixed(0)}% of samples): [flame graph](${profile.flameGraph}), [.cpuprofile](${profile.cpuprofile}) (opens in Chrome DevTools). Top functions by self time, as a share of busy samples:`,
+        '',
+        '| self % | function |',
+        '| ---: | --- |',
+        ...profile.top.slice(0, 15).map((f) => `| ${f.selfPercent.toFixed(1)} | \`${f.name.replace(/\|/g, '\\|')}\` |`),
+        '',
+      );
+    }
     if (s.configs.length > 0) {
       out.push(`Configs: ${s.configs.map((c) => c.files.map((f) => `[${c.proxy}/${f.split('/').pop()}](${f})`).join(', ')).join(', ')}`, '');
     }
