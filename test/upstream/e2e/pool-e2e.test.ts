@@ -144,6 +144,58 @@ describe('upstream pools through warpdrive', { timeout: 120_000 }, () => {
     assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/);
   });
 
+  it('a refused connection is retried on another instance only while retries remain', async () => {
+    const gone = await named('gone');
+    await gone.close();
+    const good = await named('good');
+    // Passive ejection off, so the refusing instance keeps its turn in the rotation.
+    const pool = (retries: number) =>
+      `[upstreams.pool]\nretries = ${retries}\n${instancesToml('pool', [gone, good])}\n[upstreams.pool.passive]\nmax_fails = 0\n\n[[routes]]\npath_prefix = "/"\nupstream = "pool"\n`;
+    const statuses = async (wd: RunningWarpdrive) => {
+      const seen: number[] = [];
+      for (let n = 0; n < 20; n++) {
+        const res = await request(`${wd.url}/${n}`);
+        await res.body.text();
+        seen.push(res.statusCode);
+      }
+      return seen;
+    };
+    const none = await statuses(await warpdrive(pool(0)));
+    assert.equal(none.filter((s) => s === 502).length, 10, `retries = 0: ${none.join(',')}`);
+    const one = await statuses(await warpdrive(pool(1)));
+    assert.deepEqual(new Set(one), new Set([200]), `retries = 1: ${one.join(',')}`);
+  });
+
+  it('a connection reset before the response is retried for GET but never for POST', async () => {
+    const seen = { GET: 0, POST: 0 };
+    const resetter = await named('resetter', (req) => {
+      seen[req.method as 'GET' | 'POST']++;
+      req.socket.destroy();
+    });
+    const good = await named('good', (req, res) => {
+      req.resume();
+      req.on('end', () => res.end('good'));
+    });
+    const wd = await warpdrive(
+      `[upstreams.pool]\nretries = 2\n${instancesToml('pool', [resetter, good])}\n[upstreams.pool.passive]\nmax_fails = 0\n\n[[routes]]\npath_prefix = "/"\nupstream = "pool"\n`,
+    );
+    const results: string[] = [];
+    // GETs first, then POSTs: interleaved, the retry's extra round-robin step would always send POSTs to `good`.
+    for (const method of ['GET', 'POST'] as const) {
+      for (let n = 0; n < 6; n++) {
+        const res = await request(`${wd.url}/${n}`, { method, body: method === 'POST' ? 'order=1' : undefined });
+        results.push(`${method} ${res.statusCode}`);
+        await res.body.text();
+      }
+    }
+    assert.ok(results.filter((r) => r.startsWith('GET')).every((r) => r === 'GET 200'), results.join(', '));
+    assert.ok(seen.GET > 0, 'GETs did reach the resetting instance (and were retried)');
+    const postFailures = results.filter((r) => r === 'POST 502').length;
+    // Round robin gives the resetter every other POST; each is answered 502, never resent.
+    assert.ok(postFailures > 0, results.join(', '));
+    assert.equal(seen.POST, postFailures, 'each POST reached the resetting instance once at most');
+  });
+
   it('round_robin weights hold through the proxy', async () => {
     const hits = [0, 0, 0];
     const servers = await Promise.all([0, 1, 2].map((i) => named(String(i), (_req, res) => (hits[i]!++, res.end(String(i))))));
