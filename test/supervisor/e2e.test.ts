@@ -6,6 +6,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import http from 'node:http';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request, Agent } from 'undici';
 import { startWarpdrive, writeConfig, runCli, type RunningWarpdrive } from '../helpers/warpdrive.js';
 import { tempDir } from '../helpers/upstream.js';
@@ -124,7 +127,7 @@ test('SIGTERM stops the fleet dependents-first and exits 0; SIGKILL of warpdrive
 
   const second = await warpdrive(toml);
   await outputMatches(second, /\[supervisor\] web: ready/);
-  const grandchild = Number((await import('node:fs')).readFileSync(path.join(dir, 'g.pid'), 'utf8'));
+  const grandchild = Number(readFileSync(path.join(dir, 'g.pid'), 'utf8'));
   const secondPids = [...[...startedPids(second).values()].flat(), grandchild];
   second.child.kill('SIGKILL');
   await second.exited;
@@ -132,7 +135,6 @@ test('SIGTERM stops the fleet dependents-first and exits 0; SIGKILL of warpdrive
 });
 
 test('--only starts the named process and its dependencies; a bad name is refused', async () => {
-  const dir = tempDir('wd-sup-e2e-');
   const [aPort, bPort, cPort] = [await freePort(), await freePort(), await freePort()];
   const toml =
     `[upstreams.a]\nhost = "127.0.0.1"\nport = ${aPort}\n${processKeys({ NAME: 'a', LISTEN: String(aPort) })}\n` +
@@ -148,5 +150,24 @@ test('--only starts the named process and its dependencies; a bad name is refuse
   const refused = await runCli(['--config', config, '--only', 'bb']);
   assert.notEqual(refused.code, 0, 'a bad --only name must not start warpdrive');
   assert.match(refused.stderr, /--only "bb" is not a supervised upstream or instance\. Did you mean "b"\?/);
-  void dir;
+});
+
+test('--except leaves a process to the user: warpdrive proxies to it as soon as it answers', async () => {
+  const [apiPort, webPort] = [await freePort(), await freePort()];
+  const toml =
+    `[upstreams.api]\nhost = "127.0.0.1"\nport = ${apiPort}\n${processKeys({ NAME: 'api-supervised', LISTEN: String(apiPort) })}\n` +
+    `[upstreams.web]\nhost = "127.0.0.1"\nport = ${webPort}\n${processKeys({ NAME: 'web', LISTEN: String(webPort) }, 'process.depends_on = ["api"]\n')}\n` +
+    `[[routes]]\npath_prefix = "/api"\nupstream = "api"\n[[routes]]\npath_prefix = "/"\nupstream = "web"\n`;
+  // The user runs api by hand (say, under a debugger).
+  const byHand = http.createServer((_req, res) => res.end('api-by-hand'));
+  byHand.listen(apiPort, '127.0.0.1');
+  await once(byHand, 'listening');
+  cleanups.push(() => new Promise((resolve) => byHand.close(resolve)));
+
+  const wd = await warpdrive(toml, ['--except', 'api']);
+  await outputMatches(wd, /\[supervisor\] web: ready/);
+  assert.deepEqual([...startedPids(wd).keys()], ['web']);
+  assert.match(wd.output(), /web starts without waiting for api, which is excluded/);
+  const response = await request(`${wd.url}/api/x`);
+  assert.equal(await response.body.text(), 'api-by-hand');
 });
