@@ -4,8 +4,9 @@
  * without looking at routes that cannot match.
  *
  * Layout:
- * - host level: exact hosts in a Map; wildcard suffixes (`*.example.com`) found by a
- *   hash of the host's tail; host-less routes in a group of their own. A request may
+ * - host level: exact hosts in a Map; wildcard suffixes (`*.example.com`) in a radix
+ *   tree of the reversed suffixes, read from the host's last character; host-less
+ *   routes in a group of their own. A request may
  *   reach several groups (its exact host, every wildcard it falls under, host-less).
  * - per group: one radix tree (compressed character trie) walked along the path.
  *   `path_prefix` routes sit on the node of their prefix, and the node checks give
@@ -85,6 +86,8 @@ class PrefixNode {
    * codes of 128 and above (never in a normalised path) go to a Map.
    */
   asciiChildren: Array<PrefixNode | undefined> = [];
+  /** In the wildcard tree only: the group of the host suffix ending here. */
+  hostGroup: RouteGroup | undefined = undefined;
   otherChildren: Map<number, PrefixNode> | undefined = undefined;
 
   constructor(label: string, depth: number, endsWithSlash: boolean) {
@@ -214,58 +217,65 @@ class RouteGroup {
   }
 }
 
-/** 31-based string hash of `text` read from its end, as the wildcard lookup computes it. */
-function tailHash(text: string): number {
-  let hash = 0;
-  for (let i = text.length - 1; i >= 0; i--) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
-  return hash;
+/**
+ * The wildcard host suffixes (`*.example.com` -> ".example.com") in a radix tree of
+ * the suffixes written backwards, so the host is read from its last character:
+ * a host that ends differently from every suffix leaves after one array load,
+ * and a matching one is compared in place, without substrings or hashing.
+ */
+class WildcardTree {
+  readonly root = new PrefixNode('', 0, false);
+  /** Group of the suffix that ends at a node (by node), set at build time. */
+  readonly #groups = new Map<PrefixNode, RouteGroup>();
+
+  groupFor(suffix: string): RouteGroup {
+    const node = insertPrefix(this.root, [...suffix].reverse().join(''));
+    let group = this.#groups.get(node);
+    if (group === undefined) {
+      this.#groups.set(node, (group = new RouteGroup()));
+      node.hostGroup = group;
+    }
+    return group;
+  }
+
+  get isEmpty(): boolean {
+    return this.#groups.size === 0;
+  }
 }
 
-interface WildcardEntry {
-  readonly suffix: string;
-  readonly group: RouteGroup;
+/** True when host[from], host[from-1], ... spell `reversedLabel` (read backwards, in place). */
+function endsWithReversed(host: string, from: number, reversedLabel: string): boolean {
+  if (reversedLabel.length > from + 1) return false;
+  for (let i = 0; i < reversedLabel.length; i++) {
+    if (host.charCodeAt(from - i) !== reversedLabel.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export class CompiledRouter<R extends RouteRule> implements Router<R> {
   readonly #routes: readonly R[];
   readonly #exactHosts = new Map<string, RouteGroup>();
-  /** Wildcard groups by the hash of their suffix (the pattern without '*'); entries verified with endsWith. */
-  readonly #wildcardsByHash = new Map<number, WildcardEntry[]>();
-  /** wildcardLengths[n] is 1 when some wildcard suffix is n characters long. */
-  readonly #wildcardLengths: Uint8Array;
-  readonly #maxWildcardLength: number;
+  readonly #wildcards = new WildcardTree();
+  /** No wildcard routes: skip the wildcard walk entirely. */
+  readonly #hasWildcards: boolean;
   readonly #hostless = new RouteGroup();
 
   constructor(routes: readonly R[]) {
     this.#routes = routes.slice();
-    const wildcardSuffixes = new Map<string, RouteGroup>();
     for (let position = 0; position < routes.length; position++) {
       const route = routes[position]!;
       const host = route.match.host;
       if (host === undefined) {
         this.#hostless.add(position, route, true);
       } else if (host.charCodeAt(0) === 42 /* * */) {
-        const suffix = host.slice(1);
-        let group = wildcardSuffixes.get(suffix);
-        if (group === undefined) wildcardSuffixes.set(suffix, (group = new RouteGroup()));
-        group.add(position, route, true);
+        this.#wildcards.groupFor(host.slice(1)).add(position, route, true);
       } else {
         let group = this.#exactHosts.get(host);
         if (group === undefined) this.#exactHosts.set(host, (group = new RouteGroup()));
         group.add(position, route, true);
       }
     }
-    let maxLength = -1;
-    for (const suffix of wildcardSuffixes.keys()) maxLength = Math.max(maxLength, suffix.length);
-    this.#maxWildcardLength = maxLength;
-    this.#wildcardLengths = new Uint8Array(maxLength + 1);
-    for (const [suffix, group] of wildcardSuffixes) {
-      this.#wildcardLengths[suffix.length] = 1;
-      const hash = tailHash(suffix);
-      let entries = this.#wildcardsByHash.get(hash);
-      if (entries === undefined) this.#wildcardsByHash.set(hash, (entries = []));
-      entries.push({ suffix, group });
-    }
+    this.#hasWildcards = !this.#wildcards.isEmpty;
     Object.freeze(this);
   }
 
@@ -273,33 +283,27 @@ export class CompiledRouter<R extends RouteRule> implements Router<R> {
     let bound = NO_MATCH;
     const exactGroup = this.#exactHosts.get(host);
     if (exactGroup !== undefined) bound = exactGroup.search(bound, method, host, path, headers);
-    if (this.#maxWildcardLength >= 0) bound = this.#searchWildcards(bound, method, host, path, headers);
+    if (this.#hasWildcards) bound = this.#searchWildcards(bound, method, host, path, headers);
     bound = this.#hostless.search(bound, method, host, path, headers);
     return bound === NO_MATCH ? undefined : this.#routes[bound];
   }
 
   /**
    * Every wildcard `*<suffix>` with host.length > suffix.length and host ending in
-   * suffix (isHostMatch's rule). The host's tail is hashed char by char from the end;
-   * only at lengths some suffix has is the hash looked up, and a hit is confirmed
-   * with endsWith, so no substring of the host is ever made.
+   * suffix (isHostMatch's rule): walk the reversed-suffix tree from the host's last
+   * character; a node reached has a suffix the host ends with.
    */
   #searchWildcards(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
-    const lengths = this.#wildcardLengths;
-    // A suffix must be strictly shorter than the host.
-    const longest = Math.min(this.#maxWildcardLength, host.length - 1);
-    let hash = 0;
-    for (let length = 0; length <= longest; length++) {
-      if (length > 0) hash = (Math.imul(hash, 31) + host.charCodeAt(host.length - length)) | 0;
-      if (lengths[length] === 0) continue;
-      const entries = this.#wildcardsByHash.get(hash);
-      if (entries === undefined) continue;
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!;
-        if (entry.suffix.length === length && host.endsWith(entry.suffix)) {
-          bound = entry.group.search(bound, method, host, path, headers);
-        }
-      }
+    const last = host.length - 1;
+    let node: PrefixNode | undefined = this.#wildcards.root;
+    while (node !== undefined) {
+      const depth = node.depth;
+      // The host must be longer than the suffix: '*' stands for at least one character.
+      if (depth > last) break;
+      if (node.hostGroup !== undefined) bound = node.hostGroup.search(bound, method, host, path, headers);
+      const next: PrefixNode | undefined = node.child(host.charCodeAt(last - depth));
+      if (next === undefined || !endsWithReversed(host, last - depth, next.label)) break;
+      node = next;
     }
     return bound;
   }
