@@ -163,3 +163,40 @@ test('stats sample CPU and RSS of the whole process group; max_memory_mb restart
     await client.stop();
   }
 });
+
+test('stopping during start-up (Ctrl-C while booting) ends what runs and starts nothing more', async () => {
+  const record = recordFile();
+  const dir = tempDir('wd-sup-');
+  const dbAddress = unix(path.join(dir, 'db.sock'));
+  const apiAddress = tcp(await freePort());
+  const plan = planOf(
+    [
+      upstream('db', [instance('db#0', dbAddress)], childProcess({ NAME: 'db', RECORD: record, LISTEN: listenOf(dbAddress), LISTEN_DELAY_MS: '60000' })),
+      upstream('api', [instance('api#0', apiAddress)], childProcess({ NAME: 'api', RECORD: record, LISTEN: listenOf(apiAddress) }, { dependsOn: ['db'] })),
+    ],
+    ['db', 'api'],
+  );
+  const client = SupervisorClient.start(plan, quiet);
+  const events = new EventLog(client);
+  const started = await events.next('started', 'db');
+  await client.stop();
+  assert.equal(isAlive(started.event.pid), false);
+  assert.equal(events.of('started', 'api').length, 0);
+  assert.equal(readRecord(record).filter((r) => r.name === 'api').length, 0);
+  assert.deepEqual(client.states().map((s) => s.state), ['stopped', 'stopped']);
+});
+
+test('stopping while a crashed process waits for its restart cancels the restart', async () => {
+  const address = tcp(await freePort());
+  const plan = planOf([upstream('app', [instance('app#0', address)], childProcess({ NAME: 'app', LISTEN: listenOf(address) }))], ['app']);
+  // A long backoff, so the stop surely lands inside it.
+  const client = SupervisorClient.start(plan, { ...quiet, restart: { ...fastRestart, baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const events = new EventLog(client);
+  await events.next('ready', 'app');
+  await requestCrash(address);
+  await events.next('restarting', 'app');
+  assert.equal(client.states()[0]!.state, 'backoff');
+  await client.stop();
+  assert.equal(events.of('started', 'app').length, 1);
+  assert.equal(client.states()[0]!.state, 'stopped');
+});
