@@ -229,7 +229,8 @@ class WildcardTree {
   readonly #groups = new Map<PrefixNode, RouteGroup>();
 
   groupFor(suffix: string): RouteGroup {
-    const node = insertPrefix(this.root, [...suffix].reverse().join(''));
+    // split(''): UTF-16 units, as charCodeAt reads them (a spread would keep surrogate pairs together).
+    const node = insertPrefix(this.root, suffix.split('').reverse().join(''));
     let group = this.#groups.get(node);
     if (group === undefined) {
       this.#groups.set(node, (group = new RouteGroup()));
