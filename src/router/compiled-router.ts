@@ -38,8 +38,13 @@ interface Candidate {
   readonly remaining: RoutePredicate | undefined;
 }
 
-/** No match found yet: larger than any position. */
-const NO_MATCH = Number.MAX_SAFE_INTEGER;
+/**
+ * No match found yet: larger than any position. 2^30 - 1 is a small integer (Smi)
+ * on every V8 build, so positions, bounds and this sentinel share one integer
+ * representation in fields and registers (a larger number would box the fields
+ * that hold it as heap numbers).
+ */
+const NO_MATCH = 2 ** 30 - 1;
 
 /**
  * The lowest position in `candidates` (sorted by position) below `bound` whose
@@ -54,9 +59,11 @@ function firstMatchIn(candidates: readonly Candidate[], bound: number, method: s
   return bound;
 }
 
-const HAS_PREFIX = 1;
-const HAS_REGEX = 2;
-const HAS_EXACT = 4;
+const HAS_PREFIX = 1; // prefixSettled or prefixChecked
+const HAS_PREFIX_CHECKED = 2;
+const HAS_EXACT = 4; // exactSettled or exactChecked
+const HAS_EXACT_CHECKED = 8;
+const HAS_REGEX = 16;
 
 /** One node of the prefix radix tree; its full string is the concatenation of labels from the root. */
 class PrefixNode {
@@ -65,19 +72,29 @@ class PrefixNode {
   depth: number;
   /** The full string ends with '/', so any continuation is at a segment boundary. */
   endsWithSlash: boolean;
-  /** Routes whose `path_prefix` is exactly this node's string, by position. */
-  candidates: Candidate[] = [];
+  /*
+   * Candidates come in three kinds, each split for the walk into `...Settled`, the
+   * position of the first route with nothing left to check (it matches whenever
+   * the node applies, so routes listed after it can never win and are dropped), and
+   * `...Checked`, the routes before it that still need their conditions run. In the
+   * common case, one route with nothing left to check, the walk reads a number on
+   * the node it holds and loads no array and no candidate object.
+   */
+  /** `path_prefix` routes whose prefix is this node's string. */
+  prefixSettled = NO_MATCH;
+  prefixChecked: Candidate[] = [];
+  /** `path_exact` routes whose path is this node's string: only when the path ends here. */
+  exactSettled = NO_MATCH;
+  exactChecked: Candidate[] = [];
   /**
    * Regex routes whose every match starts with this node's string (see
-   * literalRegexPrefix): candidates whenever the walk reaches the node, no boundary rule.
+   * literalRegexPrefix): candidates whenever the walk reaches the node. The regex
+   * always remains to be run, so there is no settled part.
    */
-  regexCandidates: Candidate[] = [];
-  /** Routes whose `path_exact` is this node's string: candidates only when the path ends here. */
-  exactCandidates: Candidate[] = [];
+  regexChecked: Candidate[] = [];
   /**
-   * Which of the three lists are non-empty (HAS_* bits). The walk reads this one
-   * field of the node it already holds instead of three arrays' lengths, which
-   * would be three more objects to load per node.
+   * Which lists are non-empty (bits below). The walk reads this one field of the
+   * node it already holds instead of the arrays' lengths, each one more object to load.
    */
   lists = 0;
   /**
@@ -94,6 +111,32 @@ class PrefixNode {
     this.label = label;
     this.depth = depth;
     this.endsWithSlash = endsWithSlash;
+  }
+
+  /** Routes arrive in position order, so a list only ever grows at its end. */
+  addPrefix(position: number, remaining: RoutePredicate | undefined): void {
+    this.lists |= HAS_PREFIX;
+    if (this.prefixSettled !== NO_MATCH) return; // shadowed within this node
+    if (remaining === undefined) this.prefixSettled = position;
+    else {
+      this.prefixChecked.push({ position, remaining });
+      this.lists |= HAS_PREFIX_CHECKED;
+    }
+  }
+
+  addExact(position: number, remaining: RoutePredicate | undefined): void {
+    this.lists |= HAS_EXACT;
+    if (this.exactSettled !== NO_MATCH) return; // shadowed within this node
+    if (remaining === undefined) this.exactSettled = position;
+    else {
+      this.exactChecked.push({ position, remaining });
+      this.lists |= HAS_EXACT_CHECKED;
+    }
+  }
+
+  addRegex(position: number, remaining: RoutePredicate | undefined): void {
+    this.regexChecked.push({ position, remaining });
+    this.lists |= HAS_REGEX;
   }
 
   child(code: number): PrefixNode | undefined {
@@ -154,24 +197,18 @@ class RouteGroup {
     if (pathExact !== undefined) {
       // Index by the exact path (the more selective key); a prefix beside it stays a check.
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: true, pathPrefix: false });
-      const node = insertPrefix(this.prefixRoot, pathExact);
-      node.exactCandidates.push({ position, remaining });
-      node.lists |= HAS_EXACT;
+      insertPrefix(this.prefixRoot, pathExact).addExact(position, remaining);
       this.hasTree = true;
     } else if (pathPrefix !== undefined) {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: true });
-      const node = insertPrefix(this.prefixRoot, pathPrefix);
-      node.candidates.push({ position, remaining });
-      node.lists |= HAS_PREFIX;
+      insertPrefix(this.prefixRoot, pathPrefix).addPrefix(position, remaining);
       this.hasTree = true;
     } else {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: false });
       const literal = route.match.pathRegex === undefined ? '' : literalRegexPrefix(route.match.pathRegex);
       if (literal.length !== 0) {
         // Only paths starting with the literal can match: file the route there; the regex still runs.
-        const node = insertPrefix(this.prefixRoot, literal);
-        node.regexCandidates.push({ position, remaining });
-        node.lists |= HAS_REGEX;
+        insertPrefix(this.prefixRoot, literal).addRegex(position, remaining);
         this.hasTree = true;
       } else {
         this.anyPath.push({ position, remaining });
@@ -202,10 +239,14 @@ class RouteGroup {
       const lists = node.lists;
       if (lists !== 0) {
         if ((lists & HAS_PREFIX) !== 0 && (node.endsWithSlash || depth === length || path.charCodeAt(depth) === 47)) {
-          bound = firstMatchIn(node.candidates, bound, method, host, path, headers);
+          if ((lists & HAS_PREFIX_CHECKED) !== 0) bound = firstMatchIn(node.prefixChecked, bound, method, host, path, headers);
+          if (node.prefixSettled < bound) bound = node.prefixSettled;
         }
-        if ((lists & HAS_REGEX) !== 0) bound = firstMatchIn(node.regexCandidates, bound, method, host, path, headers);
-        if ((lists & HAS_EXACT) !== 0 && depth === length) bound = firstMatchIn(node.exactCandidates, bound, method, host, path, headers);
+        if ((lists & HAS_EXACT) !== 0 && depth === length) {
+          if ((lists & HAS_EXACT_CHECKED) !== 0) bound = firstMatchIn(node.exactChecked, bound, method, host, path, headers);
+          if (node.exactSettled < bound) bound = node.exactSettled;
+        }
+        if ((lists & HAS_REGEX) !== 0) bound = firstMatchIn(node.regexChecked, bound, method, host, path, headers);
       }
       if (depth >= length) break;
       const next: PrefixNode | undefined = node.child(path.charCodeAt(depth));
@@ -262,6 +303,7 @@ export class CompiledRouter<R extends RouteRule> implements Router<R> {
   readonly #hostless = new RouteGroup();
 
   constructor(routes: readonly R[]) {
+    if (routes.length >= NO_MATCH) throw new RangeError(`too many routes (${routes.length}); at most ${NO_MATCH - 1}`);
     this.#routes = routes.slice();
     for (let position = 0; position < routes.length; position++) {
       const route = routes[position]!;
