@@ -186,10 +186,15 @@ class RouteGroup {
   /** Lowest position of any route in the group: a group is skipped when it cannot beat the bound. */
   minPosition = NO_MATCH;
   readonly prefixRoot = new PrefixNode('', 0, false);
-  /** Whether the tree holds any route; an empty tree is not walked. */
-  hasTree = false;
-  /** Routes with neither `path_exact` nor `path_prefix`: candidates for every path. */
-  readonly anyPath: Candidate[] = [];
+  /** Lowest position in the tree; the tree is not walked when it cannot beat the bound (or is empty). */
+  treeMinPosition = NO_MATCH;
+  /**
+   * Routes that the tree cannot place (no exact path, no prefix, no literal-led
+   * regex): candidates for every path, split like a node's lists into the first
+   * route with nothing left to check and the routes before it.
+   */
+  anySettled = NO_MATCH;
+  readonly anyChecked: Candidate[] = [];
 
   add(position: number, route: RouteRule, hostSettled: boolean): void {
     const { pathExact, pathPrefix } = route.match;
@@ -198,29 +203,31 @@ class RouteGroup {
       // Index by the exact path (the more selective key); a prefix beside it stays a check.
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: true, pathPrefix: false });
       insertPrefix(this.prefixRoot, pathExact).addExact(position, remaining);
-      this.hasTree = true;
+      this.treeMinPosition = Math.min(this.treeMinPosition, position);
     } else if (pathPrefix !== undefined) {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: true });
       insertPrefix(this.prefixRoot, pathPrefix).addPrefix(position, remaining);
-      this.hasTree = true;
+      this.treeMinPosition = Math.min(this.treeMinPosition, position);
     } else {
       const remaining = compileRemainingConditions(route.match, { host: hostSettled, pathExact: false, pathPrefix: false });
       const literal = route.match.pathRegex === undefined ? '' : literalRegexPrefix(route.match.pathRegex);
       if (literal.length !== 0) {
         // Only paths starting with the literal can match: file the route there; the regex still runs.
         insertPrefix(this.prefixRoot, literal).addRegex(position, remaining);
-        this.hasTree = true;
-      } else {
-        this.anyPath.push({ position, remaining });
-      }
+        this.treeMinPosition = Math.min(this.treeMinPosition, position);
+      } else if (this.anySettled === NO_MATCH) {
+        if (remaining === undefined) this.anySettled = position;
+        else this.anyChecked.push({ position, remaining });
+      } // else: shadowed by anySettled, which matches every request this group sees
     }
   }
 
   /** The lowest matching position in this group below `bound`, else `bound`. */
   search(bound: number, method: string, host: string, path: string, headers: HeaderLookup): number {
     if (this.minPosition >= bound) return bound;
-    if (this.anyPath.length !== 0) bound = firstMatchIn(this.anyPath, bound, method, host, path, headers);
-    if (this.hasTree) bound = this.searchTree(bound, method, host, path, headers);
+    if (this.anyChecked.length !== 0) bound = firstMatchIn(this.anyChecked, bound, method, host, path, headers);
+    if (this.anySettled < bound) bound = this.anySettled;
+    if (this.treeMinPosition < bound) bound = this.searchTree(bound, method, host, path, headers);
     return bound;
   }
 
