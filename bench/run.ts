@@ -198,7 +198,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
           await proxy.stop();
           if (adapter.name === 'warpdrive' || adapter.name === 'baseline') {
             // Expected until warpdrive's WebSocket support lands; the scenario is ready for it.
-            skipped.push({ proxy: adapter.name, reason: `skipped until warpdrive supports WebSocket (probe: ${wsProblem})` });
+            skipped.push({ proxy: adapter.name, reason: `waiting for warpdrive's WebSocket support; the scenario runs as soon as the probe passes (probe: ${wsProblem})` });
           } else {
             skipped.push({ proxy: adapter.name, reason: `WebSocket probe failed: ${wsProblem}` });
             failures.push(`${scenario.name}/${adapter.name}: WebSocket probe failed: ${wsProblem}`);
@@ -259,6 +259,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         title: scenario.title,
         description: scenario.description,
         tool: scenario.tool,
+        rate: scenario.ratePerSec,
         loadCommand: loadCommandFor(scenario, options, scriptFile),
         measurements,
         summaries: summarize(measurements, labels),
@@ -272,6 +273,31 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
   }
 }
 
+/**
+ * Writes the Markdown report and the charts for a results JSON file, beside it
+ * (`<stamp>.md`, `<stamp>/*.svg`), and refreshes latest.md for a full run.
+ * Also used by --render to redo a report from its JSON.
+ */
+function writeReport(result: RunResult, jsonFile: string): string {
+  const outRoot = path.dirname(jsonFile);
+  const stamp = path.basename(jsonFile, '.json');
+  const assetsDir = path.join(outRoot, stamp);
+  mkdirSync(assetsDir, { recursive: true });
+  const charts = renderCharts(result);
+  writeFileSync(path.join(assetsDir, 'throughput.svg'), charts.throughput);
+  writeFileSync(path.join(assetsDir, 'p99.svg'), charts.p99);
+  const headline = result.scenarios.find((s) => s.name === 'small-get') ?? result.scenarios[0];
+  // The baseline's config is warpdrive's again; showing it once is enough.
+  const headlineConfigs = (headline?.configs ?? [])
+    .filter((c) => c.proxy !== 'baseline')
+    .map((c) => ({ proxy: c.proxy, file: path.basename(c.files[0]!), text: readFileSync(path.join(outRoot, c.files[0]!), 'utf8') }));
+  const mdFile = path.join(outRoot, `${stamp}.md`);
+  writeFileSync(mdFile, renderMarkdown(result, { throughputSvg: `${stamp}/throughput.svg`, p99Svg: `${stamp}/p99.svg`, json: `${stamp}.json`, headlineConfigs }));
+  // latest.md sits beside the dated report, so the same relative links work in the copy.
+  if (!result.smoke) copyFileSync(mdFile, path.join(outRoot, 'latest.md'));
+  return mdFile;
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -282,6 +308,12 @@ async function main(): Promise<number> {
   }
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.render !== undefined) {
+    const jsonFile = path.resolve(options.render);
+    const mdFile = writeReport(JSON.parse(readFileSync(jsonFile, 'utf8')) as RunResult, jsonFile);
+    log(`report: ${path.relative(process.cwd(), mdFile)}`);
     return 0;
   }
   let scenarios: Scenario[];
@@ -354,18 +386,8 @@ async function main(): Promise<number> {
     scenarios: scenarioResults,
   };
   const jsonFile = path.join(outRoot, `${stamp}.json`);
-  const mdFile = path.join(outRoot, `${stamp}.md`);
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
-  const charts = renderCharts(result);
-  writeFileSync(path.join(resultsDir, 'throughput.svg'), charts.throughput);
-  writeFileSync(path.join(resultsDir, 'p99.svg'), charts.p99);
-  const headline = scenarioResults.find((s) => s.name === 'small-get') ?? scenarioResults[0];
-  // The baseline's config is warpdrive's again; showing it once is enough.
-  const headlineConfigs = (headline?.configs ?? []).filter((c) => c.proxy !== 'baseline').map((c) => ({ proxy: c.proxy, file: path.basename(c.files[0]!), text: readFileSync(path.join(outRoot, c.files[0]!), 'utf8') }));
-  const markdown = renderMarkdown(result, { throughputSvg: `${stamp}/throughput.svg`, p99Svg: `${stamp}/p99.svg`, json: `${stamp}.json`, headlineConfigs });
-  writeFileSync(mdFile, markdown);
-  // latest.md sits beside the dated report, so the same relative links work in the copy.
-  if (!options.smoke) copyFileSync(mdFile, path.join(outRoot, 'latest.md'));
+  const mdFile = writeReport(result, jsonFile);
   rmSync(workDir, { recursive: true, force: true });
   log(`report: ${path.relative(process.cwd(), mdFile)}`);
 

@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly baselineMain: string | undefined;
   /** Profile warpdrive (and the baseline) with --cpu-prof: top functions and a flame graph per scenario. */
   readonly profile: boolean;
+  /** Re-render the report of this results JSON file, measuring nothing. */
+  readonly render: string | undefined;
   readonly help: boolean;
 }
 
@@ -48,6 +50,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke              a few seconds of small-get on every available proxy; checks
                        that the harness works, asserts nothing about speed
   --no-pin             do not pin processes to CPUs with taskset
+  --render FILE.json   redo the Markdown report and charts of an earlier run, measuring nothing
   --note TEXT          a note printed at the top of the report
   --out DIR            results directory (default bench/results)
   --warpdrive FILE     compiled warpdrive CLI entry to measure (default: this build's)
@@ -89,6 +92,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       warpdrive: { type: 'string' },
       baseline: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      render: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -119,6 +123,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warpdriveMain: values.warpdrive,
     baselineMain: values.baseline,
     profile: values.profile === true,
+    render: values.render,
     help: values.help === true,
   };
 }

@@ -53,6 +53,8 @@ export interface ScenarioResult {
   readonly title: string;
   readonly description: string;
   readonly tool: LoadTool;
+  /** The fixed request rate of an autocannon scenario. */
+  readonly rate?: number;
   /** The exact load command for one proxy (the URL differs per proxy). */
   readonly loadCommand: string;
   readonly measurements: Measurement[];

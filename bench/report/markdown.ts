@@ -124,7 +124,12 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     if (now && before) {
       out.push(`warpdrive against its baseline build in this run: throughput ${formatRatio(now.requestsPerSec.median / before.requestsPerSec.median)}, p99 ${formatRatio(now.p99Ms.median / before.p99Ms.median)}.`, '');
     }
-    for (const skip of s.skipped) out.push(`- **${skip.proxy} skipped:** ${skip.reason}`);
+    for (const skip of s.skipped) out.push(`- **${skip.proxy} not measured:** ${skip.reason}`);
+    if (s.tool === 'autocannon' && s.rate !== undefined) {
+      // At a fixed rate the latencies only compare if every proxy was offered, and kept up with, the same load.
+      const behind = s.summaries.filter((p) => p.requestsPerSec.median < s.rate! * 0.95);
+      if (behind.length > 0) out.push(`- **Below 95% of the ${formatCount(s.rate)} req/s target:** ${behind.map((p) => `${p.label} (${formatCount(p.requestsPerSec.median)})`).join(', ')}; their latencies are not at the same load as the others'.`);
+    }
     if (s.skipped.length > 0) out.push('');
     for (const profile of s.profiles ?? []) {
       const busyShare = profile.busySamples + profile.idleSamples > 0 ? (profile.busySamples / (profile.busySamples + profile.idleSamples)) * 100 : 0;
