@@ -158,6 +158,28 @@ function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], r
   return summaries;
 }
 
+/**
+ * Starts a proxy and checks it proxies. One retry: a port picked free a moment
+ * ago can be taken by someone else before the proxy binds it.
+ */
+async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: Topology, dir: string, upstream: Upstream): Promise<RunningProxy> {
+  let firstError: Error | undefined;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    let proxy: RunningProxy | undefined;
+    try {
+      proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
+      const target = probeTarget(topology);
+      await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+      return proxy;
+    } catch (error) {
+      await proxy?.stop();
+      if (firstError) throw new Error(`${firstError.message}\n(and again on a second try: ${(error as Error).message})`);
+      firstError = error as Error;
+    }
+  }
+  throw firstError!;
+}
+
 interface ScenarioRun {
   result: ScenarioResult;
   /** Problems that make the run (or the smoke check) fail. */
@@ -182,14 +204,11 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
       mkdirSync(dir, { recursive: true });
       let proxy: RunningProxy;
       try {
-        proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
-        const target = probeTarget(topology);
-        await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+        proxy = await startAndProbe(adapter, ctx, topology, dir, upstream);
       } catch (error) {
         const reason = `did not start or did not proxy correctly: ${(error as Error).message}`;
         skipped.push({ proxy: adapter.name, reason });
         failures.push(`${scenario.name}/${adapter.name}: ${reason}`);
-        await proxy!?.stop();
         continue;
       }
       if (scenario.needsWebSocket) {
@@ -228,10 +247,14 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         try {
           await measureOnce(scenario, proxy, options.warmupSec, ctx, options, scriptFile);
           const sampler = proxy.pid !== undefined ? new ProcessSampler(proxy.pid) : undefined;
+          // The upstream too: near 100% it, not the proxy, would be the limit.
+          const upstreamSampler = new ProcessSampler(upstream.process.pid!, 500);
           sampler?.start();
+          upstreamSampler.start();
           const load = await measureOnce(scenario, proxy, options.durationSec, ctx, options, scriptFile);
           const usage = sampler?.stop();
-          const m: Measurement = { ...load, proxy: proxy.name, round, cpuPercent: usage?.cpuPercent ?? NaN, peakRssBytes: usage?.peakRssBytes ?? NaN };
+          const upstreamUsage = upstreamSampler.stop();
+          const m: Measurement = { ...load, proxy: proxy.name, round, cpuPercent: usage?.cpuPercent ?? NaN, peakRssBytes: usage?.peakRssBytes ?? NaN, upstreamCpuPercent: upstreamUsage.cpuPercent };
           measurements.push(m);
           const failed = m.socketErrors + m.statusErrors;
           log(

@@ -29,6 +29,8 @@ export interface Measurement extends LoadResult {
   readonly cpuPercent: number;
   /** Peak resident memory of the proxy's processes during the window. */
   readonly peakRssBytes: number;
+  /** CPU of the upstream server during the window (absent in results from before it was sampled). */
+  readonly upstreamCpuPercent?: number;
 }
 
 export interface ProxySummary {
@@ -40,6 +42,7 @@ export interface ProxySummary {
   readonly p999Ms: Spread;
   readonly cpuPercent: Spread;
   readonly peakRssBytes: Spread;
+  readonly upstreamCpuPercent: Spread;
   /** Median requests/s divided by nginx's median in the same run. */
   readonly throughputVsNginx: number;
   /** Median p99 divided by nginx's median p99 in the same run (below 1 is better). */
@@ -115,6 +118,7 @@ export function summarize(measurements: readonly Measurement[], proxies: Readonl
         p999Ms: spread(list.map((m) => m.p999Ms)),
         cpuPercent: spread(list.map((m) => m.cpuPercent)),
         peakRssBytes: spread(list.map((m) => m.peakRssBytes)),
+        upstreamCpuPercent: spread(list.map((m) => m.upstreamCpuPercent ?? NaN)),
         failedRequests: list.reduce((sum, m) => sum + m.socketErrors + m.statusErrors, 0),
       };
     });

@@ -82,13 +82,13 @@ export interface ReportAssets {
 
 function scenarioTable(s: ScenarioResult): string[] {
   const lines = [
-    '| proxy | req/s median (min–max) | vs nginx | p50 ms | p99 ms | p99.9 ms | p99 vs nginx | CPU % | peak RSS | failed |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| proxy | req/s median (min–max) | vs nginx | p50 ms | p99 ms | p99.9 ms | p99 vs nginx | CPU % | peak RSS | upstream CPU % | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const p of s.summaries) {
     const isDirect = p.proxy === 'direct';
     lines.push(
-      `| ${p.label} | ${withSpread(p.requestsPerSec, formatCount)} | ${formatRatio(p.throughputVsNginx)} | ${withSpread(p.p50Ms, formatMs)} | ${withSpread(p.p99Ms, formatMs)} | ${withSpread(p.p999Ms, formatMs)} | ${formatRatio(p.p99VsNginx)} | ${isDirect ? '–' : withSpread(p.cpuPercent, (v) => v.toFixed(0))} | ${isDirect ? '–' : withSpread(p.peakRssBytes, formatMiB)} | ${p.failedRequests} |`,
+      `| ${p.label} | ${withSpread(p.requestsPerSec, formatCount)} | ${formatRatio(p.throughputVsNginx)} | ${withSpread(p.p50Ms, formatMs)} | ${withSpread(p.p99Ms, formatMs)} | ${withSpread(p.p999Ms, formatMs)} | ${formatRatio(p.p99VsNginx)} | ${isDirect ? '–' : withSpread(p.cpuPercent, (v) => v.toFixed(0))} | ${isDirect ? '–' : withSpread(p.peakRssBytes, formatMiB)} | ${p.upstreamCpuPercent.n > 0 ? p.upstreamCpuPercent.median.toFixed(0) : 'n/a'} | ${p.failedRequests} |`,
     );
   }
   return lines;
@@ -109,7 +109,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     `- Raw data: [${assets.json}](${assets.json})`,
     ...(result.options.profile ? ['- **Profiled run** (`--profile`): warpdrive ran under `node --cpu-prof`, so its figures include the profiler\'s overhead.'] : []),
     '',
-    'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core). "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
+    'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core); "upstream CPU %" is the shared upstream server\'s, so that a limit on the load side shows. "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
     '',
     `![throughput](${assets.throughputSvg})`,
     '',
