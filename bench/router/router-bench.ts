@@ -41,6 +41,18 @@ interface Figures {
   p99Ns: number;
   meanNs: number;
   samples: number;
+  /** Whole-machine CPU busy % during the measurement, this benchmark included (one core = 100 / nproc). */
+  machineBusyPercent: number;
+}
+
+/** [total, idle] jiffies from /proc/stat's first line; zeros where there is no /proc. */
+function cpuTimes(): [number, number] {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return [fields.reduce((a, b) => a + b, 0), (fields[3] ?? 0) + (fields[4] ?? 0)];
+  } catch {
+    return [0, 0];
+  }
 }
 
 /** Sink for results so the JIT cannot drop the calls. */
@@ -79,6 +91,7 @@ function measure(router: Router<BenchRoute>, requests: readonly BenchRequest[], 
     }
   }
   const samples = new Float64Array(MAX_SAMPLES);
+  const cpuBefore = cpuTimes();
   let count = 0;
   let totalNs = 0;
   const start = process.hrtime.bigint();
@@ -96,8 +109,11 @@ function measure(router: Router<BenchRoute>, requests: readonly BenchRequest[], 
     totalNs += batchNs;
     samples[count++] = Math.max(0, batchNs - overheadNs) / BATCH;
   }
+  const cpuAfter = cpuTimes();
+  const totalJiffies = cpuAfter[0] - cpuBefore[0];
   const sorted = samples.subarray(0, count).sort();
   return {
+    machineBusyPercent: totalJiffies > 0 ? Math.round(100 * (1 - (cpuAfter[1] - cpuBefore[1]) / totalJiffies)) : -1,
     medianNs: percentile(sorted, 0.5),
     p99Ns: percentile(sorted, 0.99),
     meanNs: (totalNs - overheadNs * count) / (count * BATCH),
@@ -245,24 +261,26 @@ function renderMarkdown(result: {
     `Machine: ${result.machine.cpuModel}, nproc ${result.machine.nproc}, ${result.machine.totalMemMb} MB, ${result.machine.platform}, Node ${result.machine.node}.`,
     `Load average (1/5/15 min) before: ${load(result.loadBefore)}, after: ${load(result.loadAfter)}.${result.quick ? ' Quick run (short warm-up and measurement): indicative only.' : ''}`,
     '',
+    `Machine busy % is the whole machine's CPU use during each measurement, this benchmark's own core included (about ${Math.round(100 / Number(result.machine.nproc))}% on this machine): anything well above that was other people's work, and those rows are noisy.`,
+    '',
     `Per-request selection time: samples are batches of ${BATCH} consecutive requests from a shuffled mix of ${MIX_SIZE}, timed with process.hrtime.bigint, timer cost (${result.timerOverheadNs} ns per batch) subtracted, divided by ${BATCH}. p99 is thus the 99th percentile of ${BATCH}-request means, not of single requests.`,
     '',
     '## By table size (realistic mix)',
     '',
-    '| routes | tenants | wildcard blocks | build | compiled median | compiled p99 | compiled mean | scan median | scan p99 | scan mean |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| routes | tenants | wildcard blocks | build | compiled median | compiled p99 | compiled mean | scan median | scan p99 | scan mean | machine busy (compiled / scan) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...result.sizes.map(
       (r) =>
-        `| ${r.routes} | ${r.tenants} | ${r.wildcards} | ${r.buildMs.toFixed(1)} ms | ${fmt(r.compiled.medianNs)} | ${fmt(r.compiled.p99Ns)} | ${fmt(r.compiled.meanNs)} | ${fmt(r.scan.medianNs)} | ${fmt(r.scan.p99Ns)} | ${fmt(r.scan.meanNs)} |`,
+        `| ${r.routes} | ${r.tenants} | ${r.wildcards} | ${r.buildMs.toFixed(1)} ms | ${fmt(r.compiled.medianNs)} | ${fmt(r.compiled.p99Ns)} | ${fmt(r.compiled.meanNs)} | ${fmt(r.scan.medianNs)} | ${fmt(r.scan.p99Ns)} | ${fmt(r.scan.meanNs)} | ${r.compiled.machineBusyPercent}% / ${r.scan.machineBusyPercent}% |`,
     ),
     '',
     `Same ${result.hotSet.routes} routes, traffic to ${result.hotSet.tenantsRequested} tenants only (tests whether growth comes from the lookup or from touching many hosts' trees): compiled median ${fmt(result.hotSet.compiled.medianNs)}, p99 ${fmt(result.hotSet.compiled.p99Ns)}; scan median ${fmt(result.hotSet.scan.medianNs)}.`,
     '',
     '## By path length (1,000 routes, paths `/api/v1/` + N segments)',
     '',
-    '| segments | mean path length | compiled median | compiled p99 | scan median |',
-    '|---:|---:|---:|---:|---:|',
-    ...result.pathLength.map((r) => `| ${r.segments} | ${r.pathLength} | ${fmt(r.compiled.medianNs)} | ${fmt(r.compiled.p99Ns)} | ${fmt(r.scan.medianNs)} |`),
+    '| segments | mean path length | compiled median | compiled p99 | scan median | machine busy (compiled / scan) |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...result.pathLength.map((r) => `| ${r.segments} | ${r.pathLength} | ${fmt(r.compiled.medianNs)} | ${fmt(r.compiled.p99Ns)} | ${fmt(r.scan.medianNs)} | ${r.compiled.machineBusyPercent}% / ${r.scan.machineBusyPercent}% |`),
     '',
     '## normalizePath',
     '',
