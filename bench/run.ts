@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runAutocannon } from './lib/autocannon.js';
@@ -373,6 +373,8 @@ async function main(): Promise<number> {
   const resultsDir = path.join(outRoot, stamp);
   mkdirSync(resultsDir, { recursive: true });
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'warpdrive-bench-'));
+  // Started as root, nginx's worker runs as "nobody" and must reach its temp dirs in here.
+  chmodSync(workDir, 0o755);
 
   const perMeasurement = options.warmupSec + options.durationSec;
   const estimateSec = scenarios.length * options.rounds * adapters.length * perMeasurement;
