@@ -12,6 +12,7 @@ import { startUpstream, tempDir, type TestUpstream } from '../../helpers/upstrea
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../../helpers/warpdrive.js';
 import { startChildUpstream, type ChildUpstream } from './child-upstream.js';
 import { childScript } from '../../supervisor/helpers.js';
+import { startBlackhole } from '../blackhole.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -128,6 +129,21 @@ describe('upstream pools through warpdrive', { timeout: 120_000 }, () => {
     await res.body.text();
     assert.equal(res.statusCode, 504);
     assert.ok(Date.now() - started >= 450);
+  });
+
+  // TODO(lead, src/proxy): dispatch through instance.dispatchers[route.connectSlot], with
+  // connectSlot = upstream.connectSlot(spec.connectTimeoutMs) computed in ProxyRoute.
+  it('a route connect_timeout_secs overrides the upstream one: 504 when the handshake never completes', { todo: 'proxy does not use Upstream.connectSlot() yet' }, async () => {
+    const hole = await startBlackhole();
+    cleanups.push(() => hole.close());
+    const wd = await warpdrive(
+      `[upstreams.hole]\nhost = "127.0.0.1"\nport = ${hole.port}\nconnect_timeout_secs = 60\n\n[[routes]]\npath_prefix = "/"\nupstream = "hole"\nconnect_timeout_secs = 0.3\n`,
+    );
+    // The client gives up long after the route's 0.3 s but long before the upstream's 60 s:
+    // only the route's own timeout can produce the 504 in between.
+    const res = await request(`${wd.url}/`, { headersTimeout: 5_000 });
+    await res.body.text();
+    assert.equal(res.statusCode, 504);
   });
 
   it('with every instance down: 503 with Retry-After', async () => {
