@@ -103,7 +103,11 @@ export class Instance {
     // An instance without a process is there to be used at once; one with a process waits for the supervisor.
     this.#processReady = !this.#usesProcess;
     this.#count5xx = upstream.passive.count5xx;
-    this.#breaker = new CircuitBreaker(upstream.passive, (state, reason) => this.#onBreakerChange(state, reason));
+    // nginx's rule: the only instance of an upstream is never ejected. There is nowhere else to
+    // send its traffic, so ejection would only turn quick 502s into 503s and, worse, keep the
+    // instance out (for up to max_ejection_secs) after it has recovered.
+    const passive = upstream.instances.length > 1 ? upstream.passive : { ...upstream.passive, maxFails: 0 };
+    this.#breaker = new CircuitBreaker(passive, (state, reason) => this.#onBreakerChange(state, reason));
     this.#upstreamSpec = upstream;
     this.dispatcher = createPool(upstream, spec, upstream.connectTimeoutMs);
     this.dispatchers = [this.dispatcher];
@@ -182,6 +186,15 @@ export class Instance {
     if (health === this.#health) return;
     this.#health = health;
     this.#refresh();
+  }
+
+  /**
+   * An active health check passed. Like Envoy's default
+   * (`successful_active_health_check_uneject_host`), that lifts a passive ejection at
+   * once instead of waiting out a cool-down that may have grown to minutes.
+   */
+  healthCheckPassed(): void {
+    if (this.#breaker.state !== 'closed') this.#breaker.reset('active health check passed');
   }
 
   /** A request (or WebSocket) starts using this instance. */

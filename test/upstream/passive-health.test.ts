@@ -11,7 +11,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { Upstream } from '../../src/upstream/upstream.js';
-import { captureStderr, sendThrough, upstreamSpec } from './fixtures.js';
+import type { InstanceAddress } from '../../src/config/types.js';
+import { captureStderr, idleAddresses, sendThrough, upstreamSpec, type SpecOptions } from './fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -37,6 +38,18 @@ class Restartable {
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
+
+/**
+ * An upstream of `address` plus a spare instance held down by active health: a
+ * single-instance upstream is never ejected (nginx's rule, tested below), so tests
+ * of one instance's ejection give it a sibling that takes no traffic.
+ */
+function withSpare(address: InstanceAddress, options: SpecOptions): Upstream {
+  const upstream = new Upstream(upstreamSpec([address, ...idleAddresses(1)], options));
+  upstream.instances[1]!.setHealth('down');
+  cleanups.push(() => upstream.close());
+  return upstream;
 }
 
 describe('passive health (circuit breaker) with real requests', { timeout: 20_000 }, () => {
@@ -86,8 +99,7 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
   it('after the cool-down the instance is half-open: one probe, and its success restores it', async () => {
     const a = new Restartable('a');
     cleanups.push(() => a.stop());
-    const upstream = new Upstream(upstreamSpec([{ kind: 'unix', socketPath: a.socketPath }], { passive: { maxFails: 1, failTimeoutMs: 100, maxEjectionMs: 1_000 } }));
-    cleanups.push(() => upstream.close());
+    const upstream = withSpare({ kind: 'unix', socketPath: a.socketPath }, { passive: { maxFails: 1, failTimeoutMs: 100, maxEjectionMs: 1_000 } });
     const instance = upstream.instances[0]!;
     // Nothing listens yet: the first request fails to connect and ejects the instance.
     assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
@@ -107,8 +119,7 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
     const a = new Restartable('a');
     await a.start();
     cleanups.push(() => a.stop());
-    const upstream = new Upstream(upstreamSpec([{ kind: 'unix', socketPath: a.socketPath }], { passive: { maxFails: 1, failTimeoutMs: 100, maxEjectionMs: 1_000 } }));
-    cleanups.push(() => upstream.close());
+    const upstream = withSpare({ kind: 'unix', socketPath: a.socketPath }, { passive: { maxFails: 1, failTimeoutMs: 100, maxEjectionMs: 1_000 } });
     const instance = upstream.instances[0]!;
     await a.stop();
     assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
@@ -131,9 +142,8 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
     const s: TestUpstream = await startUpstream((_req, res) => res.writeHead(status).end());
     cleanups.push(() => s.close());
     const address = { kind: 'tcp' as const, host: '127.0.0.1', port: s.port };
-    const lenient = new Upstream(upstreamSpec([address], { passive: { maxFails: 2, failTimeoutMs: 100 } }));
-    const strict = new Upstream(upstreamSpec([address], { passive: { maxFails: 2, failTimeoutMs: 100, count5xx: true } }));
-    cleanups.push(() => lenient.close(), () => strict.close());
+    const lenient = withSpare(address, { passive: { maxFails: 2, failTimeoutMs: 100 } });
+    const strict = withSpare(address, { passive: { maxFails: 2, failTimeoutMs: 100, count5xx: true } });
     for (let n = 0; n < 3; n++) assert.equal((await sendThrough(lenient)).status, 502);
     assert.equal(lenient.instances[0]!.isAvailable(), true);
     for (let n = 0; n < 2; n++) assert.equal((await sendThrough(strict)).status, 502);
@@ -149,8 +159,7 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
   it('a restarted process (reported ready) is not held to its predecessor’s ejection', async () => {
     const a = new Restartable('a');
     cleanups.push(() => a.stop());
-    const upstream = new Upstream(upstreamSpec([{ kind: 'unix', socketPath: a.socketPath }], { passive: { maxFails: 1, failTimeoutMs: 60_000 } }));
-    cleanups.push(() => upstream.close());
+    const upstream = withSpare({ kind: 'unix', socketPath: a.socketPath }, { passive: { maxFails: 1, failTimeoutMs: 60_000 } });
     const instance = upstream.instances[0]!;
     assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
     assert.equal(instance.breakerState, 'open');
@@ -159,5 +168,32 @@ describe('passive health (circuit breaker) with real requests', { timeout: 20_00
     instance.setProcessReady(true);
     assert.equal(instance.breakerState, 'closed');
     assert.equal((await sendThrough(upstream)).body, 'a');
+  });
+
+  it('never ejects the only instance of an upstream (nginx’s rule): it keeps getting requests and recovers at once', async () => {
+    const a = new Restartable('a');
+    cleanups.push(() => a.stop());
+    const upstream = new Upstream(upstreamSpec([{ kind: 'unix', socketPath: a.socketPath }], { passive: { maxFails: 1, failTimeoutMs: 60_000 } }));
+    cleanups.push(() => upstream.close());
+    for (let n = 0; n < 5; n++) assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
+    assert.equal(upstream.instances[0]!.breakerState, 'closed');
+    await a.start();
+    assert.equal((await sendThrough(upstream)).body, 'a');
+  });
+
+  it('a passing active health check lifts a passive ejection at once', async () => {
+    const a = new Restartable('a');
+    cleanups.push(() => a.stop());
+    const upstream = withSpare({ kind: 'unix', socketPath: a.socketPath }, { passive: { maxFails: 1, failTimeoutMs: 60_000 }, health: { intervalMs: 20 } });
+    const instance = upstream.instances[0]!;
+    assert.equal((await sendThrough(upstream)).outcome, 'connect_failure');
+    assert.equal(instance.breakerState, 'open');
+    await a.start();
+    const checker = upstream.checkers[0]!;
+    const passed = new Promise<void>((resolve) => (checker.onCheck = (result) => result.ok && resolve()));
+    checker.start();
+    await passed;
+    assert.equal(instance.breakerState, 'closed');
+    assert.equal(upstream.select('127.0.0.1'), instance);
   });
 });

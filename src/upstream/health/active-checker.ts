@@ -125,6 +125,7 @@ export class ActiveHealthChecker {
     if (result.ok) {
       this.#fails = 0;
       this.#passes++;
+      instance.healthCheckPassed();
       // From 'unknown' one pass suffices: the instance is already being served, this only confirms it.
       if (instance.health === 'unknown' || (instance.health === 'down' && this.#passes >= spec.healthyThreshold)) {
         const was = instance.health;
