@@ -105,6 +105,18 @@ async function measureOnce(scenario: Scenario, proxy: RunningProxy, durationSec:
       tasksetPath: ctx.cpus.tasksetPath,
     });
   }
+  if (scenario.tool === 'paced') {
+    const { code, stdout, stderr } = await runToCompletion(
+      process.execPath,
+      [path.join(benchDistDir(), 'paced-load.js'), url, String(scenario.ratePerSec), String(options.connections), String(durationSec)],
+      (durationSec + 30) * 1000,
+      ctx.cpus.load,
+      ctx.cpus.tasksetPath,
+    );
+    const match = /^PACED_RESULT (\{.*\})$/m.exec(stdout);
+    if (code !== 0 || !match) throw new Error(`paced load client failed (exit ${String(code)}): ${stderr.trim() || stdout.trim()}`);
+    return JSON.parse(match[1]!) as LoadResult;
+  }
   const wsUrl = `ws://127.0.0.1:${proxy.port}${scenario.path}`;
   const { code, stdout, stderr } = await runToCompletion(
     process.execPath,
@@ -127,6 +139,7 @@ function loadCommandFor(scenario: Scenario, options: BenchOptions, scriptFile: s
     return `wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}  # ${scenario.name}.lua = ${parts}${generated}`;
   }
   if (scenario.tool === 'autocannon') return `autocannon --json -c ${options.connections} -R ${scenario.ratePerSec} -d ${options.durationSec} ${url}`;
+  if (scenario.tool === 'paced') return `node dist/bench/paced-load.js ${url} ${scenario.ratePerSec} ${options.connections} ${options.durationSec}`;
   return `node dist/bench/ws-echo-load.js ws://127.0.0.1:PORT${scenario.path} ${options.connections} ${options.durationSec}`;
 }
 
@@ -349,7 +362,8 @@ async function main(): Promise<number> {
   const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon'];
   const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
   const needed = new Set<ToolName>();
-  for (const s of scenarios) needed.add(s.tool === 'autocannon' ? 'autocannon' : s.tool === 'wrk' ? 'wrk' : 'wrk');
+  // The WebSocket and paced clients are the bench's own; wrk and autocannon are not.
+  for (const s of scenarios) if (s.tool === 'wrk' || s.tool === 'autocannon') needed.add(s.tool);
   const missingLoad = [...needed].map((t) => tools[t]).filter((t) => !t.path);
   if (missingLoad.length > 0) throw new BenchSetupError(`the load generators these scenarios need are missing:\n${describeMissing(missingLoad)}`);
   if (!tools.taskset.path && options.pin) log(`taskset not found, running unpinned. Install: ${tools.taskset.installHint}`);

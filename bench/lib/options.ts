@@ -39,14 +39,16 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --scenario NAME      scenario to run; repeat or comma-separate (default: all)
                        small-get, large-100k, upload-1m, routes-1000, pool-3,
-                       new-conn, ws-echo, rate-1k, rate-5k (one per --rates entry)
+                       new-conn, ws-echo, rate-1k, rate-5k, paced-1k, paced-5k
+                       (rate-* with autocannon, paced-* with bench/paced-load.ts,
+                       one of each per --rates entry)
   --duration SECS      measured seconds per run (default 10; smoke 2)
   --warmup SECS        discarded warm-up before each measured run (default 2; smoke 1)
   --connections N      concurrent connections (default 50)
   --threads N          wrk threads (default 1)
   --rounds N           rounds; proxies alternate within each round (default 3; smoke 1)
   --proxies LIST       comma list from: ${PROXY_NAMES.join(', ')} (default: all)
-  --rates LIST         fixed rates for autocannon, req/s (default 1000,5000)
+  --rates LIST         fixed rates, req/s (default 1000,5000)
   --smoke              a few seconds of small-get on every available proxy; checks
                        that the harness works, asserts nothing about speed
   --no-pin             do not pin processes to CPUs with taskset

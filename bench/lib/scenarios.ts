@@ -7,7 +7,7 @@
 import { buildRouteTable, requestTargetsFor, type Topology } from './topology.js';
 import { luaTargets, type WrkScript } from './wrk.js';
 
-export type LoadTool = 'wrk' | 'autocannon' | 'ws';
+export type LoadTool = 'wrk' | 'autocannon' | 'paced' | 'ws';
 
 export interface Scenario {
   readonly name: string;
@@ -23,7 +23,7 @@ export interface Scenario {
   readonly path: string;
   readonly wrkScript?: WrkScript;
   readonly headers?: readonly string[];
-  /** autocannon: the fixed overall rate. */
+  /** autocannon and paced: the fixed overall rate. */
   readonly ratePerSec?: number;
   /** A proxy that must support WebSocket; others are probed and skipped if they do not. */
   readonly needsWebSocket?: boolean;
@@ -108,9 +108,8 @@ const BASE_SCENARIOS: readonly Scenario[] = [
 
 /** A fixed-rate scenario (small GET) for each rate, named `rate-1k`, `rate-5k`, `rate-1500`. */
 export function rateScenario(ratePerSec: number): Scenario {
-  const name = ratePerSec % 1000 === 0 ? `rate-${ratePerSec / 1000}k` : `rate-${ratePerSec}`;
   return {
-    name,
+    name: rateName('rate', ratePerSec),
     title: `Small GET at a fixed ${ratePerSec.toLocaleString('en-US')} req/s (autocannon)`,
     description: `Latency at a steady ${ratePerSec} requests/s, corrected for coordinated omission; not a throughput test.`,
     tool: 'autocannon',
@@ -121,8 +120,29 @@ export function rateScenario(ratePerSec: number): Scenario {
   };
 }
 
+function rateName(prefix: string, ratePerSec: number): string {
+  return ratePerSec % 1000 === 0 ? `${prefix}-${ratePerSec / 1000}k` : `${prefix}-${ratePerSec}`;
+}
+
+/**
+ * The same fixed rate with the bench's own open-loop client (bench/paced-load.ts):
+ * microsecond latencies, evenly spaced requests, named `paced-1k`, `paced-5k`.
+ */
+export function pacedScenario(ratePerSec: number): Scenario {
+  return {
+    name: rateName('paced', ratePerSec),
+    title: `Small GET at a fixed ${ratePerSec.toLocaleString('en-US')} req/s (paced, µs latencies)`,
+    description: `Latency at a steady ${ratePerSec} requests/s, evenly spaced; requests that wait for a busy connection are timed from when they were due.`,
+    tool: 'paced',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    ratePerSec,
+  };
+}
+
 export function allScenarios(rates: readonly number[]): Scenario[] {
-  return [...BASE_SCENARIOS, ...rates.map(rateScenario)];
+  return [...BASE_SCENARIOS, ...rates.map(rateScenario), ...rates.map(pacedScenario)];
 }
 
 /** The scenarios named in `names` (in the bench's own order), or an error naming the unknown ones. */

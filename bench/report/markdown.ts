@@ -53,7 +53,7 @@ export function renderCharts(result: RunResult): { throughput: string; p99: stri
   });
   const when = `${result.startedAt}${result.smoke ? ' (smoke run)' : ''}`;
   // At a fixed rate every proxy does the same requests/s: no throughput panel for those.
-  const peakScenarios = wrkScenarios.filter((s) => s.tool !== 'autocannon');
+  const peakScenarios = wrkScenarios.filter((s) => s.tool !== 'autocannon' && s.tool !== 'paced');
   const throughput = renderChart({
     title: 'Throughput per scenario (requests/s, median of rounds; whiskers: min–max)',
     subtitle: `Longer is better. Ratios are to nginx in the same run. ${when}`,
@@ -125,7 +125,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
       out.push(`warpdrive against its baseline build in this run: throughput ${formatRatio(now.requestsPerSec.median / before.requestsPerSec.median)}, p99 ${formatRatio(now.p99Ms.median / before.p99Ms.median)}.`, '');
     }
     for (const skip of s.skipped) out.push(`- **${skip.proxy} not measured:** ${skip.reason}`);
-    if (s.tool === 'autocannon' && s.rate !== undefined) {
+    if ((s.tool === 'autocannon' || s.tool === 'paced') && s.rate !== undefined) {
       // At a fixed rate the latencies only compare if every proxy was offered, and kept up with, the same load.
       const behind = s.summaries.filter((p) => p.requestsPerSec.median < s.rate! * 0.95);
       if (behind.length > 0) out.push(`- **Below 95% of the ${formatCount(s.rate)} req/s target:** ${behind.map((p) => `${p.label} (${formatCount(p.requestsPerSec.median)})`).join(', ')}; their latencies are not at the same load as the others'.`);
@@ -150,7 +150,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     out.push(
       '## About the fixed-rate figures',
       '',
-      "autocannon's latency histogram counts whole milliseconds, so sub-millisecond latencies read as 0 or 1 ms; and it paces each connection per second, which makes the offered load bursty. Its p99 at a fixed rate still shows which proxy queues, but compare the wrk tables for fine differences.",
+      "autocannon's latency histogram counts whole milliseconds, so sub-millisecond latencies read as 0 or 1 ms; and it paces each connection per second, which makes the offered load bursty. Its p99 at a fixed rate still shows which proxy queues; the `paced-*` scenarios (the bench's own open-loop client, bench/paced-load.ts) measure the same rates evenly spaced, in microseconds.",
       '',
     );
   }

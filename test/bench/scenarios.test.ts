@@ -5,7 +5,7 @@ import { buildRouteTable, probeTarget, requestTargetsFor } from '../../bench/lib
 
 test('every scenario of the issue exists, plus one fixed-rate scenario per rate', () => {
   const names = selectScenarios([], [1000, 5000]).map((s) => s.name);
-  assert.deepEqual(names, ['small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'new-conn', 'ws-echo', 'rate-1k', 'rate-5k']);
+  assert.deepEqual(names, ['small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'new-conn', 'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k']);
 });
 
 test('an unknown scenario name is an error listing the known ones', () => {
@@ -33,4 +33,12 @@ test('the route table has distinct host + prefix pairs and one request target un
   });
   assert.deepEqual(probeTarget({ upstreamPorts: [1], routes: table }), { host: 'h0.bench.test', path: '/svc0/item' });
   assert.deepEqual(probeTarget({ upstreamPorts: [1], routes: undefined }), { host: undefined, path: '/' });
+});
+
+test('paced scenarios mirror the rate scenarios with the bench own client', async () => {
+  const { pacedScenario } = await import('../../bench/lib/scenarios.js');
+  const paced = pacedScenario(5000);
+  assert.equal(paced.name, 'paced-5k');
+  assert.equal(paced.tool, 'paced');
+  assert.equal(paced.ratePerSec, 5000);
 });
