@@ -48,7 +48,7 @@ test('a smoke run on nginx and the bare upstream exits 0 and writes JSON, Markdo
   assert.ok(!existsSync(path.join(out, 'latest.md')), 'a smoke run does not replace the latest report');
 });
 
-test('a missing warpdrive build fails the smoke run with the command that fixes it', () => {
+test('a missing warpdrive build fails the smoke run with the command that fixes it', { skip: findExecutable('wrk') ? false : 'wrk not installed (the bench reports that first)' }, () => {
   const out = mkdtempSync(path.join(tmpdir(), 'wd-bench-out-'));
   const r = bench(['--smoke', '--warpdrive', path.join(out, 'nowhere', 'main.js'), '--out', out]);
   assert.equal(r.status, 1);
