@@ -669,13 +669,37 @@ upstream = "recorder"
     });
   });
 
+  // RFC 9112 9.6: a server that sends "Connection: close" must not process any
+  // further request on that connection. A well-formed request pipelined behind one
+  // that warpdrive rejects with close must therefore never be forwarded.
+  const closingRejections: ReadonlyArray<[name: string, send: (p: string) => string]> = [
+    ['repeated Host (400)', (p) => request([`GET ${p} HTTP/1.1`, H, 'Host: other.local'])],
+    ['Host with invalid characters (400)', (p) => request([`GET ${p} HTTP/1.1`, 'Host: exa mple'])],
+    ['header block over max_header_bytes (431)', (p) => request([`GET ${p} HTTP/1.1`, H, ...padHeaders(17, 1000)])],
+  ];
+  closingRejections.forEach(([name, send], index) => {
+    const p = `/closing${String(index).padStart(2, '0')}`;
+    test(`${p} nothing pipelined behind a rejection that closes is processed: ${name}`, async () => {
+      const exchange = await rawExchange(wd.port, send(p) + request([`GET /AFTER-CLOSE${p} HTTP/1.1`, H]), { until: 'close' });
+      const closeAt = exchange.responses.findIndex((r) => r.headers.connection === 'close');
+      if (closeAt >= 0) {
+        assert.equal(exchange.responses.length, closeAt + 1, `no response after "Connection: close": ${exchange.responses.map((r) => r.statusLine).join(' | ')}`);
+      }
+      const arrived = upstream.arrival(`/canary${p}`);
+      assert.equal(outcomeOf(await rawExchange(wd.port, request([`GET /canary${p} HTTP/1.1`, H]))), '200');
+      await arrived;
+      assert.deepEqual(upstream.seen(`/AFTER-CLOSE${p}`).map((r) => r.url), [], 'the pipelined request was never forwarded');
+      assert.equal(upstream.seen(p).length, 0);
+    });
+  });
+
   test('nothing smuggled and nothing malformed reached the upstream during the whole run', async () => {
     // A last round trip on a fresh connection: anything warpdrive forwarded from an
     // earlier case on another connection has had every chance to arrive.
     const arrived = upstream.arrival('/final');
     assert.equal(outcomeOf(await rawExchange(wd.port, request(['GET /final HTTP/1.1', H]))), '200');
     await arrived;
-    assert.deepEqual(upstream.received.filter((r) => r.url.includes('SMUGGLED')).map((r) => r.url), []);
+    assert.deepEqual(upstream.received.filter((r) => r.url.includes('SMUGGLED') || r.url.includes('AFTER-CLOSE')).map((r) => r.url), []);
     assert.ok(!upstream.raw.includes('SMUGGLED'), 'no smuggled request line in the raw upstream bytes');
     assert.deepEqual(upstream.parseErrors, [], 'the upstream parser never saw malformed framing');
     for (const r of upstream.received) {
