@@ -14,6 +14,7 @@
  */
 import type { RuntimePlan } from './config/types.js';
 import { startIngress, type IngressServer } from './ingress/server.js';
+import { WebSocketGateway } from './ingress/websocket.js';
 import { createLogger } from './log.js';
 import { Proxy } from './proxy/proxy.js';
 import { ProxyRoute } from './proxy/route.js';
@@ -47,7 +48,9 @@ export function buildRoutes(plan: RuntimePlan, upstreams: ReadonlyMap<string, Up
 export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
   for (const feature of plan.inactive) log.warn(`${feature} is configured but not active yet in this version; it is ignored`);
   const upstreams = createUpstreams(plan);
-  const proxy = new Proxy({ plan, router: createRouter(buildRoutes(plan, upstreams)) });
+  const router = createRouter(buildRoutes(plan, upstreams));
+  const proxy = new Proxy({ plan, router });
+  const websockets = new WebSocketGateway({ plan, router });
 
   let supervisor: SupervisorClient | undefined;
   if (plan.processOrder.length > 0) {
@@ -58,7 +61,7 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
 
   let ingress: IngressServer;
   try {
-    ingress = await startIngress(plan.server.bindAddress, plan.server.httpPort, proxy);
+    ingress = await startIngress(plan.server.bindAddress, plan.server.httpPort, proxy, (app) => websockets.register(app));
   } catch (error) {
     await supervisor?.stop();
     await Promise.all([...upstreams.values()].map((u) => u.close()));
@@ -73,6 +76,7 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
       log.info(`${reason}: no longer accepting connections; waiting for ${proxy.inFlight} in-flight request(s)`);
       ingress.stopListening();
       const timeoutMs = plan.server.shutdownTimeoutMs;
+      const startedAt = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         proxy.drain().then(() => false),
@@ -80,6 +84,8 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
       ]);
       clearTimeout(timer);
       if (timedOut) log.warn(`shutdown timeout (${timeoutMs} ms) passed with ${proxy.inFlight} request(s) still in flight; closing them`);
+      // WebSockets never finish by themselves: once HTTP has drained they are closed with 1001 (going away).
+      await websockets.closeAll(1001, 'server shutting down', Math.max(1000, timeoutMs - (Date.now() - startedAt)));
       if (supervisor) await supervisor.stop();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       ingress.closeAll();

@@ -172,6 +172,8 @@ export function compile(config: Config, source: string): RuntimePlan {
       maxBodyBytes: server.max_body_bytes,
       shutdownTimeoutMs: ms(server.shutdown_timeout_secs),
       idleTimeoutMs: ms(server.idle_timeout_secs),
+      websocketMaxMessageBytes: server.websocket_max_message_bytes,
+      websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
     },
     tls:
       tls === undefined

@@ -133,6 +133,10 @@ export interface ServerSpec {
   readonly shutdownTimeoutMs: number;
   /** Client-side keep-alive idle timeout. */
   readonly idleTimeoutMs: number;
+  /** Largest WebSocket message relayed either way (default 16 MiB); larger closes the connection with 1009. */
+  readonly websocketMaxMessageBytes?: number;
+  /** A WebSocket with no traffic (pings included) this long is closed; 0 = never (default 120). */
+  readonly websocketIdleTimeoutSecs?: number;
 }
 
 export interface TlsSpec {

@@ -17,6 +17,7 @@ import { createLogger } from '../log.js';
 import { normalizePath } from '../router/normalize-path.js';
 import type { Router } from '../router/types.js';
 import { formatRemoteAddress } from './client-address.js';
+import { addForwardedHeaders, applyRouteHeaders } from './forwarded.js';
 import {
   RequestHeaderKind,
   connectionTokens,
@@ -186,8 +187,8 @@ export class Proxy implements SessionOwner {
     if (route.requireAuth && !this.#isAdmin(session.adminToken)) return session.respondError(401);
 
     // --- upstreamRequestFilter: forwarded headers, route headers -------------------
-    this.#addForwardedHeaders(session);
-    if (route.replacedHeaderNames !== undefined) this.#applyRouteHeaders(session, route);
+    addForwardedHeaders(session.upstreamHeaders, session, this.#forwardHeaders, this.#trusted);
+    if (route.replacedHeaderNames !== undefined) applyRouteHeaders(session.upstreamHeaders, route);
 
     // --- selectInstance + dispatch ------------------------------------------------
     const instance = route.upstream.select(session.clientIp);
@@ -240,48 +241,6 @@ export class Proxy implements SessionOwner {
       headers[write++] = headers[read + 1]!;
     }
     headers.length = write;
-  }
-
-  /**
-   * X-Forwarded-For/-Proto/-Host. From a trusted peer the incoming chain is kept
-   * and the peer appended (nginx's `$proxy_add_x_forwarded_for`); from anyone else
-   * the incoming values are replaced, so a client cannot forge its address. With
-   * forward_headers off, incoming values pass through untouched.
-   */
-  #addForwardedHeaders(session: Session): void {
-    const headers = session.upstreamHeaders;
-    if (!this.#forwardHeaders) {
-      if (session.xForwardedFor !== undefined) headers.push('x-forwarded-for', session.xForwardedFor);
-      if (session.xForwardedProto !== undefined) headers.push('x-forwarded-proto', session.xForwardedProto);
-      if (session.xForwardedHost !== undefined) headers.push('x-forwarded-host', session.xForwardedHost);
-      return;
-    }
-    const trusted = session.xForwardedFor !== undefined || session.xForwardedProto !== undefined || session.xForwardedHost !== undefined
-      ? this.#trusted.isTrusted(session.clientIp)
-      : false;
-    if (trusted) {
-      headers.push('x-forwarded-for', session.xForwardedFor === undefined ? session.clientIp : `${session.xForwardedFor}, ${session.clientIp}`);
-      headers.push('x-forwarded-proto', session.xForwardedProto ?? 'http');
-      headers.push('x-forwarded-host', session.xForwardedHost ?? session.rawHost ?? '');
-    } else {
-      headers.push('x-forwarded-for', session.clientIp);
-      headers.push('x-forwarded-proto', 'http');
-      headers.push('x-forwarded-host', session.rawHost ?? '');
-    }
-  }
-
-  /** `add_headers` of the route replace any header of the same name. */
-  #applyRouteHeaders(session: Session, route: ProxyRoute): void {
-    const names = route.replacedHeaderNames!;
-    const headers = session.upstreamHeaders;
-    let write = 0;
-    for (let read = 0; read < headers.length; read += 2) {
-      if (names.has(headers[read]!)) continue;
-      headers[write++] = headers[read]!;
-      headers[write++] = headers[read + 1]!;
-    }
-    headers.length = write;
-    for (const { name, value } of route.addHeaders) headers.push(name.toLowerCase(), value);
   }
 
   #isAdmin(token: string | undefined): boolean {

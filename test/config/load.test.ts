@@ -247,6 +247,8 @@ describe('compiled plan', () => {
       maxBodyBytes: undefined,
       shutdownTimeoutMs: 30000,
       idleTimeoutMs: 10000,
+      websocketMaxMessageBytes: 16777216,
+      websocketIdleTimeoutSecs: 120,
     });
     assert.deepEqual(plan.upstreams.get('app'), {
       name: 'app',

@@ -1,0 +1,176 @@
+/**
+ * One bridged WebSocket: the client side terminated by uWS, the upstream side a
+ * `ws` client connection to the chosen instance. Relays messages unchanged both
+ * ways, carries close codes across, and applies backpressure.
+ *
+ * Backpressure, upstream -> client: when uWS has more than `highWater` bytes
+ * buffered for the client, the upstream socket is paused (TCP then pushes back
+ * on the upstream) and resumed from uWS's `drain` once below `lowWater`.
+ *
+ * Client -> upstream: uWS.js offers no way to stop reading a WebSocket, so the
+ * bound is enforced by closing: if the upstream socket's unsent bytes pass
+ * `upstreamLimit`, the client is closed with 1013 (try again later) rather than
+ * buffering without end.
+ *
+ * @module
+ */
+import type { WebSocket as ClientSocket } from 'uWebSockets.js';
+import type { WebSocket as UpstreamSocket } from 'ws';
+import type { Instance, RequestOutcome } from '../upstream/instance.js';
+
+/** uWS `send` result meaning the message was dropped (backpressure over maxBackpressure). */
+const SEND_DROPPED = 2;
+
+/** Preallocated `ws.send` options: one of two constant objects per message instead of a literal. */
+const BINARY = { binary: true } as const;
+const TEXT = { binary: false } as const;
+
+export interface BridgeLimits {
+  readonly highWater: number;
+  readonly lowWater: number;
+  readonly upstreamLimit: number;
+}
+
+/** Told when a bridge is completely closed, so the gateway can forget it. */
+export interface BridgeOwner {
+  bridgeClosed(bridge: Bridge): void;
+}
+
+/** Close codes that may be sent in a close frame (RFC 6455 7.4; 1005/1006/1015 are report-only). */
+export function isSendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+export class Bridge {
+  readonly owner: BridgeOwner;
+  readonly instance: Instance;
+  readonly upstream: UpstreamSocket;
+  readonly #limits: BridgeLimits;
+  /** Set by uWS's `open`; undefined before that and after the client side closed. */
+  #client: ClientSocket<{ readonly bridge: Bridge }> | undefined = undefined;
+  /** Messages the upstream sent before uWS opened the client side (e.g. a welcome message). */
+  #early: Array<[Buffer, boolean]> | undefined = undefined;
+  #clientOpened = false;
+  /** The upstream's close, kept when it came before uWS opened the client side. */
+  #upstreamClose: [number, Buffer] | undefined = undefined;
+  #upstreamPaused = false;
+  #finished = false;
+
+  constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits) {
+    this.owner = owner;
+    this.instance = instance;
+    this.upstream = upstream;
+    this.#limits = limits;
+    // Bound once per connection, not per message.
+    upstream.on('message', this.#onUpstreamMessage.bind(this));
+    upstream.on('close', this.#onUpstreamClose.bind(this));
+  }
+
+  get clientOpen(): boolean {
+    return this.#client !== undefined;
+  }
+
+  // ---------------------------------------------------------------- client side (uWS callbacks)
+
+  clientOpened(client: ClientSocket<{ readonly bridge: Bridge }>): void {
+    this.#client = client;
+    this.#clientOpened = true;
+    const early = this.#early;
+    this.#early = undefined;
+    if (early !== undefined) for (const [data, isBinary] of early) this.#sendToClient(client, data, isBinary);
+    // The upstream may already have closed while uWS was opening the client side.
+    const closed = this.#upstreamClose;
+    if (closed !== undefined) this.#closeClientLike(closed[0], closed[1]);
+  }
+
+  /** A client message: handed to `ws` as the ArrayBuffer itself. */
+  clientMessage(message: ArrayBuffer, isBinary: boolean): void {
+    const upstream = this.upstream;
+    if (upstream.readyState !== 1 /* OPEN */) return;
+    // No copy: for an ArrayBuffer `ws` treats the data as read-only and masks it into a
+    // fresh frame buffer synchronously (its send queue is only used for compression and
+    // Blobs, both off here), so nothing refers to uWS's memory after this call returns.
+    upstream.send(message, isBinary ? BINARY : TEXT);
+    if (upstream.bufferedAmount > this.#limits.upstreamLimit) {
+      this.#client?.end(1013, 'upstream is not reading fast enough');
+    }
+  }
+
+  /** uWS `drain`: the client took some of its buffer; resume the upstream once below the low-water mark. */
+  clientDrained(client: ClientSocket<{ readonly bridge: Bridge }>): void {
+    if (this.#upstreamPaused && client.getBufferedAmount() < this.#limits.lowWater) {
+      this.#upstreamPaused = false;
+      this.upstream.resume();
+    }
+  }
+
+  /** uWS `close`: the client side is gone (any reason); carry it to the upstream. */
+  clientClosed(code: number, message: ArrayBuffer): void {
+    this.#client = undefined;
+    const upstream = this.upstream;
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      upstream.resume(); // so the upstream's close frame can be read
+    }
+    if (upstream.readyState !== 1 /* OPEN */) return;
+    if (code === 1005) upstream.close();
+    else if (isSendableCloseCode(code)) upstream.close(code, Buffer.from(new Uint8Array(message))); // copy: uWS neuters `message` on return
+    else upstream.close(1001, 'client went away'); // 1006: the client vanished without a close frame
+  }
+
+  /** Graceful shutdown: close the client side (uWS then calls clientClosed, which closes the upstream). */
+  shutdown(code: number, reason: string): void {
+    if (this.#client !== undefined) this.#client.end(code, reason);
+    else if (this.upstream.readyState === 1 /* OPEN */) this.upstream.close(code, reason);
+  }
+
+  /** Last resort when the upstream does not answer a close: drop its connection (reported as 1006). */
+  terminate(): void {
+    this.upstream.terminate();
+  }
+
+  // ---------------------------------------------------------------- upstream side (ws events)
+
+  #onUpstreamMessage(data: Buffer, isBinary: boolean): void {
+    const client = this.#client;
+    if (client !== undefined) {
+      this.#sendToClient(client, data, isBinary);
+    } else if (!this.#clientOpened) {
+      (this.#early ??= []).push([data, isBinary]);
+    }
+  }
+
+  #sendToClient(client: ClientSocket<{ readonly bridge: Bridge }>, data: Buffer, isBinary: boolean): void {
+    if (client.send(data, isBinary) === SEND_DROPPED) {
+      // Cannot happen with maxBackpressure sized above highWater plus two messages; never lose data silently.
+      client.end(1011, 'client is not reading fast enough');
+      return;
+    }
+    if (!this.#upstreamPaused && client.getBufferedAmount() > this.#limits.highWater) {
+      this.#upstreamPaused = true;
+      this.upstream.pause();
+    }
+  }
+
+  #onUpstreamClose(code: number, reason: Buffer): void {
+    this.#finish(code === 1006 ? 'reset' : 'success');
+    if (!this.#clientOpened) this.#upstreamClose = [code, reason];
+    else this.#closeClientLike(code, reason);
+  }
+
+  #closeClientLike(code: number, reason: Buffer | undefined): void {
+    const client = this.#client;
+    if (client === undefined) return;
+    this.#client = undefined;
+    if (code === 1005) client.end();
+    else if (isSendableCloseCode(code)) client.end(code, reason ?? '');
+    else client.end(1011, 'upstream connection lost'); // 1006: the upstream vanished without a close frame
+  }
+
+  #finish(outcome: RequestOutcome): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.instance.requestFinished(outcome);
+    this.owner.bridgeClosed(this);
+  }
+}
