@@ -15,7 +15,8 @@ import { ConfigError, formatPlanSummary, loadConfig } from '../config/index.js';
 import { NativeBindingError } from '../ingress/uws.js';
 import { PortInUseError } from '../ingress/server.js';
 import { createLogger, setLogLevel, type LogLevel } from '../log.js';
-import { runRoutesCommand } from './routes.js';
+import { SupervisorSelectionError } from '../supervisor/index.js';
+import { RoutesArgumentError, runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -28,7 +29,8 @@ function nameList(value: unknown): string[] | undefined {
 }
 
 function fail(error: unknown): never {
-  if (error instanceof ConfigError) {
+  // Errors in what the user wrote (config file, flags): the message alone, exit 2.
+  if (error instanceof ConfigError || error instanceof SupervisorSelectionError || error instanceof RoutesArgumentError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }

@@ -79,6 +79,14 @@ export function connectionTokens(value: string): string[] {
   return tokens;
 }
 
+/** True when a `Connection` header value contains the `close` option. */
+export function asksToClose(value: string): boolean {
+  // The common values are exactly "close" or "keep-alive": compare before tokenising.
+  if (value === 'close' || value === 'Close') return true;
+  if (value === 'keep-alive' || value === 'Keep-Alive') return false;
+  return value.split(',').some((token) => token.trim().toLowerCase() === 'close');
+}
+
 /** True when `value` is a Content-Length: one or more digits, nothing else. */
 export function isValidContentLength(value: string): boolean {
   if (value.length === 0 || value.length > 15) return false; // 15 digits: far past any body we accept

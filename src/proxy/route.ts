@@ -14,6 +14,11 @@ export class ProxyRoute {
   readonly spec: RouteSpec;
   readonly upstream: Upstream;
   readonly readTimeoutMs: number;
+  /**
+   * Index into `Instance.dispatchers`: a connect timeout belongs to a connection, so a
+   * route overriding it gets pools of its own (slot 0 is the upstream's default).
+   */
+  readonly connectSlot: number;
   readonly requestTimeoutMs: number | undefined;
   readonly requireAuth: boolean;
   /** Lowercase names of `add_headers`: incoming headers of these names are replaced. */
@@ -30,6 +35,7 @@ export class ProxyRoute {
     this.spec = spec;
     this.upstream = upstream;
     this.readTimeoutMs = spec.readTimeoutMs ?? upstreamSpec.readTimeoutMs;
+    this.connectSlot = upstream.connectSlot(spec.connectTimeoutMs);
     this.requestTimeoutMs = spec.requestTimeoutMs;
     this.requireAuth = spec.requireAuth;
     this.addHeaders = spec.addHeaders;

@@ -19,7 +19,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import { classifyUpstreamError, type Instance, type RequestOutcome } from '../upstream/index.js';
-import { droppedResponseHeaders } from './headers.js';
+import { asksToClose, droppedResponseHeaders } from './headers.js';
 import { failureStatus, statusBodies, statusLines } from './errors.js';
 import type { RequestBodySource } from './request-body.js';
 import type { ProxyRoute } from './route.js';
@@ -70,6 +70,20 @@ function corkedResponseEnd(): void {
 }
 function corkedError(): void {
   corkSession.writeErrorResponse(corkStatus);
+}
+
+/**
+ * Aborting with an error named TimeoutError makes the upstream module count the
+ * attempt as a timeout (not a reset). Made once: aborting allocates nothing.
+ */
+const deadlineError = new DOMException('request deadline passed', 'TimeoutError');
+const clientGoneError = new DOMException('client closed the connection', 'AbortError');
+
+function retryDispatch(session: Session, instance: Instance): void {
+  if (session.aborted || session.finished) {
+    return;
+  }
+  session.dispatchTo(instance);
 }
 
 function onDeadline(session: Session): void {
@@ -184,8 +198,8 @@ export class Session implements Dispatcher.DispatchHandler {
   /** uWS onAborted: the client went away. Cancel upstream work; never touch `res` again. */
   clientAborted(): void {
     this.aborted = true;
-    this.body?.fail(new Error('client closed the connection'));
-    this.controller?.abort(new Error('client closed the connection'));
+    this.body?.fail(clientGoneError);
+    this.controller?.abort(clientGoneError);
     this.finish();
   }
 
@@ -209,14 +223,14 @@ export class Session implements Dispatcher.DispatchHandler {
     instance.requestStarted();
     // dispatch() returning false means the pool is saturated: the request is queued
     // (bounded by the pool's connection limit), so there is nothing more to do here.
-    instance.dispatcher.dispatch(options, this);
+    instance.dispatchers[route.connectSlot]!.dispatch(options, this);
   }
 
   // --- undici DispatchHandler -------------------------------------------------
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.aborted) controller.abort(new Error('client closed the connection'));
+    if (this.aborted) controller.abort(clientGoneError);
   }
 
   onResponseStart(
@@ -269,7 +283,10 @@ export class Session implements Dispatcher.DispatchHandler {
     if (this.#mayRetry(outcome)) {
       const next = this.route!.upstream.select(this.clientIp, this.instance, this.triedInstances) ?? this.#retrySameInstance(outcome);
       if (next) {
-        this.dispatchTo(next);
+        // Dispatch from a fresh macrotask: undici reports the error before its client
+        // has finished tearing the broken socket down, and a synchronous retry can be
+        // written onto that same dead socket.
+        setImmediate(retryDispatch, this, next);
         return;
       }
     }
@@ -288,7 +305,12 @@ export class Session implements Dispatcher.DispatchHandler {
       if (typeof value === 'string') res.writeHeader(name, value);
       else for (let i = 0; i < value.length; i++) res.writeHeader(name, value[i]!);
     }
-    if (this.owner.draining) res.writeHeader('connection', 'close');
+    // uWS closes the connection after answering a client that sent `Connection: close`
+    // (and we do while draining) but does not say so: say it, so the client does not
+    // send its next request into a closing socket.
+    if (this.owner.draining || (this.connectionHeader !== undefined && asksToClose(this.connectionHeader))) {
+      res.writeHeader('connection', 'close');
+    }
     const length = headers['content-length'];
     if (this.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) {
       this.#bodyMode = BodyMode.None;
@@ -361,12 +383,12 @@ export class Session implements Dispatcher.DispatchHandler {
     this.deadline = undefined;
     if (this.finished || this.aborted) return;
     if (this.responseStarted) {
-      this.controller?.abort(new Error('request deadline passed'));
+      this.controller?.abort(deadlineError);
       return;
     }
     const controller = this.controller;
     this.respondError(504);
-    controller?.abort(new Error('request deadline passed'));
+    controller?.abort(deadlineError);
   }
 
   finish(): void {
