@@ -45,6 +45,14 @@ export interface RawOptions {
   readonly until?: 'response' | 'close';
   /** Half-close our side after writing (signals end of request bytes). */
   readonly endAfterWrite?: boolean;
+  /**
+   * Write the first `splitAt` bytes, then the rest `splitDelayMs` later (default 50),
+   * so that the server reads the request in two pieces, as it does whenever a header
+   * block spans several TCP segments on a real network (loopback's 64 KiB segments
+   * otherwise deliver a test's request in one read).
+   */
+  readonly splitAt?: number;
+  readonly splitDelayMs?: number;
 }
 
 /**
@@ -146,8 +154,18 @@ export function rawExchange(port: number, request: string | Buffer, options: Raw
     }, timeoutMs);
 
     socket.on('connect', () => {
-      socket.write(request);
-      if (options.endAfterWrite) socket.end();
+      const bytes = typeof request === 'string' ? Buffer.from(request, 'latin1') : request;
+      if (options.splitAt === undefined) {
+        socket.write(bytes);
+        if (options.endAfterWrite) socket.end();
+        return;
+      }
+      socket.write(bytes.subarray(0, options.splitAt));
+      setTimeout(() => {
+        if (socket.destroyed) return;
+        socket.write(bytes.subarray(options.splitAt));
+        if (options.endAfterWrite) socket.end();
+      }, options.splitDelayMs ?? 50);
     });
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
