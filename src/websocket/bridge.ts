@@ -55,6 +55,8 @@ export class Bridge {
   #upstreamClose: [number, Buffer] | undefined = undefined;
   #upstreamPaused = false;
   #finished = false;
+  /** Set when `ws` gave up on an upstream message past the size cap: the client then hears 1009, not 1011. */
+  #upstreamTooBig = false;
 
   constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits) {
     this.owner = owner;
@@ -64,6 +66,7 @@ export class Bridge {
     // Bound once per connection, not per message.
     upstream.on('message', this.#onUpstreamMessage.bind(this));
     upstream.on('close', this.#onUpstreamClose.bind(this));
+    upstream.on('error', this.#onUpstreamError.bind(this));
   }
 
   get clientOpen(): boolean {
@@ -152,8 +155,19 @@ export class Bridge {
     }
   }
 
+  #onUpstreamError(error: Error & { code?: string }): void {
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#upstreamTooBig = true;
+  }
+
   #onUpstreamClose(code: number, reason: Buffer): void {
-    this.#finish(code === 1006 ? 'reset' : 'success');
+    if (this.#upstreamTooBig) {
+      // ws closed the upstream itself and reports 1006; the client should learn the real reason.
+      this.#finish('success');
+      code = 1009;
+      reason = Buffer.from('upstream message too big');
+    } else {
+      this.#finish(code === 1006 ? 'reset' : 'success');
+    }
     if (!this.#clientOpened) this.#upstreamClose = [code, reason];
     else this.#closeClientLike(code, reason);
   }

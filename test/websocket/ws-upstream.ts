@@ -5,7 +5,8 @@
  *
  * Commands (text messages): `close CODE REASON` closes with that code,
  * `die` drops the TCP connection without a close frame, `flood BYTES` sends
- * BYTES in 64 KiB binary messages as fast as its own socket takes them.
+ * BYTES in 64 KiB binary messages as fast as its own socket takes them,
+ * `big BYTES` sends one binary message of BYTES, `stall` stops reading.
  * Anything else is echoed back unchanged (text as text, binary as binary).
  * Paths starting with `/refuse` are answered 403 with a body; plain HTTP
  * requests get the upstream's name.
@@ -91,6 +92,14 @@ export async function startWsUpstream(name: string, options: { unix?: boolean } 
           }
           if (text === 'die') {
             ws.terminate();
+            return;
+          }
+          if (text.startsWith('big ')) {
+            ws.send(Buffer.alloc(Number(text.slice(4)), 1));
+            return;
+          }
+          if (text === 'stall') {
+            ws.pause(); // stops reading its socket: what warpdrive sends piles up in front of it
             return;
           }
           if (text.startsWith('flood ')) {
