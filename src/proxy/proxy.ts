@@ -155,21 +155,21 @@ export class Proxy implements SessionOwner {
     }
 
     // --- validate: anything ambiguous is answered here and never forwarded -------
-    if (session.headerBytes > this.#maxHeaderBytes) return session.respondError(431);
+    if (session.headerBytes > this.#maxHeaderBytes) return session.reject(431);
     if (session.framingError || (session.contentLength !== undefined && session.transferEncoding !== undefined)) {
-      return session.respondError(400);
+      return session.reject(400);
     }
-    if (session.hostCount > 1) return session.respondError(400);
-    if (session.method === 'CONNECT' || session.method === 'TRACE') return session.respondError(501);
+    if (session.hostCount > 1) return session.reject(400);
+    if (session.method === 'CONNECT' || session.method === 'TRACE') return session.reject(501);
     const host = session.rawHost === undefined || session.rawHost === '' ? '' : routingHost(session.rawHost);
-    if (host === undefined) return session.respondError(400);
+    if (host === undefined) return session.reject(400);
     session.host = host;
     const path = normalizePath(rawPath);
-    if (path === undefined) return session.respondError(400);
+    if (path === undefined) return session.reject(400);
     session.path = path;
 
     const contentLength = session.contentLength === undefined ? 0 : Number(session.contentLength);
-    if (contentLength > this.#maxBodyBytes) return session.respondError(413);
+    if (contentLength > this.#maxBodyBytes) return session.reject(413);
     if (contentLength > 0 || session.transferEncoding !== undefined) {
       const body = new RequestBodySource(res);
       session.body = body;
@@ -180,11 +180,11 @@ export class Proxy implements SessionOwner {
 
     // --- route -----------------------------------------------------------------
     const route = this.#router.match(session.method, host, path, session);
-    if (route === undefined) return session.respondError(404);
+    if (route === undefined) return session.reject(404);
     session.route = route;
 
     // --- requestFilter: admin-token auth ------------------------------------------
-    if (route.requireAuth && !this.#isAdmin(session.adminToken)) return session.respondError(401);
+    if (route.requireAuth && !this.#isAdmin(session.adminToken)) return session.reject(401);
 
     // --- upstreamRequestFilter: forwarded headers, route headers -------------------
     addForwardedHeaders(session.upstreamHeaders, session, this.#forwardHeaders, this.#trusted);

@@ -86,6 +86,10 @@ function retryDispatch(session: Session, instance: Instance): void {
   session.dispatchTo(instance);
 }
 
+function rejectLater(session: Session, status: number): void {
+  session.respondError(status);
+}
+
 function onDeadline(session: Session): void {
   session.deadlineExpired();
 }
@@ -377,6 +381,20 @@ export class Session implements Dispatcher.DispatchHandler {
     corkStatus = status;
     this.res.cork(corkedError);
     this.finish();
+  }
+
+  /**
+   * Answers a request that is refused before dispatch (malformed, too large, no
+   * route, not allowed). The answer is sent from the next macrotask, not inside
+   * the uWS request callback: there, uWS would go on parsing the bytes already
+   * buffered on the connection after our `end(..., close)` and hand a request
+   * pipelined behind a 400 to us (a smuggling vector, and RFC 9112 9.6 forbids
+   * processing it). Outside its parse loop uWS aborts the connection if another
+   * request follows, and closes it after the answer otherwise.
+   * See native-notes/uws-http-behaviour.md.
+   */
+  reject(status: number): void {
+    setImmediate(rejectLater, this, status);
   }
 
   deadlineExpired(): void {
