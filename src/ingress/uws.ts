@@ -47,6 +47,13 @@ export function loadUws(): Uws {
   }
   if (!nativeBinaryLoaded()) {
     const abi = process.versions.modules;
+    const forced = process.env.UWS_USE_FALLBACK;
+    if (forced !== undefined && /^(1|true)$/i.test(forced)) {
+      throw new NativeBindingError(
+        `UWS_USE_FALLBACK=${forced} is set, which makes uWebSockets.js use its slow pure-JS fallback; ` +
+          `warpdrive will not run on it. Fix: unset UWS_USE_FALLBACK.`,
+      );
+    }
     throw new NativeBindingError(
       `uWebSockets.js could not load its native binary for Node.js ${process.version} ` +
         `(ABI ${abi}, ${process.platform}-${process.arch}); warpdrive will not run on the slow pure-JS fallback. ` +
