@@ -98,7 +98,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
 
   const upstreams = new Map<string, UpstreamConfig | undefined>();
   if (raw.upstreams !== undefined && !isTable(raw.upstreams)) {
-    issues.push({ path: 'upstreams', message: 'expected tables written as [upstreams.NAME], found a value; fix: see docs/config.md "Upstreams"' });
+    issues.push({ path: 'upstreams', message: 'expected tables written as [upstreams.NAME], found a value; fix: see README.md "Upstreams"' });
   } else if (raw.upstreams !== undefined) {
     for (const [name, table] of Object.entries(raw.upstreams)) {
       upstreams.set(name, parsePart(UpstreamSchema, table, ['upstreams', name], issues));
