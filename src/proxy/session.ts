@@ -57,10 +57,30 @@ function statusLineFor(status: number, message: string | undefined): string {
 // cork() targets: set immediately before a synchronous res.cork(fn) call.
 let corkSession: Session;
 let corkStatus = 0;
-let corkHeaders: Record<string, string | string[] | undefined>;
 let corkChunk: Buffer;
-function corkedResponseStart(): void {
-  corkSession.writeResponseHead(corkStatus, corkHeaders);
+function corkedFlushHead(): void {
+  corkSession.flushHead();
+}
+
+/**
+ * Response heads waiting for their first body bytes. undici reports status,
+ * body and end of a small response in one parser pass; writing the head in the
+ * same cork as the body makes the whole response one write(2) instead of two.
+ * If no body comes in the same pass (a slow stream, a long poll), the microtask
+ * below writes the head alone, so headers are never held back by more than that.
+ */
+const pendingHeads: Session[] = [];
+let headFlushScheduled = false;
+function flushPendingHeads(): void {
+  headFlushScheduled = false;
+  for (let i = 0; i < pendingHeads.length; i++) {
+    const session = pendingHeads[i]!;
+    if (session.headPending && !session.aborted) {
+      corkSession = session;
+      session.res.cork(corkedFlushHead);
+    }
+  }
+  pendingHeads.length = 0;
 }
 function corkedResponseData(): void {
   corkSession.writeBody(corkChunk);
@@ -246,17 +266,31 @@ export class Session implements Dispatcher.DispatchHandler {
     if (this.aborted) return;
     this.responseStarted = true;
     this.status = statusCode;
-    corkSession = this;
-    corkStatus = statusCode;
-    corkHeaders = headers;
     this.#statusMessage = statusMessage;
-    this.res.cork(corkedResponseStart);
+    this.#responseHeaders = headers;
+    this.headPending = true;
+    pendingHeads.push(this);
+    if (!headFlushScheduled) {
+      headFlushScheduled = true;
+      queueMicrotask(flushPendingHeads);
+    }
+  }
+
+  /** Writes the response head if it is still waiting (inside cork). */
+  flushHead(): void {
+    if (!this.headPending) return;
+    this.headPending = false;
+    this.writeResponseHead(this.status, this.#responseHeaders!);
+    this.#responseHeaders = undefined;
   }
 
   #statusMessage: string | undefined = undefined;
+  #responseHeaders: Record<string, string | string[] | undefined> | undefined = undefined;
+  /** Status and headers received but not yet written (see pendingHeads). */
+  headPending = false;
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.aborted || this.#bodyMode === BodyMode.None) return;
+    if (this.aborted) return;
     corkSession = this;
     corkChunk = chunk;
     this.res.cork(corkedResponseData);
@@ -328,6 +362,8 @@ export class Session implements Dispatcher.DispatchHandler {
   }
 
   writeBody(chunk: Buffer): void {
+    if (this.headPending) this.flushHead();
+    if (this.#bodyMode === BodyMode.None) return;
     const res = this.res;
     this.bytesSent += chunk.length;
     if (this.#bodyMode === BodyMode.Fixed) {
@@ -343,6 +379,7 @@ export class Session implements Dispatcher.DispatchHandler {
   }
 
   endBody(): void {
+    if (this.headPending) this.flushHead();
     const res = this.res;
     switch (this.#bodyMode) {
       case BodyMode.None:
