@@ -290,9 +290,13 @@ export class WebSocketGateway implements BridgeOwner {
     upstream.on('error', (error: Error & { code?: string }) => {
       if (settled) return; // after open, errors are followed by 'close', which the bridge handles
       settled = true;
+      if (pending.aborted || pending.answered) {
+        // We dropped the handshake ourselves (client gone, shutdown): says nothing about the instance.
+        instance.requestFinished('cancelled');
+        return;
+      }
       const outcome = error.message.includes('handshake has timed out') ? 'timeout' : classifyUpstreamError(error);
       instance.requestFinished(outcome);
-      if (pending.aborted || pending.answered) return;
       log.warn(`WebSocket upgrade to ${instance.id} (${instance.address}) failed: ${error.message}`);
       if (outcome === 'connect_failure' && pending.attempts <= route.upstream.spec.retries) {
         const next = route.upstream.select(request.clientIp, instance, pending.triedInstances);

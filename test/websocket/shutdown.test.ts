@@ -70,7 +70,7 @@ upstream = "ws"
         resolve([code, reason.toString()]);
       }),
     );
-    const upstreamClosed = ws.nextClose();
+    const upstreamClosed = ws.handshakes.at(-1)!.closed;
 
     const slowResponse = request(`http://127.0.0.1:${wd.port}/slow`).then(async (res) => {
       const text = await res.body.text();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
@@ -42,8 +43,12 @@ describe('WebSocket proxying', () => {
   let poolB: WsUpstream;
   let wd: RunningWarpdrive;
   let base: string;
+  /** Accepts TCP connections and never answers: a handshake that never completes. */
+  const silent = net.createServer(() => {});
 
   before(async () => {
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
     tcp = await startWsUpstream('tcp');
     unix = await startWsUpstream('unix', { unix: true });
     poolA = await startWsUpstream('a');
@@ -63,6 +68,21 @@ ${unix.toml}
 host = "127.0.0.1"
 port = 1
 retries = 0
+
+[upstreams.mixed]
+strategy = "round_robin"
+retries = 1
+[[upstreams.mixed.instances]]
+host = "127.0.0.1"
+port = 1
+[[upstreams.mixed.instances]]
+${tcp.toml}
+
+[upstreams.silent]
+host = "127.0.0.1"
+port = ${(silent.address() as AddressInfo).port}
+connect_timeout_secs = 0.5
+read_timeout_secs = 0.5
 
 [upstreams.pool]
 strategy = "least_conn"
@@ -85,6 +105,14 @@ path_prefix = "/dead"
 upstream = "dead"
 
 [[routes]]
+path_prefix = "/mixed"
+upstream = "mixed"
+
+[[routes]]
+path_prefix = "/silent"
+upstream = "silent"
+
+[[routes]]
 path_prefix = "/cable"
 upstream = "tcp"
 rewrite = "/ws"
@@ -99,6 +127,7 @@ ${['/echo', '/chat', '/flood', '/refuse'].map((prefix) => `[[routes]]\npath_pref
   after(async () => {
     await wd?.stop();
     await Promise.all([tcp, unix, poolA, poolB].map((u) => u?.close()));
+    silent.close();
   });
 
   it('forwards path and query after rewrite, cookies, origin, authorization, forwarded and route headers', async () => {
@@ -168,10 +197,11 @@ ${['/echo', '/chat', '/flood', '/refuse'].map((prefix) => `[[routes]]\npath_pref
 
   it('carries close codes and reasons from the client to the upstream', async () => {
     const ws = await connect(`${base}/echo`);
-    const upstreamClosed = tcp.nextClose();
+    const upstreamClosed = tcp.handshakes.at(-1)!.closed;
+    const clientClosed = closed(ws);
     ws.close(4001, 'client says bye');
     assert.deepEqual(await upstreamClosed, [4001, 'client says bye']);
-    assert.equal((await closed(ws))[0], 4001);
+    assert.equal((await clientClosed)[0], 4001);
   });
 
   it('carries close codes and reasons from the upstream to the client', async () => {
@@ -183,7 +213,7 @@ ${['/echo', '/chat', '/flood', '/refuse'].map((prefix) => `[[routes]]\npath_pref
 
   it('closes the upstream when the client vanishes, and the client when the upstream dies', async () => {
     const ws = await connect(`${base}/echo`);
-    const upstreamClosed = tcp.nextClose();
+    const upstreamClosed = tcp.handshakes.at(-1)!.closed;
     ws.terminate(); // no close frame: TCP just goes away
     assert.deepEqual(await upstreamClosed, [1001, 'client went away']);
 
@@ -213,6 +243,19 @@ ${['/echo', '/chat', '/flood', '/refuse'].map((prefix) => `[[routes]]\npath_pref
       ws.on('error', () => {});
       ws.terminate();
     }
+  });
+
+  it('retries a refused connection on another instance, and answers 504 to a handshake that never completes', async () => {
+    for (let i = 0; i < 4; i++) {
+      const ws = await connect(`${base}/mixed/echo`);
+      ws.close();
+      await closed(ws);
+    }
+    const ws = new WebSocket(`${base}/silent`);
+    const [, response] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+    assert.equal(response.statusCode, 504);
+    ws.on('error', () => {});
+    ws.terminate();
   });
 
   it('proxies to a Unix-socket upstream with strip_prefix', async () => {

@@ -24,6 +24,8 @@ export interface Handshake {
   readonly url: string;
   readonly headers: http.IncomingHttpHeaders;
   readonly protocol: string;
+  /** This connection's close as the upstream saw it (code, reason). */
+  readonly closed: Promise<[number, string]>;
 }
 
 export interface WsUpstream {
@@ -73,12 +75,15 @@ export async function startWsUpstream(name: string, options: { unix?: boolean } 
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      upstream.handshakes.push({ url: req.url ?? '', headers: req.headers, protocol: ws.protocol });
+      let closedWith!: (c: [number, string]) => void;
+      const closed = new Promise<[number, string]>((resolve) => (closedWith = resolve));
+      upstream.handshakes.push({ url: req.url ?? '', headers: req.headers, protocol: ws.protocol, closed });
       upstream.sockets.add(ws);
       ws.on('close', (code, reason) => {
         upstream.sockets.delete(ws);
         const entry: [number, string] = [code, reason.toString()];
         upstream.closes.push(entry);
+        closedWith(entry);
         for (const waiter of closeWaiters.splice(0)) waiter(entry);
       });
       ws.on('error', () => {});
