@@ -187,6 +187,13 @@ ${['/echo', '/chat', '/flood', '/refuse'].map((prefix) => `[[routes]]\npath_pref
     ws.close();
   });
 
+  it('delivers a message the upstream sends the moment it opens (ActionCable welcome)', async () => {
+    const ws = new WebSocket(`${base}/echo/welcome`);
+    const first = nextMessage(ws);
+    assert.equal((await first).data.toString(), 'welcome');
+    ws.close();
+  });
+
   it('answers pings on both hops', async () => {
     const ws = await connect(`${base}/echo`);
     ws.ping('are you there');

@@ -9,7 +9,8 @@
  * `big BYTES` sends one binary message of BYTES, `stall` stops reading.
  * Anything else is echoed back unchanged (text as text, binary as binary).
  * Paths starting with `/refuse` are answered 403 with a body; plain HTTP
- * requests get the upstream's name.
+ * requests get the upstream's name. A path containing `welcome` gets a
+ * `welcome` message as soon as it opens.
  *
  * @module
  */
@@ -87,6 +88,8 @@ export async function startWsUpstream(name: string, options: { unix?: boolean } 
         for (const waiter of closeWaiters.splice(0)) waiter(entry);
       });
       ws.on('error', () => {});
+      // Like ActionCable's welcome: a message sent the moment the connection opens.
+      if (req.url?.includes('welcome')) ws.send('welcome');
       ws.on('message', (data: Buffer, isBinary) => {
         if (!isBinary) {
           const text = data.toString();
