@@ -42,6 +42,26 @@ export function writeConfig(toml: string, name = 'warpdrive.toml'): string {
   return file;
 }
 
+/**
+ * The smallest useful config: warpdrive on 127.0.0.1, any free port, sending every
+ * request to one upstream `app` (`upstreamToml` is its `host`/`port` or `socket` lines).
+ */
+export function singleUpstreamConfig(upstreamToml: string, extraUpstreamToml = ''): string {
+  return writeConfig(`
+[server]
+http_port = 0
+bind_address = "127.0.0.1"
+
+[upstreams.app]
+${upstreamToml}
+${extraUpstreamToml}
+
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+`);
+}
+
 /** Starts warpdrive with `--config FILE` (or none in simple mode) and waits until it listens. */
 export async function startWarpdrive(configFile: string | undefined, options: RunOptions = {}): Promise<RunningWarpdrive> {
   const args = [warpdriveBin, ...(configFile ? ['--config', configFile] : []), ...(options.args ?? [])];

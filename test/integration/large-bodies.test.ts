@@ -14,7 +14,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { singleUpstreamConfig, startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const GIB = 1024 * 1024 * 1024;
 const CHUNK = Buffer.alloc(256 * 1024, 0x61);
@@ -64,18 +64,7 @@ describe('large bodies stream with flat memory', () => {
       req.on('data', (chunk: Buffer) => (received += chunk.length));
       req.on('end', () => res.end(String(received)));
     });
-    wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-[upstreams.app]
-${upstream.toml}
-[[routes]]
-path_prefix = "/"
-upstream = "app"
-`),
-    );
+    wd = await startWarpdrive(singleUpstreamConfig(upstream.toml));
   });
 
   after(async () => {
@@ -148,20 +137,7 @@ describe('an upstream closing an idle keep-alive connection as a request arrives
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-[upstreams.app]
-host = "127.0.0.1"
-port = ${port}
-retries = 0
-[[routes]]
-path_prefix = "/"
-upstream = "app"
-`),
-    );
+    wd = await startWarpdrive(singleUpstreamConfig(`host = "127.0.0.1"\nport = ${port}`, 'retries = 0'));
   });
 
   after(async () => {

@@ -14,8 +14,10 @@ import net from 'node:net';
 const source = `
 const server = require('node:net').createServer();
 server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-  process.stdout.write('PORT ' + server.address().port + '\\n');
-  setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+  // Block in the same callback that announces the port: with the block deferred (setImmediate),
+  // the event loop could accept a filler connection first and leave room in the queue.
+  require('node:fs').writeSync(1, 'PORT ' + server.address().port + '\\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 });
 `;
 
