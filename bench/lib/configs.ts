@@ -10,7 +10,51 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Strategy } from '../../src/config/types.js';
 import type { Topology } from './topology.js';
+
+/**
+ * A topology plus how its instances are balanced. Undefined strategy: round
+ * robin, every proxy's default (what a plain {@link Topology} means).
+ */
+export interface BalancedTopology extends Topology {
+  readonly strategy?: Strategy;
+}
+
+/**
+ * Each proxy's spelling of warpdrive's strategies, chosen to do the same thing:
+ * - least_conn: fewest requests (nginx, warpdrive) or connections (HAProxy, which
+ *   counts a request per connection in HTTP mode) in flight.
+ * - random: warpdrive draws two instances and takes the less busy, which is
+ *   nginx's `random two least_conn` and HAProxy's `random(2)`.
+ * - ip_hash: by client address. nginx's ip_hash keys on the first three octets
+ *   of an IPv4 address, HAProxy's `source` and warpdrive on the whole address;
+ *   with every bench request from 127.0.0.1 all three send everything to one
+ *   instance, so this measures the hash, not the spread.
+ * Round robin is every proxy's default: nginx gets no directive (a comment),
+ * HAProxy `roundrobin`.
+ */
+const NGINX_BALANCE: Readonly<Record<Strategy, string>> = {
+  round_robin: '# round robin: nginx\'s default, no directive',
+  least_conn: 'least_conn;',
+  random: 'random two least_conn;',
+  ip_hash: 'ip_hash;',
+};
+const HAPROXY_BALANCE: Readonly<Record<Strategy, string>> = {
+  round_robin: 'roundrobin',
+  least_conn: 'leastconn',
+  random: 'random(2)',
+  ip_hash: 'source',
+};
+
+/** The strategy of `topology`, checked: a name outside the four would render a broken config. */
+function strategyOf(topology: BalancedTopology): Strategy {
+  const strategy = topology.strategy ?? 'round_robin';
+  if (!Object.hasOwn(HAPROXY_BALANCE, strategy)) {
+    throw new Error(`bench: unknown balancing strategy ${JSON.stringify(strategy)}; use ${Object.keys(HAPROXY_BALANCE).join(', ')}`);
+  }
+  return strategy;
+}
 
 /** The repository root: the first directory above this file holding package.json and bench/configs. */
 export function projectRoot(): string {
@@ -53,7 +97,8 @@ export interface RenderedConfig {
   readonly sideFiles: ReadonlyArray<{ readonly name: string; readonly text: string }>;
 }
 
-export function renderNginx(topology: Topology, ctx: RenderContext, template = loadTemplate('nginx.conf.tmpl')): RenderedConfig {
+export function renderNginx(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('nginx.conf.tmpl')): RenderedConfig {
+  const balance = NGINX_BALANCE[strategyOf(topology)];
   const upstreamServers = topology.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n');
   const webSocketLocation = [
     '        # WebSocket echo: the one place the upgrade headers pass through.',
@@ -98,11 +143,12 @@ export function renderNginx(topology: Topology, ctx: RenderContext, template = l
     }
     servers = blocks.join('\n');
   }
-  const text = fillTemplate(template, { dir: ctx.dir, upstream_servers: upstreamServers, servers });
+  const text = fillTemplate(template, { dir: ctx.dir, balance, upstream_servers: upstreamServers, servers });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
 }
 
-export function renderHaproxy(topology: Topology, ctx: RenderContext, template = loadTemplate('haproxy.cfg.tmpl')): RenderedConfig {
+export function renderHaproxy(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('haproxy.cfg.tmpl')): RenderedConfig {
+  const balance = HAPROXY_BALANCE[strategyOf(topology)];
   const upstreamServers = topology.upstreamPorts.map((p, i) => `    server s${i} 127.0.0.1:${p}`).join('\n');
   const sideFiles: Array<{ name: string; text: string }> = [];
   let routing: string;
@@ -118,7 +164,7 @@ export function renderHaproxy(topology: Topology, ctx: RenderContext, template =
     defaultBackend = 'not_found';
     sideFiles.push({ name: 'routes.map', text: topology.routes.map((r) => `${r.host}${r.pathPrefix} app`).join('\n') + '\n' });
   }
-  const text = fillTemplate(template, { port: String(ctx.port), upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
+  const text = fillTemplate(template, { port: String(ctx.port), balance, upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
   return { mainFile: 'haproxy.cfg', text, sideFiles };
 }
 
@@ -127,17 +173,22 @@ function tomlString(value: string): string {
   return JSON.stringify(value);
 }
 
-export function renderWarpdrive(topology: Topology, ctx: RenderContext, template = loadTemplate('warpdrive.toml.tmpl')): RenderedConfig {
+export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('warpdrive.toml.tmpl')): RenderedConfig {
+  const strategy = strategyOf(topology);
   const instances = topology.upstreamPorts.map((p) => `[[upstreams.app.instances]]\nhost = "127.0.0.1"\nport = ${p}\n`).join('\n');
   const routes =
     topology.routes === undefined
       ? '[[routes]]\npath_prefix = "/"\nupstream = "app"\n'
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
-  const text = fillTemplate(template, { port: String(ctx.port), instances, routes });
+  const text = fillTemplate(template, { port: String(ctx.port), strategy: tomlString(strategy), instances, routes });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
 }
 
-/** The Node.js peer's own small JSON config (read by bench/node-peer-proxy.ts). */
+/**
+ * The Node.js peer's own small JSON config (read by bench/node-peer-proxy.ts).
+ * It always balances round robin: the topology's strategy is not passed on, so
+ * in the pool-3-* scenarios other than pool-3 it is not an equivalent peer.
+ */
 export interface NodePeerConfig {
   readonly port: number;
   readonly upstreamPorts: readonly number[];

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { Strategy } from '../../src/config/types.js';
+import type { BalancedTopology } from './configs.js';
 import { buildRouteTable, requestTargetsFor, type Topology } from './topology.js';
 import { luaTargets, type WrkScript } from './wrk.js';
 
@@ -17,6 +19,11 @@ export interface Scenario {
   readonly tool: LoadTool;
   /** How many upstream instances the proxies balance over. */
   readonly instances: number;
+  /**
+   * How the proxies pick an instance (warpdrive's names; nginx and HAProxy get
+   * their equivalent directive). Undefined: round robin, every proxy's default.
+   */
+  readonly strategy?: Strategy;
   /** The route table (undefined: one catch-all route). */
   readonly routes: Topology['routes'];
   /** wrk: request path (when the script does not set one), script parts, extra headers. */
@@ -27,6 +34,25 @@ export interface Scenario {
   readonly ratePerSec?: number;
   /** A proxy that must support WebSocket; others are probed and skipped if they do not. */
   readonly needsWebSocket?: boolean;
+}
+
+/**
+ * Small GET over 3 upstream instances with one balancing strategy: beside
+ * `small-get` (one instance), the difference is what the balancer costs.
+ */
+function poolScenario(name: string, strategy: Strategy, strategyTitle: string, how: string): Scenario {
+  return {
+    name,
+    title: `Pool of 3 upstream instances, ${strategyTitle}`,
+    // http-proxy has no strategies: the Node.js peer always takes turns, and the report should say so.
+    description: strategy === 'round_robin' ? `Small GET ${how}` : `Small GET ${how} The Node.js peer stays round robin.`,
+    tool: 'wrk',
+    instances: 3,
+    strategy,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+  };
 }
 
 /** 100 hosts x 10 path prefixes. */
@@ -73,16 +99,20 @@ const BASE_SCENARIOS: readonly Scenario[] = [
     path: '/',
     wrkScript: { parts: ['routes.lua'], prelude: luaTargets(requestTargetsFor(ROUTE_TABLE)) },
   },
-  {
-    name: 'pool-3',
-    title: 'Pool of 3 upstream instances',
-    description: 'Small GET balanced round-robin over 3 instances: instance selection and per-instance pools.',
-    tool: 'wrk',
-    instances: 3,
-    routes: undefined,
-    path: '/',
-    wrkScript: { parts: [] },
-  },
+  poolScenario('pool-3', 'round_robin', 'round robin', 'balanced round-robin over 3 instances: instance selection and per-instance pools.'),
+  poolScenario('pool-3-least-conn', 'least_conn', 'least connections', 'sent to the instance with the fewest requests in flight (a scan of the 3 on every request).'),
+  poolScenario(
+    'pool-3-random',
+    'random',
+    'random, two choices',
+    'two instances drawn at random, the one with fewer requests in flight taken (nginx "random two least_conn", HAProxy "random(2)").',
+  ),
+  poolScenario(
+    'pool-3-ip-hash',
+    'ip_hash',
+    'client IP hash',
+    'hashed on the client address: every request of the bench comes from 127.0.0.1, so all of them go to ONE instance in every proxy; this measures the cost of the hash, not balancing.',
+  ),
   {
     name: 'new-conn',
     title: 'New connection per request',
@@ -143,6 +173,17 @@ export function pacedScenario(ratePerSec: number): Scenario {
 
 export function allScenarios(rates: readonly number[]): Scenario[] {
   return [...BASE_SCENARIOS, ...rates.map(rateScenario), ...rates.map(pacedScenario)];
+}
+
+/**
+ * What every proxy is configured with for `scenario`: its first `instances`
+ * upstream ports, its routes and its balancing strategy.
+ */
+export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly number[]): BalancedTopology {
+  if (upstreamPorts.length < scenario.instances) {
+    throw new Error(`bench: scenario ${scenario.name} needs ${scenario.instances} upstream ports, got ${upstreamPorts.length}`);
+  }
+  return { upstreamPorts: upstreamPorts.slice(0, scenario.instances), routes: scenario.routes, strategy: scenario.strategy ?? 'round_robin' };
 }
 
 /** The scenarios named in `names` (in the bench's own order), or an error naming the unknown ones. */

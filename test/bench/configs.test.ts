@@ -10,13 +10,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { fillTemplate, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type RenderedConfig } from '../../bench/lib/configs.js';
+import type { Strategy } from '../../src/config/types.js';
+import { fillTemplate, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type BalancedTopology, type RenderedConfig } from '../../bench/lib/configs.js';
 import { findExecutable } from '../../bench/lib/tools.js';
 import { buildRouteTable, type Topology } from '../../bench/lib/topology.js';
 
 const SINGLE: Topology = { upstreamPorts: [41001], routes: undefined };
 const POOL: Topology = { upstreamPorts: [41001, 41002, 41003], routes: undefined };
 const ROUTES: Topology = { upstreamPorts: [41001], routes: buildRouteTable(100, 10) };
+const STRATEGIES: readonly Strategy[] = ['round_robin', 'least_conn', 'random', 'ip_hash'];
+/** The pool of 3 once per strategy, as the pool-3-* scenarios configure it. */
+const POOLS: readonly BalancedTopology[] = STRATEGIES.map((strategy) => ({ ...POOL, strategy }));
 
 /** Writes the files where the config expects them: in the directory it was rendered for. */
 function writeOut(rendered: RenderedConfig, dir: string): { main: string } {
@@ -50,17 +54,19 @@ test('warpdrive accepts its rendered configs: one route, a pool of 3, 1,000 host
 
 const nginx = findExecutable('nginx');
 test('nginx -t accepts the rendered nginx configs', { skip: nginx ? false : 'nginx is not installed (apt-get install nginx)' }, () => {
-  for (const topology of [SINGLE, POOL, ROUTES]) {
+  for (const topology of [SINGLE, POOL, ROUTES, ...POOLS]) {
     const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-nginx-'));
     const { main } = writeOut(renderNginx(topology, { port: 18081, dir }), dir);
     const r = spawnSync(nginx!, ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
+    // A balancing method after "keepalive" passes -t with only this warning, and disables upstream keep-alive.
+    assert.doesNotMatch(r.stderr, /\[warn\]/, `${topology.routes ? 'routes' : 'pool'} ${(topology as BalancedTopology).strategy ?? ''}`);
   }
 });
 
 const haproxy = findExecutable('haproxy');
 test('haproxy -c accepts the rendered HAProxy configs, route map included', { skip: haproxy ? false : 'haproxy is not installed (apt-get install haproxy)' }, () => {
-  for (const topology of [SINGLE, POOL, ROUTES]) {
+  for (const topology of [SINGLE, POOL, ROUTES, ...POOLS]) {
     const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-haproxy-'));
     const rendered = renderHaproxy(topology, { port: 18082, dir });
     const { main } = writeOut(rendered, dir);
@@ -91,4 +97,50 @@ test('every proxy gets the same upstream ports and the same routes', () => {
   assert.match(n, /worker_processes 1;/);
   assert.match(h.text, /nbthread 1/);
   assert.match(h.text, /http-reuse always/);
+});
+
+test('warpdrive is configured with the scenario strategy, round robin when none is given', () => {
+  for (const topology of POOLS) {
+    const plan = parseConfig(renderWarpdrive(topology, { port: 18080, dir: '/tmp' }).text, 'bench.toml');
+    assert.equal(plan.upstreams.get('app')!.strategy, topology.strategy);
+  }
+  assert.equal(parseConfig(renderWarpdrive(SINGLE, { port: 18080, dir: '/tmp' }).text, 'bench.toml').upstreams.get('app')!.strategy, 'round_robin');
+});
+
+test('nginx and HAProxy get the equivalent balancing directive for each strategy', () => {
+  const ctx = { port: 18084, dir: '/tmp/x' };
+  /** The lines of nginx's upstream block, without comments: what decides the balancing. */
+  const nginxUpstream = (t: BalancedTopology): string[] => {
+    const text = renderNginx(t, ctx).text;
+    const start = text.indexOf('upstream app {') + 'upstream app {'.length;
+    const block = text.slice(start, text.indexOf('}', start));
+    return block.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  };
+  const haproxyBalance = (t: BalancedTopology): string[] => renderHaproxy(t, ctx).text.split('\n').filter((l) => /^\s*balance /.test(l)).map((l) => l.trim());
+  const expected: Record<Strategy, { nginx: string | undefined; haproxy: string }> = {
+    round_robin: { nginx: undefined, haproxy: 'balance roundrobin' },
+    least_conn: { nginx: 'least_conn;', haproxy: 'balance leastconn' },
+    random: { nginx: 'random two least_conn;', haproxy: 'balance random(2)' },
+    ip_hash: { nginx: 'ip_hash;', haproxy: 'balance source' },
+  };
+  for (const topology of POOLS) {
+    const want = expected[topology.strategy!];
+    const lines = nginxUpstream(topology);
+    // Round robin is nginx's default: no method line, the block starts with the servers. Any
+    // other method is the first line: after "keepalive" it would replace keepalive's hook
+    // (nginx only warns "load balancing method redefined") and upstream connections would not be reused.
+    assert.equal(lines[0], want.nginx ?? 'server 127.0.0.1:41001;', `nginx, ${topology.strategy}`);
+    assert.equal(lines.filter((l) => l === 'keepalive 128;').length, 1);
+    assert.deepEqual(haproxyBalance(topology), [want.haproxy], `HAProxy, ${topology.strategy}`);
+  }
+  // A topology with no strategy (every scenario but pool-3-*) renders round robin.
+  assert.deepEqual(haproxyBalance(SINGLE), ['balance roundrobin']);
+  assert.deepEqual(nginxUpstream(SINGLE).slice(0, 2), ['server 127.0.0.1:41001;', 'keepalive 128;']);
+});
+
+test('a strategy outside the four is an error naming the valid ones, in every renderer', () => {
+  const bad = { ...POOL, strategy: 'weighted' as Strategy };
+  for (const render of [renderWarpdrive, renderNginx, renderHaproxy]) {
+    assert.throws(() => render(bad, { port: 18085, dir: '/tmp' }), /unknown balancing strategy "weighted"; use round_robin, least_conn, random, ip_hash/);
+  }
 });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rateScenario, selectScenarios } from '../../bench/lib/scenarios.js';
+import { rateScenario, scenarioTopology, selectScenarios } from '../../bench/lib/scenarios.js';
 import { buildRouteTable, probeTarget, requestTargetsFor } from '../../bench/lib/topology.js';
 
 test('every scenario of the issue exists, plus one fixed-rate scenario per rate', () => {
   const names = selectScenarios([], [1000, 5000]).map((s) => s.name);
-  assert.deepEqual(names, ['small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'new-conn', 'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k']);
+  assert.deepEqual(names, ['small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash', 'new-conn', 'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k']);
 });
 
 test('an unknown scenario name is an error listing the known ones', () => {
@@ -41,4 +41,30 @@ test('paced scenarios mirror the rate scenarios with the bench own client', asyn
   assert.equal(paced.name, 'paced-5k');
   assert.equal(paced.tool, 'paced');
   assert.equal(paced.ratePerSec, 5000);
+});
+
+test('the pool-3 scenarios differ only in strategy; pool-3 stays round robin', () => {
+  const pools = selectScenarios(['pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash'], []);
+  assert.deepEqual(pools.map((s) => s.strategy), ['round_robin', 'least_conn', 'random', 'ip_hash']);
+  for (const s of pools) {
+    assert.equal(s.instances, 3);
+    assert.equal(s.tool, 'wrk');
+    assert.equal(s.path, '/');
+    assert.equal(s.routes, undefined);
+  }
+  // The report says what the strategies cannot show here.
+  assert.match(pools[3]!.description, /127\.0\.0\.1.*ONE instance/);
+  assert.match(pools[1]!.description, /Node\.js peer stays round robin/);
+  assert.doesNotMatch(pools[0]!.description, /Node\.js peer/);
+});
+
+test('a scenario topology takes its instance count, routes and strategy from the scenario', () => {
+  const ports = [41001, 41002, 41003];
+  // In the bench's order, whatever order they are named in.
+  const [small, routes, pool, ipHash] = selectScenarios(['small-get', 'routes-1000', 'pool-3', 'pool-3-ip-hash'], []);
+  assert.deepEqual(scenarioTopology(small!, ports), { upstreamPorts: [41001], routes: undefined, strategy: 'round_robin' });
+  assert.deepEqual(scenarioTopology(pool!, ports), { upstreamPorts: ports, routes: undefined, strategy: 'round_robin' });
+  assert.equal(scenarioTopology(ipHash!, ports).strategy, 'ip_hash');
+  assert.equal(scenarioTopology(routes!, ports).routes?.length, 1000);
+  assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
