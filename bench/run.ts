@@ -22,7 +22,7 @@ import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type Proxy
 import { summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
 import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './lib/cpu-profile.js';
 import { renderFlameGraph } from './report/flame-graph.js';
-import { selectScenarios, type Scenario } from './lib/scenarios.js';
+import { scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
 import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
 import { probeTarget, type Topology } from './lib/topology.js';
 import { runWrk, wrkArgs, writeWrkScript, type LoadResult } from './lib/wrk.js';
@@ -202,7 +202,8 @@ interface ScenarioRun {
 async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[], upstream: Upstream, ctx: ProxyContext, options: BenchOptions, workDir: string, resultsDir: string | undefined): Promise<ScenarioRun> {
   const failures: string[] = [];
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
-  const topology: Topology = { upstreamPorts: upstream.ports.slice(0, scenario.instances), routes: scenario.routes };
+  // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one).
+  const topology: Topology = scenarioTopology(scenario, upstream.ports);
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
   const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
