@@ -191,10 +191,12 @@ export class Proxy implements SessionOwner {
     if (route.replacedHeaderNames !== undefined) applyRouteHeaders(session.upstreamHeaders, route);
 
     // --- selectInstance + dispatch ------------------------------------------------
-    const instance = route.upstream.select(session.clientIp);
+    session.balanceIp =
+      route.upstream.spec.strategy === 'ip_hash' && session.xForwardedFor !== undefined ? this.#forwardedClient(session) : session.clientIp;
+    const instance = route.upstream.select(session.balanceIp);
     if (instance !== undefined) return session.dispatchTo(instance);
     if (route.upstream.isStarting()) {
-      void route.upstream.waitForInstance(session.clientIp, STARTING_UPSTREAM_WAIT_MS).then((waited) => {
+      void route.upstream.waitForInstance(session.balanceIp, STARTING_UPSTREAM_WAIT_MS).then((waited) => {
         if (session.aborted || session.finished) return;
         if (waited) session.dispatchTo(waited);
         else session.respondError(503);
@@ -241,6 +243,22 @@ export class Proxy implements SessionOwner {
       headers[write++] = headers[read + 1]!;
     }
     headers.length = write;
+  }
+
+  /**
+   * The client behind trusted proxies: walking X-Forwarded-For from the right, the
+   * first address that is not itself a trusted proxy (nginx's realip with
+   * `real_ip_recursive on`). From an untrusted peer the header proves nothing: the
+   * peer itself is the client. Only asked for ip_hash upstreams.
+   */
+  #forwardedClient(session: Session): string {
+    if (!this.#trusted.isTrusted(session.clientIp)) return session.clientIp;
+    const hops = session.xForwardedFor!.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!.trim();
+      if (hop !== '' && !this.#trusted.isTrusted(hop)) return hop;
+    }
+    return hops[0]!.trim() || session.clientIp;
   }
 
   #isAdmin(token: string | undefined): boolean {

@@ -126,6 +126,11 @@ export class Session implements Dispatcher.DispatchHandler {
   /** Query string without `?`, possibly empty. */
   query: string;
   clientIp: string;
+  /**
+   * The address instance selection hashes on (ip_hash): the client's, which behind a
+   * trusted proxy is taken from X-Forwarded-For; otherwise the peer's.
+   */
+  balanceIp: string;
   /** Headers to send upstream, flat [name, value, ...]: keeps repeats and order. */
   readonly upstreamHeaders: string[];
   route: ProxyRoute | undefined;
@@ -172,6 +177,7 @@ export class Session implements Dispatcher.DispatchHandler {
     this.path = '';
     this.query = '';
     this.clientIp = '';
+    this.balanceIp = '';
     this.upstreamHeaders = [];
     this.route = undefined;
     this.body = undefined;
@@ -319,7 +325,7 @@ export class Session implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#mayRetry(outcome)) {
-      const next = this.route!.upstream.select(this.clientIp, this.instance, this.triedInstances) ?? this.#retrySameInstance(outcome);
+      const next = this.route!.upstream.select(this.balanceIp, this.instance, this.triedInstances) ?? this.#retrySameInstance(outcome);
       if (next) {
         // Dispatch from a fresh macrotask: undici reports the error before its client
         // has finished tearing the broken socket down, and a synchronous retry can be

@@ -131,9 +131,7 @@ describe('upstream pools through warpdrive', { timeout: 120_000 }, () => {
     assert.ok(Date.now() - started >= 450);
   });
 
-  // TODO(lead, src/proxy): dispatch through instance.dispatchers[route.connectSlot], with
-  // connectSlot = upstream.connectSlot(spec.connectTimeoutMs) computed in ProxyRoute.
-  it('a route connect_timeout_secs overrides the upstream one: 504 when the handshake never completes', { todo: 'proxy does not use Upstream.connectSlot() yet' }, async () => {
+  it('a route connect_timeout_secs overrides the upstream one: 504 when the handshake never completes', async () => {
     const hole = await startBlackhole();
     cleanups.push(() => hole.close());
     const wd = await warpdrive(
@@ -220,9 +218,7 @@ describe('upstream pools through warpdrive', { timeout: 120_000 }, () => {
     assert.deepEqual(hits, [20, 40, 60]);
   });
 
-  // TODO(lead, src/proxy): the proxy hands select() the TCP peer address even when the peer is a
-  // trusted proxy; issue 4 asks for the client IP from X-Forwarded-For in that case.
-  it('ip_hash follows X-Forwarded-For only from a trusted proxy', { todo: 'proxy passes the peer address, not the trusted X-Forwarded-For client, to select()' }, async () => {
+  it('ip_hash follows X-Forwarded-For only from a trusted proxy', async () => {
     const servers = await Promise.all(['0', '1', '2'].map((name) => named(name)));
     const pool = `[upstreams.pool]\nstrategy = "ip_hash"\n${instancesToml('pool', servers)}\n[[routes]]\npath_prefix = "/"\nupstream = "pool"\n`;
     const trusting = await warpdrive(`[middleware]\ntrusted_proxies = ["127.0.0.1"]\n\n${pool}`);
