@@ -221,6 +221,12 @@ describe('seed documents load', () => {
 });
 
 describe('the whole-document schema', () => {
+  it('an idle_timeout_secs other than uWS\'s fixed 10 s is reported as not active yet', () => {
+    const base = `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\npath_prefix = "/"\nupstream = "app"\n`;
+    assert.ok(!parseConfig(base, 'default.toml').inactive.includes('server.idle_timeout_secs'));
+    assert.ok(parseConfig(`[server]\nidle_timeout_secs = 30\n${base}`, 'custom.toml').inactive.includes('server.idle_timeout_secs'));
+  });
+
   it('ConfigSchema accepts the seed example as parsed TOML, defaults filled', () => {
     const result = v.safeParse(ConfigSchema, parse(readFileSync(fixture('seed-complete.toml'), 'utf8')));
     assert.ok(result.success, JSON.stringify(result.issues?.map((issue) => issue.message)));
