@@ -65,6 +65,56 @@ export const droppedResponseHeaders: ReadonlySet<string> = new Set([
   'date',
 ]);
 
+/** What the proxy does with one response header on its way to the client. */
+export const enum ResponseHeaderAction {
+  Forward,
+  /** One of `droppedResponseHeaders`. */
+  Drop,
+  /** Dropped too (uWS writes its own), but its value frames the body. */
+  ContentLength,
+}
+
+/**
+ * The droppedResponseHeaders as lowercase names grouped by length, so that a raw
+ * name of any other length (nearly all of them) is decided by one array lookup.
+ */
+const droppedByLength: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const table: string[][] = [];
+  for (const name of droppedResponseHeaders) (table[name.length] ??= []).push(name);
+  return table;
+})();
+
+/**
+ * Decides a response header by its raw name bytes as the upstream sent them
+ * (any case), without making a string of it.
+ */
+export function responseHeaderAction(name: Uint8Array): ResponseHeaderAction {
+  const candidates = droppedByLength[name.length];
+  if (candidates === undefined) return ResponseHeaderAction.Forward;
+  for (let c = 0; c < candidates.length; c++) {
+    const candidate = candidates[c]!;
+    let i = 0;
+    // `| 0x20` lowercases ASCII letters; llhttp admits only token characters in a
+    // name, and no token character other than the letter itself maps onto a
+    // lowercase letter or '-' that way.
+    while (i < name.length && (name[i]! | 0x20) === candidate.charCodeAt(i)) i++;
+    if (i === name.length) return candidate === 'content-length' ? ResponseHeaderAction.ContentLength : ResponseHeaderAction.Drop;
+  }
+  return ResponseHeaderAction.Forward;
+}
+
+/** The value of a decimal header such as Content-Length from its raw bytes; -1 when it is not one. */
+export function decimalValue(bytes: Uint8Array): number {
+  if (bytes.length === 0 || bytes.length > 15) return -1;
+  let value = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 /**
  * The header names a `Connection` value lists, lowercased, minus the ones that
  * are only connection options (`close`, `keep-alive`), so the common values cost

@@ -2,9 +2,18 @@
  * One proxied request: its state from the moment uWS hands it over until the
  * last byte reaches the client, and the undici dispatch handler for it.
  *
- * The session is its own dispatch handler (undici calls `onResponseStart`,
- * `onResponseData`, ... on it) so a request costs one object, not two. Every
- * field is set in the constructor so all sessions share one hidden class.
+ * The session is its own dispatch handler (undici calls `onHeaders`, `onData`,
+ * ... on it) so a request costs one object, not two. Every field is set in the
+ * constructor so all sessions share one hidden class.
+ *
+ * It implements the handler interface undici's HTTP/1.1 core speaks natively
+ * (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`), not the newer
+ * controller interface (`onRequestStart`/`onResponseStart`/...). In undici 7 the
+ * newer one is an adapter over the same calls (`UnwrapHandler`): per response it
+ * allocates a handler and a controller and parses every header into an object,
+ * whose names and values we would then copy back into uWS. The native interface
+ * hands over the raw header bytes, which go to uWS untouched (measured in
+ * bench/results, see docs/bench.md). undici is pinned to 7.x for this reason.
  *
  * Rules of uWS that shape this file:
  * - `res` is valid until `onAborted` fires or the response ends; never touch it after.
@@ -19,7 +28,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import { classifyUpstreamError, type Instance, type RequestOutcome } from '../upstream/index.js';
-import { asksToClose, droppedResponseHeaders } from './headers.js';
+import { asksToClose, decimalValue, ResponseHeaderAction, responseHeaderAction } from './headers.js';
 import { failureStatus, statusBodies, statusLines } from './errors.js';
 import type { RequestBodySource } from './request-body.js';
 import type { ProxyRoute } from './route.js';
@@ -144,7 +153,8 @@ export class Session implements Dispatcher.DispatchHandler {
   responseStarted: boolean;
   status: number;
   bytesSent: number;
-  controller: Dispatcher.DispatchController | undefined;
+  /** Cancels the upstream attempt in flight (undici's `onConnect` abort); undefined between attempts. */
+  abortUpstream: ((reason: Error) => void) | undefined;
   dispatchOptions: Dispatcher.DispatchOptions;
   deadline: NodeJS.Timeout | undefined;
   /** Set while the headers pass: raw values needed after forEach completes. */
@@ -189,7 +199,7 @@ export class Session implements Dispatcher.DispatchHandler {
     this.responseStarted = false;
     this.status = 0;
     this.bytesSent = 0;
-    this.controller = undefined;
+    this.abortUpstream = undefined;
     this.dispatchOptions = {
       path: '',
       method: 'GET',
@@ -229,7 +239,7 @@ export class Session implements Dispatcher.DispatchHandler {
   clientAborted(): void {
     this.aborted = true;
     this.body?.fail(clientGoneError);
-    this.controller?.abort(clientGoneError);
+    this.abortUpstream?.(clientGoneError);
     this.finish();
   }
 
@@ -239,7 +249,7 @@ export class Session implements Dispatcher.DispatchHandler {
     this.instance = instance;
     this.triedInstances |= instance.bit;
     this.attempts++;
-    this.controller = undefined;
+    this.abortUpstream = undefined;
     const options = this.dispatchOptions;
     options.path = this.query === '' ? route.upstreamPath(this.path) : `${route.upstreamPath(this.path)}?${this.query}`;
     options.method = this.method as Dispatcher.HttpMethod;
@@ -258,51 +268,59 @@ export class Session implements Dispatcher.DispatchHandler {
 
   // --- undici DispatchHandler -------------------------------------------------
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.aborted) controller.abort(clientGoneError);
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.aborted) abort(clientGoneError);
   }
 
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
-    if (this.aborted) return;
+  /**
+   * Status and raw headers (`[name, value, ...]` as the upstream sent them, views
+   * of the bytes read). Returning true: never pause here, see `onData`.
+   */
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.aborted) return true;
     this.responseStarted = true;
     this.status = statusCode;
-    this.#statusMessage = statusMessage;
-    this.#responseHeaders = headers;
+    this.#statusText = statusText;
+    this.#rawResponseHeaders = rawHeaders;
+    this.#resumeUpstream = resume;
     this.headPending = true;
     pendingHeads.push(this);
     if (!headFlushScheduled) {
       headFlushScheduled = true;
       queueMicrotask(flushPendingHeads);
     }
+    return true;
   }
 
   /** Writes the response head if it is still waiting (inside cork). */
   flushHead(): void {
     if (!this.headPending) return;
     this.headPending = false;
-    this.writeResponseHead(this.status, this.#responseHeaders!);
-    this.#responseHeaders = undefined;
+    this.writeResponseHead(this.status, this.#rawResponseHeaders!);
+    this.#rawResponseHeaders = undefined;
   }
 
-  #statusMessage: string | undefined = undefined;
-  #responseHeaders: Record<string, string | string[] | undefined> | undefined = undefined;
+  #statusText = '';
+  /** The upstream's raw headers until the head is written (see pendingHeads). */
+  #rawResponseHeaders: Buffer[] | undefined = undefined;
+  /** undici's resume for a paused response (see #waitForWritable). */
+  #resumeUpstream: (() => void) | undefined = undefined;
+  /** True while the client cannot take more: onData then tells undici to stop reading. */
+  #upstreamPaused = false;
   /** Status and headers received but not yet written (see pendingHeads). */
   headPending = false;
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.aborted) return;
+  /** A body chunk; returning false pauses the upstream until the client drains. */
+  onData(chunk: Buffer): boolean {
+    if (this.aborted) return true;
     corkSession = this;
     corkChunk = chunk;
     this.res.cork(corkedResponseData);
+    return !this.#upstreamPaused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#settleInstance(this.status >= 500 ? 'status_5xx' : 'success');
     if (this.aborted) return;
     // After a completing tryEnd, uWS forbids any further access to `res`, cork included.
@@ -313,7 +331,7 @@ export class Session implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     const outcome = this.aborted ? 'cancelled' : classifyUpstreamError(error);
     this.#settleInstance(outcome);
     if (this.aborted || this.finished) return;
@@ -339,15 +357,20 @@ export class Session implements Dispatcher.DispatchHandler {
 
   // --- response writing (called inside cork) ----------------------------------
 
-  writeResponseHead(status: number, headers: Record<string, string | string[] | undefined>): void {
+  writeResponseHead(status: number, rawHeaders: Buffer[]): void {
     const res = this.res;
-    res.writeStatus(statusLineFor(status, this.#statusMessage));
-    for (const name in headers) {
-      if (droppedResponseHeaders.has(name)) continue;
-      const value = headers[name];
-      if (value === undefined) continue;
-      if (typeof value === 'string') res.writeHeader(name, value);
-      else for (let i = 0; i < value.length; i++) res.writeHeader(name, value[i]!);
+    res.writeStatus(statusLineFor(status, this.#statusText));
+    // Names and values go to uWS as the bytes the upstream sent (uWS copies them):
+    // no string is made of any header on the way through.
+    let length: Buffer | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      const action = responseHeaderAction(name);
+      if (action === ResponseHeaderAction.Forward) {
+        res.writeHeader(name, rawHeaders[i + 1]!);
+      } else if (action === ResponseHeaderAction.ContentLength) {
+        length ??= rawHeaders[i + 1];
+      }
     }
     // uWS closes the connection after answering a client that sent `Connection: close`
     // (and we do while draining) but does not say so: say it, so the client does not
@@ -355,13 +378,14 @@ export class Session implements Dispatcher.DispatchHandler {
     if (this.owner.draining || (this.connectionHeader !== undefined && asksToClose(this.connectionHeader))) {
       res.writeHeader('connection', 'close');
     }
-    const length = headers['content-length'];
+    // llhttp has already refused a Content-Length that is not a plain number.
+    const declared = length === undefined ? -1 : decimalValue(length);
     if (this.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) {
       this.#bodyMode = BodyMode.None;
-      this.#expectedLength = typeof length === 'string' ? Number(length) : -1;
-    } else if (typeof length === 'string') {
+      this.#expectedLength = declared;
+    } else if (declared >= 0) {
       this.#bodyMode = BodyMode.Fixed;
-      this.#expectedLength = Number(length);
+      this.#expectedLength = declared;
     } else {
       this.#bodyMode = BodyMode.Chunked;
     }
@@ -444,12 +468,12 @@ export class Session implements Dispatcher.DispatchHandler {
     this.deadline = undefined;
     if (this.finished || this.aborted) return;
     if (this.responseStarted) {
-      this.controller?.abort(deadlineError);
+      this.abortUpstream?.(deadlineError);
       return;
     }
-    const controller = this.controller;
+    const abort = this.abortUpstream;
     this.respondError(504);
-    controller?.abort(deadlineError);
+    abort?.(deadlineError);
   }
 
   finish(): void {
@@ -502,7 +526,7 @@ export class Session implements Dispatcher.DispatchHandler {
   }
 
   #waitForWritable(): void {
-    this.controller?.pause();
+    this.#upstreamPaused = true;
     if (!this.#writableBound) {
       this.#writableBound = this.#onWritable.bind(this);
       this.res.onWritable(this.#writableBound);
@@ -519,7 +543,10 @@ export class Session implements Dispatcher.DispatchHandler {
       if (!ok && !done) return false;
       this.#pending = undefined;
     }
-    this.controller?.resume();
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      this.#resumeUpstream?.();
+    }
     return true;
   }
 }

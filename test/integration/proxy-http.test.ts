@@ -10,6 +10,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
+import { rawExchange } from '../helpers/raw-http.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
@@ -51,6 +52,11 @@ describe('proxying HTTP/1.1', () => {
         res.setHeader('x-secret', 'hop');
         res.setHeader('keep-alive', 'timeout=5');
         res.end('cookies');
+      } else if (url.startsWith('/raw-head')) {
+        // Names in the upstream's own case, repeats interleaved, and the headers the
+        // proxy must not copy (uWS writes its own Date and Content-Length) in odd case.
+        res.writeHead(200, ['X-Multi', 'one', 'Set-Cookie', 'a=1', 'x-multi', 'two', 'KEEP-ALIVE', 'timeout=5', 'DaTe', 'Thu, 01 Jan 1970 00:00:00 GMT', 'Content-LENGTH', '4', 'ETag', '"e"']);
+        res.end('head');
       } else if (url.startsWith('/reason')) {
         res.statusMessage = 'Totally Fine';
         res.statusCode = 299;
@@ -218,6 +224,18 @@ trusted_proxies = ["10.0.0.0/8", "127.0.0.2"]
     assert.deepEqual(res.headers['set-cookie'], ['a=1; Path=/', 'b=2; HttpOnly']);
     assert.equal(res.headers['keep-alive'], undefined);
     assert.equal(res.text, 'cookies');
+  });
+
+  test('response headers keep the upstream\'s order and name case; framing and date headers are written once, by warpdrive', async () => {
+    const exchange = await rawExchange(wd.port, 'GET /special/raw-head HTTP/1.1\r\nHost: t\r\n\r\n');
+    const lines = exchange.raw.slice(0, exchange.raw.indexOf('\r\n\r\n')).split('\r\n').slice(1);
+    const forwarded = lines.filter((l) => /^(x-multi|set-cookie|etag):/i.test(l));
+    assert.deepEqual(forwarded, ['X-Multi: one', 'Set-Cookie: a=1', 'x-multi: two', 'ETag: "e"']);
+    assert.equal(lines.filter((l) => /^date:/i.test(l)).length, 1);
+    assert.ok(!lines.includes('DaTe: Thu, 01 Jan 1970 00:00:00 GMT'), 'the upstream\'s Date is replaced');
+    assert.equal(lines.filter((l) => /^content-length:/i.test(l)).length, 1);
+    assert.equal(lines.filter((l) => /^keep-alive:/i.test(l)).length, 0);
+    assert.equal(exchange.responses[0]?.body, 'head');
   });
 
   test('the status line carries the upstream\'s reason phrase', async () => {
