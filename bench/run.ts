@@ -15,11 +15,11 @@ import { runAutocannon } from './lib/autocannon.js';
 import { projectRoot } from './lib/configs.js';
 import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
-import { ProcessSampler } from './lib/proc-sampler.js';
+import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
 import { probeUntilReady } from './lib/probe.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
-import { summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
+import { cpuMicrosPerRequest, summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
 import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './lib/cpu-profile.js';
 import { renderFlameGraph } from './report/flame-graph.js';
 import { scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
@@ -263,17 +263,30 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
           const sampler = proxy.pid !== undefined ? new ProcessSampler(proxy.pid) : undefined;
           // The upstream too: near 100% it, not the proxy, would be the limit.
           const upstreamSampler = new ProcessSampler(upstream.process.pid!, 500);
+          // And the load generator's CPUs: near 100% busy, the load side sets the pace.
+          const loadCpus = ctx.cpus.load === undefined ? undefined : new CpuBusySampler(ctx.cpus.load.split(',').map(Number));
           sampler?.start();
           upstreamSampler.start();
+          loadCpus?.start();
           const load = await measureOnce(scenario, proxy, options.durationSec, ctx, options, scriptFile);
           const usage = sampler?.stop();
           const upstreamUsage = upstreamSampler.stop();
-          const m: Measurement = { ...load, proxy: proxy.name, round, cpuPercent: usage?.cpuPercent ?? NaN, peakRssBytes: usage?.peakRssBytes ?? NaN, upstreamCpuPercent: upstreamUsage.cpuPercent };
+          const loadCpuBusyPercent = loadCpus?.stop();
+          const m: Measurement = {
+            ...load,
+            proxy: proxy.name,
+            round,
+            cpuPercent: usage?.cpuPercent ?? NaN,
+            peakRssBytes: usage?.peakRssBytes ?? NaN,
+            upstreamCpuPercent: upstreamUsage.cpuPercent,
+            ...(loadCpuBusyPercent === undefined ? {} : { loadCpuBusyPercent }),
+          };
           measurements.push(m);
           const failed = m.socketErrors + m.statusErrors;
           log(
             `[${scenario.name}] round ${round}/${options.rounds} ${proxy.name.padEnd(9)} ${formatCount(m.requestsPerSec).padStart(9)} req/s  p50 ${formatMs(m.p50Ms)} ms  p99 ${formatMs(m.p99Ms)} ms  p99.9 ${formatMs(m.p999Ms)} ms` +
-              (usage ? `  cpu ${usage.cpuPercent.toFixed(0)}%  rss ${(usage.peakRssBytes / 1048576).toFixed(1)} MiB` : '') +
+              (usage ? `  cpu ${usage.cpuPercent.toFixed(0)}% (${cpuMicrosPerRequest(m).toFixed(1)} us/req)  rss ${(usage.peakRssBytes / 1048576).toFixed(1)} MiB` : '') +
+              (loadCpuBusyPercent === undefined ? '' : `  load cpu ${loadCpuBusyPercent.toFixed(0)}%`) +
               (failed > 0 ? `  FAILED ${failed}` : ''),
           );
           if (m.requests === 0) failures.push(`${scenario.name}/${proxy.name}: no request completed in round ${round}`);

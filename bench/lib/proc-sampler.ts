@@ -143,3 +143,56 @@ export class ProcessSampler {
     return { cpuPercent, peakRssBytes: this.#peakRss, samples: this.#samples };
   }
 }
+
+/**
+ * Busy share of some CPUs over a window, from /proc/stat: everything but idle and
+ * iowait, so interrupt and softirq time (where the kernel's loopback networking
+ * runs) counts as busy. Used on the load generator's CPUs: near 100% there, the
+ * load side, not the proxy, sets the throughput.
+ */
+export class CpuBusySampler {
+  readonly #cpus: readonly number[];
+  #start: Array<{ busy: number; total: number }> = [];
+
+  constructor(cpus: readonly number[]) {
+    this.#cpus = cpus;
+  }
+
+  start(): void {
+    this.#start = this.#read();
+  }
+
+  /** Average busy percent of the CPUs since `start()`; NaN when /proc/stat cannot be read. */
+  stop(): number {
+    const end = this.#read();
+    if (end.length !== this.#start.length || end.length === 0) return NaN;
+    let busy = 0;
+    let total = 0;
+    for (let i = 0; i < end.length; i++) {
+      busy += end[i]!.busy - this.#start[i]!.busy;
+      total += end[i]!.total - this.#start[i]!.total;
+    }
+    return total > 0 ? (busy / total) * 100 : NaN;
+  }
+
+  #read(): Array<{ busy: number; total: number }> {
+    let text: string;
+    try {
+      text = readFileSync('/proc/stat', 'utf8');
+    } catch {
+      return [];
+    }
+    return this.#cpus.flatMap((cpu) => {
+      const line = text.split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+      return line ? [parseCpuLine(line)] : [];
+    });
+  }
+}
+
+/** `cpuN user nice system idle iowait irq softirq steal ...` -> busy and total jiffies. */
+export function parseCpuLine(line: string): { busy: number; total: number } {
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((sum, v) => sum + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}

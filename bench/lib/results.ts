@@ -31,6 +31,11 @@ export interface Measurement extends LoadResult {
   readonly peakRssBytes: number;
   /** CPU of the upstream server during the window (absent in results from before it was sampled). */
   readonly upstreamCpuPercent?: number;
+  /**
+   * Busy percent of the CPUs the load generator runs on (shared with the upstream on a
+   * 2-CPU machine), interrupts included; absent when unpinned or in older results.
+   */
+  readonly loadCpuBusyPercent?: number;
 }
 
 export interface ProxySummary {
@@ -43,10 +48,19 @@ export interface ProxySummary {
   readonly cpuPercent: Spread;
   readonly peakRssBytes: Spread;
   readonly upstreamCpuPercent: Spread;
+  /**
+   * The proxy's CPU time per request in microseconds (its CPU % over requests/s):
+   * the per-core cost, which still compares when the load side, not the proxy,
+   * limits the throughput.
+   */
+  readonly cpuMicrosPerRequest: Spread;
+  readonly loadCpuBusyPercent: Spread;
   /** Median requests/s divided by nginx's median in the same run. */
   readonly throughputVsNginx: number;
   /** Median p99 divided by nginx's median p99 in the same run (below 1 is better). */
   readonly p99VsNginx: number;
+  /** Median CPU per request divided by nginx's (below 1 is better: less CPU per request). */
+  readonly cpuPerRequestVsNginx: number;
   /** Requests that failed (socket errors + non-2xx/3xx) over all rounds. */
   readonly failedRequests: number;
 }
@@ -119,6 +133,8 @@ export function summarize(measurements: readonly Measurement[], proxies: Readonl
         cpuPercent: spread(list.map((m) => m.cpuPercent)),
         peakRssBytes: spread(list.map((m) => m.peakRssBytes)),
         upstreamCpuPercent: spread(list.map((m) => m.upstreamCpuPercent ?? NaN)),
+        cpuMicrosPerRequest: spread(list.map(cpuMicrosPerRequest)),
+        loadCpuBusyPercent: spread(list.map((m) => m.loadCpuBusyPercent ?? NaN)),
         failedRequests: list.reduce((sum, m) => sum + m.socketErrors + m.statusErrors, 0),
       };
     });
@@ -127,5 +143,19 @@ export function summarize(measurements: readonly Measurement[], proxies: Readonl
     ...s,
     throughputVsNginx: nginx ? ratio(s.requestsPerSec.median, nginx.requestsPerSec.median) : NaN,
     p99VsNginx: nginx ? ratio(s.p99Ms.median, nginx.p99Ms.median) : NaN,
+    cpuPerRequestVsNginx: nginx ? ratio(s.cpuMicrosPerRequest.median, nginx.cpuMicrosPerRequest.median) : NaN,
   }));
+}
+
+/** CPU microseconds the proxy spent per request in one measurement; NaN when either is unknown. */
+export function cpuMicrosPerRequest(m: Pick<Measurement, 'cpuPercent' | 'requestsPerSec'>): number {
+  return m.requestsPerSec > 0 ? (m.cpuPercent / 100) * 1e6 / m.requestsPerSec : NaN;
+}
+
+/** Busy percent at or above which the load generator's CPU is taken to be the limit. */
+export const LOAD_CPU_SATURATED_PERCENT = 95;
+
+/** Proxies whose runs were limited by the load generator's CPU rather than their own. */
+export function limitedByLoadSide(summaries: readonly ProxySummary[]): ProxySummary[] {
+  return summaries.filter((p) => p.proxy !== 'direct' && (p.loadCpuBusyPercent?.n ?? 0) > 0 && p.loadCpuBusyPercent.median >= LOAD_CPU_SATURATED_PERCENT);
 }

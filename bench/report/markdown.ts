@@ -4,7 +4,7 @@
  * @module
  */
 import type { ProxyName } from '../lib/proxies.js';
-import type { ProxySummary, RunResult, ScenarioResult } from '../lib/results.js';
+import { LOAD_CPU_SATURATED_PERCENT, limitedByLoadSide, type ProxySummary, type RunResult, type ScenarioResult } from '../lib/results.js';
 import type { Spread } from '../lib/stats.js';
 import { renderChart, type ChartPanel } from './svg-chart.js';
 
@@ -29,6 +29,10 @@ export function formatMs(value: number): string {
 
 export function formatRatio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a';
+}
+
+export function formatMicros(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(1) : 'n/a';
 }
 
 export function formatMiB(bytes: number): string {
@@ -82,13 +86,13 @@ export interface ReportAssets {
 
 function scenarioTable(s: ScenarioResult): string[] {
   const lines = [
-    '| proxy | req/s median (min–max) | vs nginx | p50 ms | p99 ms | p99.9 ms | p99 vs nginx | CPU % | peak RSS | upstream CPU % | failed |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| proxy | req/s median (min–max) | vs nginx | p50 ms | p99 ms | p99.9 ms | p99 vs nginx | CPU % | CPU µs/req | CPU/req vs nginx | peak RSS | upstream CPU % | load CPU busy % | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const p of s.summaries) {
     const isDirect = p.proxy === 'direct';
     lines.push(
-      `| ${p.label} | ${withSpread(p.requestsPerSec, formatCount)} | ${formatRatio(p.throughputVsNginx)} | ${withSpread(p.p50Ms, formatMs)} | ${withSpread(p.p99Ms, formatMs)} | ${withSpread(p.p999Ms, formatMs)} | ${formatRatio(p.p99VsNginx)} | ${isDirect ? '–' : withSpread(p.cpuPercent, (v) => v.toFixed(0))} | ${isDirect ? '–' : withSpread(p.peakRssBytes, formatMiB)} | ${p.upstreamCpuPercent.n > 0 ? p.upstreamCpuPercent.median.toFixed(0) : 'n/a'} | ${p.failedRequests} |`,
+      `| ${p.label} | ${withSpread(p.requestsPerSec, formatCount)} | ${formatRatio(p.throughputVsNginx)} | ${withSpread(p.p50Ms, formatMs)} | ${withSpread(p.p99Ms, formatMs)} | ${withSpread(p.p999Ms, formatMs)} | ${formatRatio(p.p99VsNginx)} | ${isDirect ? '–' : withSpread(p.cpuPercent, (v) => v.toFixed(0))} | ${isDirect || p.cpuMicrosPerRequest === undefined ? '–' : withSpread(p.cpuMicrosPerRequest, formatMicros)} | ${isDirect ? '–' : formatRatio(p.cpuPerRequestVsNginx)} | ${isDirect ? '–' : withSpread(p.peakRssBytes, formatMiB)} | ${p.upstreamCpuPercent.n > 0 ? p.upstreamCpuPercent.median.toFixed(0) : 'n/a'} | ${p.loadCpuBusyPercent?.n ? p.loadCpuBusyPercent.median.toFixed(0) : 'n/a'} | ${p.failedRequests} |`,
     );
   }
   return lines;
@@ -109,7 +113,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     `- Raw data: [${assets.json}](${assets.json})`,
     ...(result.options.profile ? ['- **Profiled run** (`--profile`): warpdrive ran under `node --cpu-prof`, so its figures include the profiler\'s overhead.'] : []),
     '',
-    'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core); "upstream CPU %" is the shared upstream server\'s, so that a limit on the load side shows. "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
+    'Figures are medians over rounds with (min–max); "vs nginx" divides by nginx\'s median from this same run. "direct" is wrk against the upstream with no proxy: the ceiling this machine allows, given that the load generator and upstream share a CPU. CPU % and peak RSS are the proxy\'s own processes during the measured window (100 % = one core); "CPU µs/req" is that CPU time divided by the requests served: the per-core cost of a request, which still compares proxies when the load side, not the proxy, sets the throughput. "upstream CPU %" is the shared upstream server\'s and "load CPU busy %" the busy share (interrupts included) of the CPU(s) the load generator runs on, so that a limit on the load side shows. "failed" counts socket errors and non-2xx/3xx responses over all rounds; a proxy that fails requests is not measured fairly.',
     '',
     `![throughput](${assets.throughputSvg})`,
     '',
@@ -119,6 +123,13 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
   for (const s of result.scenarios) {
     out.push(`## ${s.title} (\`${s.name}\`)`, '', s.description, '', `Load: \`${s.loadCommand}\``, '');
     if (s.summaries.length > 0) out.push(...scenarioTable(s), '');
+    const loadBound = limitedByLoadSide(s.summaries);
+    if (loadBound.length > 0) {
+      out.push(
+        `**Limited by the load side:** with ${loadBound.map((p) => p.label).join(', ')} the load generator's CPU was at least ${LOAD_CPU_SATURATED_PERCENT}% busy, so their requests/s are the rig's ceiling, not theirs, and a throughput ratio against them understates the gap per core: compare "CPU µs/req" instead.`,
+        '',
+      );
+    }
     const now = s.summaries.find((p) => p.proxy === 'warpdrive');
     const before = s.summaries.find((p) => p.proxy === 'baseline');
     if (now && before) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ratio, spread } from '../../bench/lib/stats.js';
-import { summarize, type Measurement } from '../../bench/lib/results.js';
+import { cpuMicrosPerRequest, limitedByLoadSide, summarize, type Measurement } from '../../bench/lib/results.js';
 import type { ProxyName } from '../../bench/lib/proxies.js';
 
 test('spread gives the median of odd and even counts, with min and max, skipping NaN', () => {
@@ -35,4 +35,35 @@ test('summaries are ratios of medians to nginx from the same measurements', () =
 test('without nginx in the run, ratios are NaN rather than made up', () => {
   const [only] = summarize([m('warpdrive', 1, 100, 1)], [{ name: 'warpdrive', label: 'warpdrive' }]);
   assert.ok(Number.isNaN(only!.throughputVsNginx));
+});
+
+test('CPU per request is the CPU share over the request rate, compared to nginx as a ratio', () => {
+  assert.equal(cpuMicrosPerRequest({ cpuPercent: 100, requestsPerSec: 50_000 }), 20);
+  assert.equal(cpuMicrosPerRequest({ cpuPercent: 50, requestsPerSec: 10_000 }), 50);
+  assert.ok(Number.isNaN(cpuMicrosPerRequest({ cpuPercent: 99, requestsPerSec: 0 })));
+  const measurements = [
+    { ...m('nginx', 1, 50_000, 1), cpuPercent: 100 },
+    { ...m('warpdrive', 1, 25_000, 1), cpuPercent: 100 },
+  ];
+  const [warpdrive, nginx] = summarize(measurements, [{ name: 'warpdrive', label: 'warpdrive' }, { name: 'nginx', label: 'nginx' }]);
+  assert.equal(nginx!.cpuMicrosPerRequest.median, 20);
+  assert.equal(warpdrive!.cpuMicrosPerRequest.median, 40);
+  assert.equal(warpdrive!.cpuPerRequestVsNginx, 2);
+});
+
+test('a proxy whose load-generator CPU was saturated is named as limited by the load side', () => {
+  const measurements = [
+    { ...m('nginx', 1, 60_000, 1), loadCpuBusyPercent: 99 },
+    { ...m('warpdrive', 1, 30_000, 1), loadCpuBusyPercent: 62 },
+    { ...m('direct', 1, 80_000, 1), loadCpuBusyPercent: 100 },
+    m('haproxy', 1, 55_000, 1),
+  ];
+  const summaries = summarize(measurements, [
+    { name: 'warpdrive', label: 'warpdrive' },
+    { name: 'nginx', label: 'nginx' },
+    { name: 'haproxy', label: 'HAProxy' },
+    { name: 'direct', label: 'direct' },
+  ]);
+  // direct is the load side's own ceiling, and HAProxy's load CPU was not sampled.
+  assert.deepEqual(limitedByLoadSide(summaries).map((p) => p.proxy), ['nginx']);
 });
