@@ -25,6 +25,12 @@ export const enum RequestHeaderKind {
   XForwardedHost,
   /** warpdrive's own credential for `require_auth` routes; never forwarded. */
   AdminToken,
+  /**
+   * `Sec-WebSocket-Key/-Version/-Extensions/-Protocol`: the client's hop of a
+   * WebSocket handshake (the upstream handshake gets its own); forwarded as any
+   * other header on a plain HTTP request.
+   */
+  WebSocketHandshake,
 }
 
 const requestKinds = new Map<string, RequestHeaderKind>([
@@ -42,6 +48,10 @@ const requestKinds = new Map<string, RequestHeaderKind>([
   ['x-forwarded-proto', RequestHeaderKind.XForwardedProto],
   ['x-forwarded-host', RequestHeaderKind.XForwardedHost],
   ['x-admin-token', RequestHeaderKind.AdminToken],
+  ['sec-websocket-key', RequestHeaderKind.WebSocketHandshake],
+  ['sec-websocket-version', RequestHeaderKind.WebSocketHandshake],
+  ['sec-websocket-extensions', RequestHeaderKind.WebSocketHandshake],
+  ['sec-websocket-protocol', RequestHeaderKind.WebSocketHandshake],
 ]);
 
 /** The kind of a request header; `name` arrives lowercased from uWS. */

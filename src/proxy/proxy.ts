@@ -18,13 +18,8 @@ import { normalizePath } from '../router/normalize-path.js';
 import type { Router } from '../router/types.js';
 import { formatRemoteAddress } from './client-address.js';
 import { addForwardedHeaders, applyRouteHeaders } from './forwarded.js';
-import {
-  RequestHeaderKind,
-  connectionTokens,
-  isValidContentLength,
-  requestHeaderKind,
-  routingHost,
-} from './headers.js';
+import { RequestHeaderKind, connectionTokens, isValidContentLength, routingHost } from './headers.js';
+import { collectRequestHeader } from './request-headers.js';
 import { RequestBodySource } from './request-body.js';
 import type { ProxyRoute } from './route.js';
 import { Session, type SessionOwner } from './session.js';
@@ -45,18 +40,7 @@ const STARTING_UPSTREAM_WAIT_MS = 30_000;
 let collecting: Session;
 function collectHeader(name: string, value: string): void {
   const session = collecting;
-  session.headerBytes += name.length + value.length + 4;
-  switch (requestHeaderKind(name)) {
-    case RequestHeaderKind.Forward:
-      session.upstreamHeaders.push(name, value);
-      return;
-    case RequestHeaderKind.Host:
-      session.hostCount++;
-      if (session.rawHost === undefined) {
-        session.rawHost = value;
-        session.upstreamHeaders.push(name, value);
-      }
-      return;
+  switch (collectRequestHeader(session, name, value)) {
     case RequestHeaderKind.ContentLength:
       // Repeats are tolerated only when identical (RFC 9112 6.3); anything else is ambiguous.
       if (!isValidContentLength(value) || (session.contentLength !== undefined && session.contentLength !== value)) {
@@ -74,20 +58,12 @@ function collectHeader(name: string, value: string): void {
     case RequestHeaderKind.Connection:
       session.connectionHeader = session.connectionHeader === undefined ? value : `${session.connectionHeader},${value}`;
       return;
-    case RequestHeaderKind.HopByHop:
-    case RequestHeaderKind.Expect:
+    case RequestHeaderKind.WebSocketHandshake:
+      // Not an upgrade (those go to the WebSocket gateway): an ordinary header.
+      session.upstreamHeaders.push(name, value);
       return;
-    case RequestHeaderKind.XForwardedFor:
-      session.xForwardedFor = session.xForwardedFor === undefined ? value : `${session.xForwardedFor}, ${value}`;
-      return;
-    case RequestHeaderKind.XForwardedProto:
-      session.xForwardedProto ??= value;
-      return;
-    case RequestHeaderKind.XForwardedHost:
-      session.xForwardedHost ??= value;
-      return;
-    case RequestHeaderKind.AdminToken:
-      session.adminToken ??= value;
+    default:
+      // Filed by collectRequestHeader, or hop-by-hop / Expect: dropped.
       return;
   }
 }

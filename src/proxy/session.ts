@@ -31,6 +31,7 @@ import { classifyUpstreamError, type Instance, type RequestOutcome } from '../up
 import { asksToClose, decimalValue, ResponseHeaderAction, responseHeaderAction } from './headers.js';
 import { failureStatus, statusBodies, statusLines } from './errors.js';
 import type { RequestBodySource } from './request-body.js';
+import type { CollectedRequestHeaders } from './request-headers.js';
 import type { ProxyRoute } from './route.js';
 
 /** What the proxy shares with every session (logging, counters). */
@@ -123,7 +124,7 @@ function onDeadline(session: Session): void {
   session.deadlineExpired();
 }
 
-export class Session implements Dispatcher.DispatchHandler {
+export class Session implements Dispatcher.DispatchHandler, CollectedRequestHeaders {
   readonly owner: SessionOwner;
   readonly res: HttpResponse;
   readonly startedAt: number;

@@ -9,12 +9,11 @@
  * @module
  */
 import type { HttpRequest } from 'uWebSockets.js';
-import { RequestHeaderKind, requestHeaderKind } from '../proxy/headers.js';
+import { RequestHeaderKind } from '../proxy/headers.js';
+import type { CollectedRequestHeaders } from '../proxy/request-headers.js';
+import { collectRequestHeader } from '../proxy/request-headers.js';
 
-/** Handshake headers that belong to the client's hop: the upstream handshake gets its own from `ws`. */
-const clientHandshakeHeaders = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
-
-export class UpgradeRequest {
+export class UpgradeRequest implements CollectedRequestHeaders {
   /** Headers to send upstream, flat [name, value, ...] like the HTTP proxy's Session. */
   readonly upstreamHeaders: string[] = [];
   rawPath = '';
@@ -55,44 +54,16 @@ export class UpgradeRequest {
 let collecting: UpgradeRequest;
 function collectHeader(name: string, value: string): void {
   const request = collecting;
-  request.headerBytes += name.length + value.length + 4;
-  if (clientHandshakeHeaders.has(name)) {
-    if (name === 'sec-websocket-key') request.secWebSocketKey = value;
-    else if (name === 'sec-websocket-extensions') request.secWebSocketExtensions = value;
-    else if (name === 'sec-websocket-protocol') {
-      // Repeated headers are one comma-separated list (RFC 9110 5.3).
-      request.secWebSocketProtocol = request.secWebSocketProtocol === '' ? value : `${request.secWebSocketProtocol}, ${value}`;
-    }
-    return;
+  // Framing (a GET upgrade has no body), Connection/Upgrade and other hop-by-hop
+  // headers are dropped: the upstream handshake writes its own.
+  if (collectRequestHeader(request, name, value) !== RequestHeaderKind.WebSocketHandshake) return;
+  if (name === 'sec-websocket-key') request.secWebSocketKey = value;
+  else if (name === 'sec-websocket-extensions') request.secWebSocketExtensions = value;
+  else if (name === 'sec-websocket-protocol') {
+    // Repeated headers are one comma-separated list (RFC 9110 5.3).
+    request.secWebSocketProtocol = request.secWebSocketProtocol === '' ? value : `${request.secWebSocketProtocol}, ${value}`;
   }
-  switch (requestHeaderKind(name)) {
-    case RequestHeaderKind.Forward:
-      request.upstreamHeaders.push(name, value);
-      return;
-    case RequestHeaderKind.Host:
-      request.hostCount++;
-      if (request.rawHost === undefined) {
-        request.rawHost = value;
-        request.upstreamHeaders.push(name, value);
-      }
-      return;
-    case RequestHeaderKind.XForwardedFor:
-      request.xForwardedFor = request.xForwardedFor === undefined ? value : `${request.xForwardedFor}, ${value}`;
-      return;
-    case RequestHeaderKind.XForwardedProto:
-      request.xForwardedProto ??= value;
-      return;
-    case RequestHeaderKind.XForwardedHost:
-      request.xForwardedHost ??= value;
-      return;
-    case RequestHeaderKind.AdminToken:
-      request.adminToken ??= value;
-      return;
-    default:
-      // Framing (a GET upgrade has no body), Connection/Upgrade and other hop-by-hop headers: the upstream
-      // handshake writes its own.
-      return;
-  }
+  // sec-websocket-version: the upstream handshake sends its own.
 }
 
 /** The offered subprotocols as a list (`"a, b"` -> ["a", "b"]). */
