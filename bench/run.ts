@@ -214,6 +214,11 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
   const configs: Array<{ proxy: ProxyName; files: string[] }> = [];
   try {
     for (const adapter of adapters) {
+      const unsupported = adapter.unsupportedReason?.(scenario);
+      if (unsupported !== undefined) {
+        skipped.push({ proxy: adapter.name, reason: unsupported });
+        continue;
+      }
       const dir = path.join(scenarioDir, adapter.name);
       mkdirSync(dir, { recursive: true });
       let proxy: RunningProxy;

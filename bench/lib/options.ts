@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { PROXY_NAMES, type ProxyName } from './proxies.js';
+import { OPT_IN_PROXIES, PROXY_NAMES, type ProxyName } from './proxies.js';
 
 export interface BenchOptions {
   /** Scenario names; empty means all (or the smoke scenario with --smoke). */
@@ -48,7 +48,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --connections N      concurrent connections (default 50)
   --threads N          wrk threads (default 1)
   --rounds N           rounds; proxies alternate within each round (default 3; smoke 1)
-  --proxies LIST       comma list from: ${PROXY_NAMES.join(', ')} (default: all)
+  --proxies LIST       comma list from: ${PROXY_NAMES.join(', ')}
+                       (default: all but baseline and the floor-* reference points,
+                       bench/egress-floor.ts, which run only when named)
   --rates LIST         fixed rates, req/s (default 1000,5000)
   --smoke              a few seconds of small-get on every available proxy; checks
                        that the harness works, asserts nothing about speed
@@ -116,7 +118,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     connections,
     threads,
     rounds: positiveInteger('rounds', values.rounds, smoke ? 1 : 3),
-    proxies: proxyNames.length > 0 ? ([...new Set(proxyNames)] as ProxyName[]) : PROXY_NAMES.filter((p) => p !== 'baseline' || values.baseline !== undefined),
+    proxies: proxyNames.length > 0 ? ([...new Set(proxyNames)] as ProxyName[]) : PROXY_NAMES.filter((p) => !OPT_IN_PROXIES.has(p) || (p === 'baseline' && values.baseline !== undefined)),
     explicitProxies: proxyNames.length > 0,
     rates,
     smoke,

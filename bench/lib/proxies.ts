@@ -12,10 +12,17 @@ import { renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type Rende
 import { freePort, ManagedProcess } from './processes.js';
 import type { ToolName, ToolStatus } from './tools.js';
 import type { Topology } from './topology.js';
+import type { Scenario } from './scenarios.js';
 
-/** In measuring order. `baseline` (another warpdrive build) runs only when --baseline names one. */
-export const PROXY_NAMES = ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'direct'] as const;
+/**
+ * In measuring order. `baseline` (another warpdrive build) runs only when --baseline
+ * names one; the two `floor-*` reference points only when --proxies names them.
+ */
+export const PROXY_NAMES = ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'floor-net', 'floor-undici', 'direct'] as const;
 export type ProxyName = (typeof PROXY_NAMES)[number];
+
+/** Not proxies but reference points (bench/egress-floor.ts): measured only when asked for. */
+export const OPT_IN_PROXIES: ReadonlySet<ProxyName> = new Set(['baseline', 'floor-net', 'floor-undici']);
 
 export interface CpuPlan {
   /** taskset CPU lists, or undefined when the bench runs unpinned. */
@@ -60,6 +67,8 @@ export interface ProxyAdapter {
   /** Why it cannot run here (a missing tool or build), with what to do; undefined when it can. */
   unavailableReason(ctx: ProxyContext): string | undefined;
   start(ctx: ProxyContext, topology: Topology, dir: string, upstreamPid: number | undefined): Promise<RunningProxy>;
+  /** Why it does not take part in a scenario (it cannot do what the scenario asks); undefined when it does. */
+  unsupportedReason?(scenario: Scenario): string | undefined;
 }
 
 /** The compiled bench directory (dist/bench), where the peer and helper entries live. */
@@ -183,6 +192,33 @@ const nodePeer: ProxyAdapter = {
   },
 };
 
+/**
+ * The egress floors of bench/egress-floor.ts: GET / to one instance and nothing
+ * else, so they sit out every scenario that asks for more.
+ */
+function floorAdapter(name: 'floor-net' | 'floor-undici', client: 'net' | 'undici', label: string): ProxyAdapter {
+  return {
+    name,
+    label,
+    unavailableReason() {
+      const entry = path.join(benchDistDir(), 'egress-floor.js');
+      return existsSync(entry) ? undefined : `the egress floor is not built: ${entry} does not exist. Run: npm run build`;
+    },
+    unsupportedReason(scenario) {
+      const plainGet = scenario.instances === 1 && scenario.routes === undefined && scenario.path === '/' && scenario.tool !== 'ws';
+      return plainGet ? undefined : 'a reference point for GET / to one instance only (bench/egress-floor.ts)';
+    },
+    async start(ctx, topology) {
+      const port = await freePort();
+      const args = [path.join(benchDistDir(), 'egress-floor.js'), '--client', client, String(port), String(topology.upstreamPorts[0]!)];
+      return startProcess(ctx, name, process.execPath, args, /FLOOR_READY \d+/, port, []);
+    },
+  };
+}
+
+const floorNet = floorAdapter('floor-net', 'net', 'floor: uWS + net.Socket');
+const floorUndici = floorAdapter('floor-undici', 'undici', 'floor: uWS + undici');
+
 const direct: ProxyAdapter = {
   name: 'direct',
   label: 'direct (no proxy)',
@@ -193,7 +229,16 @@ const direct: ProxyAdapter = {
   },
 };
 
-export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = { warpdrive, baseline, nginx, haproxy, node: nodePeer, direct };
+export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = {
+  warpdrive,
+  baseline,
+  nginx,
+  haproxy,
+  node: nodePeer,
+  'floor-net': floorNet,
+  'floor-undici': floorUndici,
+  direct,
+};
 
 /** Polls until something accepts TCP connections on the port; fails early if the process exits. */
 async function waitForPort(port: number, proc: ManagedProcess, timeoutMs: number, logHint?: () => string): Promise<void> {

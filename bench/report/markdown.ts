@@ -15,6 +15,8 @@ export const PROXY_COLORS: Readonly<Record<ProxyName, string>> = {
   nginx: '#2b8a3e',
   haproxy: '#1c7ed6',
   node: '#7048e8',
+  'floor-net': '#adb5bd',
+  'floor-undici': '#ced4da',
   direct: '#868e96',
 };
 

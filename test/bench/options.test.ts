@@ -20,6 +20,11 @@ test('--baseline adds a second warpdrive build right after warpdrive', () => {
   assert.equal(o.baselineMain, '/tmp/main/dist/src/cli/main.js');
 });
 
+test('the floor-* reference points run only when --proxies names them', () => {
+  assert.ok(!parseOptions([]).proxies.some((p) => p.startsWith('floor-')));
+  assert.deepEqual(parseOptions(['--proxies', 'warpdrive,floor-net,floor-undici']).proxies, ['warpdrive', 'floor-net', 'floor-undici']);
+});
+
 test('--smoke shortens everything and picks the headline scenario', () => {
   const o = parseOptions(['--smoke']);
   assert.deepEqual(o.scenarios, ['small-get']);

@@ -68,3 +68,15 @@ test('a scenario topology takes its instance count, routes and strategy from the
   assert.equal(scenarioTopology(routes!, ports).routes?.length, 1000);
   assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
+
+test('the egress floors take part only in the GET / scenarios they can serve; every proxy takes part in all', async () => {
+  const { PROXIES } = await import('../../bench/lib/proxies.js');
+  const all = selectScenarios([], [1000, 5000]);
+  const served = (name: 'floor-net' | 'floor-undici') => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
+  const expected = ['small-get', 'new-conn', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k'];
+  assert.deepEqual(served('floor-net'), expected);
+  assert.deepEqual(served('floor-undici'), expected);
+  for (const name of ['warpdrive', 'nginx', 'haproxy', 'node', 'direct'] as const) {
+    assert.equal(all.filter((s) => PROXIES[name].unsupportedReason?.(s) !== undefined).length, 0, name);
+  }
+});
