@@ -13,14 +13,16 @@
  * @module
  */
 import type { RuntimePlan } from './config/types.js';
-import { startIngress, type IngressServer } from './ingress/server.js';
-import { WebSocketGateway } from './ingress/websocket.js';
+import { reservePort } from './ingress/server.js';
 import { createLogger } from './log.js';
-import { Proxy } from './proxy/proxy.js';
-import { ProxyRoute } from './proxy/route.js';
-import { createRouter } from './router/create-router.js';
+import type { Proxy } from './proxy/proxy.js';
+import { startProxyStack, type ProxyStack } from './proxy-stack.js';
 import { SupervisorClient } from './supervisor/client.js';
-import { createUpstreams, linkSupervisor, type Upstream } from './upstream/index.js';
+import { ProxyWorkers } from './threads/proxy-workers.js';
+import { SupervisorRecorder } from './threads/supervisor-relay.js';
+import type { Upstream } from './upstream/index.js';
+
+export { buildRoutes } from './proxy-stack.js';
 
 const log = createLogger('warpdrive');
 
@@ -33,6 +35,7 @@ export interface StartOptions {
 
 export interface RunningWarpdrive {
   readonly port: number;
+  /** The main thread's proxy (with worker_threads above 1, each worker has its own). */
   readonly proxy: Proxy;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly supervisor: SupervisorClient | undefined;
@@ -40,59 +43,49 @@ export interface RunningWarpdrive {
   stop(reason: string): Promise<void>;
 }
 
-/** Builds the routes the proxy matches: each RouteSpec joined to its live Upstream. */
-export function buildRoutes(plan: RuntimePlan, upstreams: ReadonlyMap<string, Upstream>): ProxyRoute[] {
-  return plan.routes.map((spec) => new ProxyRoute(spec, upstreams.get(spec.upstream)!, plan.upstreams.get(spec.upstream)!));
-}
-
 export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
   for (const feature of plan.inactive) log.warn(`${feature} is configured but not active yet in this version; it is ignored`);
-  const upstreams = createUpstreams(plan);
-  const router = createRouter(buildRoutes(plan, upstreams));
-  const proxy = new Proxy({ plan, router });
-  const websockets = new WebSocketGateway({ plan, router });
+  const threads = plan.server.workerThreads;
+  // Several proxy threads share the port (SO_REUSEPORT); check it is free first, before any process starts.
+  const port = threads > 1 ? await reservePort(plan.server.bindAddress, plan.server.httpPort) : plan.server.httpPort;
 
   let supervisor: SupervisorClient | undefined;
-  if (plan.processOrder.length > 0) {
-    supervisor = SupervisorClient.start(plan, { only: options.only, except: options.except });
-    linkSupervisor(upstreams, supervisor);
-  }
-  for (const upstream of upstreams.values()) upstream.start();
+  if (plan.processOrder.length > 0) supervisor = SupervisorClient.start(plan, { only: options.only, except: options.except });
+  // Follows the supervisor from its first event, so that proxy workers started later know the present.
+  const recorder = threads > 1 && supervisor ? new SupervisorRecorder(supervisor) : undefined;
 
-  let ingress: IngressServer;
+  let stack: ProxyStack;
+  let workers: ProxyWorkers | undefined;
   try {
-    ingress = await startIngress(plan.server.bindAddress, plan.server.httpPort, proxy, (app) => websockets.register(app));
+    // Subscribes to the supervisor synchronously, before any of its events can arrive.
+    stack = await startProxyStack(plan, { port, listen: threads > 1 ? 'shared' : 'exclusive', supervisor, thread: 0 });
+    try {
+      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder);
+    } catch (error) {
+      await stack.close();
+      throw error;
+    }
   } catch (error) {
     await supervisor?.stop();
-    await Promise.all([...upstreams.values()].map((u) => u.close()));
     throw error;
   }
   const shownHost = plan.server.bindAddress.includes(':') ? `[${plan.server.bindAddress}]` : plan.server.bindAddress;
-  log.info(`listening on http://${shownHost}:${ingress.port} (config: ${plan.source})`);
+  log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
-      log.info(`${reason}: no longer accepting connections; waiting for ${proxy.inFlight} in-flight request(s)`);
-      ingress.stopListening();
-      const timeoutMs = plan.server.shutdownTimeoutMs;
-      const startedAt = Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        proxy.drain().then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, true))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) log.warn(`shutdown timeout (${timeoutMs} ms) passed with ${proxy.inFlight} request(s) still in flight; closing them`);
-      // WebSockets never finish by themselves: once HTTP has drained they are closed with 1001 (going away).
-      await websockets.closeAll(1001, 'server shutting down', Math.max(1000, timeoutMs - (Date.now() - startedAt)));
+      log.info(`${reason}: no longer accepting connections; waiting for ${stack.proxy.inFlight} in-flight request(s)${workers ? ' on the main thread and the proxy workers' : ''}`);
+      const deadline = Date.now() + plan.server.shutdownTimeoutMs;
+      stack.stopListening();
+      // Every proxy thread drains at once; processes are stopped only when all of them are done.
+      await Promise.all([stack.drain(deadline), workers?.stop(deadline)]);
       if (supervisor) await supervisor.stop();
-      await Promise.all([...upstreams.values()].map((u) => u.close()));
-      ingress.closeAll();
+      await stack.close();
       log.info('stopped');
     })();
     return stopping;
   };
 
-  return { port: ingress.port, proxy, upstreams, supervisor, stop };
+  return { port: stack.port, proxy: stack.proxy, upstreams: stack.upstreams, supervisor, stop };
 }

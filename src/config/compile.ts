@@ -141,7 +141,6 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
 /** Keys that parse and validate but have no effect yet; `warpdrive check` lists them. */
 function inactiveFeatures(config: Config): string[] {
   const inactive: string[] = [];
-  if (config.server.worker_threads > 1) inactive.push('server.worker_threads');
   if (config.server.https_port !== undefined) inactive.push('server.https_port');
   // The uWS build in use has a fixed HTTP idle timeout (about 10 s); see native-notes.
   if (config.server.idle_timeout_secs !== 10) inactive.push('server.idle_timeout_secs');

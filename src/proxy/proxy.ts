@@ -74,6 +74,8 @@ function collectHeader(name: string, value: string): void {
 export interface ProxyOptions {
   readonly plan: RuntimePlan;
   readonly router: Router<ProxyRoute>;
+  /** Which proxy thread this is (0: main), for the access log. */
+  readonly thread?: number;
 }
 
 export class Proxy implements SessionOwner {
@@ -85,6 +87,7 @@ export class Proxy implements SessionOwner {
   readonly #maxBodyBytes: number;
   readonly #adminToken: Buffer | undefined;
   readonly #logRequests: boolean;
+  readonly #thread: number;
   /** Decided once: the peer address is read only if something uses it. */
   readonly #captureClientIp: boolean;
   #inFlight = 0;
@@ -101,6 +104,7 @@ export class Proxy implements SessionOwner {
     this.#maxBodyBytes = options.plan.server.maxBodyBytes ?? Number.POSITIVE_INFINITY;
     this.#adminToken = middleware.adminToken === undefined ? undefined : Buffer.from(middleware.adminToken);
     this.#logRequests = middleware.logRequests;
+    this.#thread = options.thread ?? 0;
     const ipHash = [...options.plan.upstreams.values()].some((u) => u.strategy === 'ip_hash');
     this.#captureClientIp = this.#forwardHeaders || this.#logRequests || ipHash;
   }
@@ -251,7 +255,7 @@ export class Proxy implements SessionOwner {
     process.stdout.write(
       `${session.clientIp || '-'} "${session.method} ${session.path}${session.query ? '?' + session.query : ''}" ` +
         `${session.aborted && session.status === 0 ? 499 : session.status} ${session.bytesSent} ${ms}ms ` +
-        `upstream=${route?.spec.upstream ?? '-'} instance=${instance?.id ?? '-'}\n`,
+        `upstream=${route?.spec.upstream ?? '-'} instance=${instance?.id ?? '-'} thread=${this.#thread}\n`,
     );
   }
 }

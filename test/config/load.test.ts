@@ -192,7 +192,6 @@ describe('seed documents load', () => {
     assert.equal(plan.middleware.adminToken, 'secret');
     assert.deepEqual(plan.processOrder, ['rails', 'cable', 'sidekiq']);
     assert.deepEqual(plan.inactive, [
-      'server.worker_threads',
       'server.https_port',
       'tls',
       'cache',

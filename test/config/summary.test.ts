@@ -12,6 +12,7 @@ describe('formatPlanSummary', () => {
     const text = formatPlanSummary(loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' } }));
     const expectedLines = [
       'listen: http://0.0.0.0:80',
+      'proxy threads: 4 (sharing the port; the supervisor runs in a thread of its own)',
       '  rails: round_robin, 3 instances',
       '    rails#0 unix:/tmp/puma.0.sock',
       '    process: bundle exec puma -w 3 -b unix:///tmp/puma.sock (env RAILS_ENV, PORT)',
@@ -26,7 +27,7 @@ describe('formatPlanSummary', () => {
     const lines = text.split('\n');
     for (const line of expectedLines) assert.ok(lines.includes(line), `missing line ${JSON.stringify(line)} in:\n${text}`);
     assert.ok(lines.indexOf('  1. host example.com and path under /cable -> cable  # WebSocket connections to ActionCable') < lines.indexOf('  4. host www.example.com -> rails'));
-    assert.match(text, /^not active yet: server\.worker_threads, server\.https_port, tls, cache, postgres, middleware\.x_sendfile_enabled, middleware\.gzip_compression_enabled/m);
+    assert.match(text, /^not active yet: server\.https_port, tls, cache, postgres, middleware\.x_sendfile_enabled, middleware\.gzip_compression_enabled/m);
     assert.ok(!text.includes('tok-SECRET-123'), 'the token itself is never printed');
     assert.match(text, /admin token set/);
   });

@@ -1,0 +1,32 @@
+/**
+ * Messages between the main thread and a proxy worker (`server.worker_threads`).
+ *
+ * @module
+ */
+import type { RuntimePlan } from '../config/types.js';
+import type { SupervisorEvent } from '../supervisor/protocol.js';
+import type { RelayedSupervisorData } from './supervisor-relay.js';
+
+/** What a proxy worker starts from (`workerData`); all of it survives structured cloning. */
+export interface ProxyWorkerData {
+  readonly plan: RuntimePlan;
+  /** The port the main thread reserved; every proxy thread listens on it with SO_REUSEPORT. */
+  readonly port: number;
+  /** 1 .. worker_threads - 1 (the main thread is 0); shown as `thread=` in the access log. */
+  readonly thread: number;
+  readonly supervisor: RelayedSupervisorData | undefined;
+}
+
+export type ToProxyWorker =
+  | { readonly type: 'supervisor'; readonly event: SupervisorEvent }
+  /** Stop accepting, drain until `deadline` (a Date.now() value), close, report `stopped`, exit. */
+  | { readonly type: 'stop'; readonly deadline: number }
+  /** The drain deadline has passed: cut every connection now and exit. */
+  | { readonly type: 'abort' }
+  /** Throw an uncaught exception, as a bug would (tests of the restart). */
+  | { readonly type: 'crashForTest' };
+
+export type FromProxyWorker =
+  | { readonly type: 'listening' }
+  | { readonly type: 'startFailed'; readonly message: string }
+  | { readonly type: 'stopped' };

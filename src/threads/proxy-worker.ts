@@ -1,0 +1,91 @@
+/**
+ * A proxy worker thread's entry (`server.worker_threads` above 1): builds its
+ * own proxy stack from the plan the main thread sends, listens on the shared
+ * port, follows the supervisor through the main thread, and drains on `stop`.
+ *
+ * A worker must always end by closing its uWS app, never be terminated from
+ * outside: uWS's sockets are libuv handles that only JavaScript can close, and
+ * Node aborts the whole process (`uv_loop_close() while having open handles`)
+ * when a worker's loop is torn down with them open. So an uncaught exception
+ * closes everything here and ends the thread, and the main thread sends
+ * `abort`, not `Worker.terminate()`, when a drain overruns.
+ *
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../log.js';
+import { startProxyStack, type ProxyStack } from '../proxy-stack.js';
+import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
+import { RelayedSupervisor } from './supervisor-relay.js';
+
+if (!parentPort) throw new Error('src/threads/proxy-worker.ts is a worker_threads entry; start it through ProxyWorkers');
+const port = parentPort;
+const data = workerData as ProxyWorkerData;
+
+function send(message: FromProxyWorker): void {
+  port.postMessage(message);
+}
+
+const log = createLogger(`thread ${data.thread}`);
+const supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
+let stack: ProxyStack | undefined;
+let ending = false;
+
+/** Closes the listener and every connection at once and lets the thread end. */
+function endNow(): void {
+  if (ending) return;
+  ending = true;
+  const closing = stack;
+  stack = undefined;
+  closing?.stopListening();
+  closing?.closeConnections();
+  void closing?.close().catch(() => undefined);
+  port.close();
+}
+
+process.on('uncaughtException', (error) => {
+  log.error(`uncaught exception, closing this proxy thread: ${error.stack ?? error.message}`);
+  process.exitCode = 1;
+  endNow();
+});
+
+port.on('message', (message: ToProxyWorker) => {
+  switch (message.type) {
+    case 'supervisor':
+      supervisor?.deliver(message.event);
+      return;
+    case 'stop':
+      void stop(message.deadline);
+      return;
+    case 'abort':
+      endNow();
+      return;
+    case 'crashForTest':
+      setImmediate(() => {
+        throw new Error('crash requested by a test');
+      });
+      return;
+  }
+});
+
+async function stop(deadline: number): Promise<void> {
+  const stopping = stack;
+  if (stopping) {
+    stopping.stopListening();
+    await stopping.drain(deadline);
+    await stopping.close();
+  }
+  if (ending) return;
+  ending = true;
+  send({ type: 'stopped' });
+  // Nothing of ours is left on the event loop; closing the port lets the thread end.
+  port.close();
+}
+
+try {
+  stack = await startProxyStack(data.plan, { port: data.port, listen: 'shared', supervisor, thread: data.thread });
+  send({ type: 'listening' });
+} catch (error) {
+  send({ type: 'startFailed', message: error instanceof Error ? error.message : String(error) });
+  endNow();
+}

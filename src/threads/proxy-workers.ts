@@ -1,0 +1,167 @@
+/**
+ * The main thread's side of `server.worker_threads`: starts N - 1 proxy
+ * workers on the port the main thread reserved, relays the supervisor's
+ * readiness events to them, brings back one that dies (as nginx's master does
+ * with a worker), and drains them on shutdown.
+ *
+ * Each worker is a complete, independent proxy (threads/proxy-worker.ts): its
+ * own router, connection pools, active health checks and passive health. The
+ * kernel spreads new connections across the threads' SO_REUSEPORT sockets; a
+ * connection stays on the thread that accepted it.
+ *
+ * @module
+ */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { RuntimePlan } from '../config/types.js';
+import { createLogger } from '../log.js';
+import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
+import type { SupervisorRecorder } from './supervisor-relay.js';
+
+const log = createLogger('threads');
+const workerUrl = new URL('./proxy-worker.js', import.meta.url);
+
+/** A worker that dies is started again, unless this many died within the window: then it stays down. */
+const MAX_DEATHS = 4;
+const DEATH_WINDOW_MS = 60_000;
+const RESPAWN_DELAY_MS = 500;
+/** After the drain deadline, how long a worker may take to close before it is told to cut its connections. */
+const STOP_GRACE_MS = 2_000;
+
+export class ProxyWorkerStartError extends Error {
+  readonly code = 'WD_ERR_PROXY_WORKER';
+}
+
+class ProxyWorker {
+  readonly thread: number;
+  worker: Worker | undefined;
+  deaths: number[] = [];
+  respawnTimer: NodeJS.Timeout | undefined;
+
+  constructor(thread: number) {
+    this.thread = thread;
+  }
+
+  post(message: ToProxyWorker): void {
+    this.worker?.postMessage(message);
+  }
+}
+
+export class ProxyWorkers {
+  readonly #plan: RuntimePlan;
+  readonly #port: number;
+  readonly #recorder: SupervisorRecorder | undefined;
+  readonly #workers: ProxyWorker[];
+  #stopping = false;
+
+  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined) {
+    this.#plan = plan;
+    this.#port = port;
+    this.#recorder = recorder;
+    this.#workers = Array.from({ length: plan.server.workerThreads - 1 }, (_, i) => new ProxyWorker(i + 1));
+    recorder?.on((event) => {
+      for (const w of this.#workers) w.post({ type: 'supervisor', event });
+    });
+  }
+
+  /**
+   * Starts `server.worker_threads - 1` proxy workers on `port` and resolves once
+   * every one listens; rejects (after stopping those that did start) if one cannot.
+   */
+  static async start(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined): Promise<ProxyWorkers> {
+    const workers = new ProxyWorkers(plan, port, recorder);
+    try {
+      await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
+    } catch (error) {
+      await workers.stop(Date.now());
+      throw error;
+    }
+    log.info(`${plan.server.workerThreads} proxy threads listening on port ${port}`);
+    return workers;
+  }
+
+  /** Drains every worker until `deadline` (Date.now() value) and waits for them to end. */
+  async stop(deadline: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#workers.map((w) => this.#stopOne(w, deadline)));
+  }
+
+  /**
+   * Ends a proxy worker abruptly, as a crash would, and resolves once it is gone
+   * (the restart follows as after any unexpected exit). For tests.
+   */
+  async crashForTest(thread: number): Promise<void> {
+    const worker = this.#workers.find((w) => w.thread === thread)?.worker;
+    if (!worker) return;
+    const exited = once(worker, 'exit');
+    worker.postMessage({ type: 'crashForTest' } satisfies ToProxyWorker);
+    await exited;
+  }
+
+  #spawn(slot: ProxyWorker): Promise<void> {
+    const data: ProxyWorkerData = { plan: this.#plan, port: this.#port, thread: slot.thread, supervisor: this.#recorder?.snapshot() };
+    const worker = new Worker(workerUrl, { workerData: data });
+    slot.worker = worker;
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      let lastError: Error | undefined;
+      worker.on('message', (message: FromProxyWorker) => {
+        if (message.type === 'listening') {
+          listening = true;
+          resolve();
+        } else if (message.type === 'startFailed') {
+          reject(new ProxyWorkerStartError(`proxy thread ${slot.thread} could not start: ${message.message}`));
+        }
+      });
+      worker.on('error', (error) => {
+        lastError = error;
+        log.error(`proxy thread ${slot.thread} crashed: ${error.stack ?? error.message}`);
+      });
+      worker.once('exit', (code) => {
+        if (slot.worker === worker) slot.worker = undefined;
+        if (!listening) {
+          reject(new ProxyWorkerStartError(`proxy thread ${slot.thread} exited before listening (code ${code})${lastError ? `: ${lastError.message}` : ''}`));
+          return;
+        }
+        if (!this.#stopping) this.#onDeath(slot, code);
+      });
+    });
+  }
+
+  #onDeath(slot: ProxyWorker, code: number): void {
+    const now = Date.now();
+    slot.deaths = slot.deaths.filter((at) => now - at < DEATH_WINDOW_MS);
+    slot.deaths.push(now);
+    if (slot.deaths.length >= MAX_DEATHS) {
+      log.error(`proxy thread ${slot.thread} died ${slot.deaths.length} times within ${DEATH_WINDOW_MS / 1000} s (last exit code ${code}); not starting it again`);
+      return;
+    }
+    log.warn(`proxy thread ${slot.thread} exited (code ${code}); starting it again in ${RESPAWN_DELAY_MS} ms`);
+    slot.respawnTimer = setTimeout(() => {
+      slot.respawnTimer = undefined;
+      if (this.#stopping) return;
+      this.#spawn(slot).catch((error: Error) => log.error(error.message));
+    }, RESPAWN_DELAY_MS);
+  }
+
+  async #stopOne(slot: ProxyWorker, deadline: number): Promise<void> {
+    clearTimeout(slot.respawnTimer);
+    const worker = slot.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'stop', deadline } satisfies ToProxyWorker);
+    let timer: NodeJS.Timeout | undefined;
+    const forced = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + STOP_GRACE_MS, true))),
+    ]);
+    clearTimeout(timer);
+    if (!forced) return;
+    // Never Worker.terminate(): see threads/proxy-worker.ts. The worker closes its own sockets.
+    log.warn(`proxy thread ${slot.thread} did not finish closing; cutting its connections`);
+    worker.postMessage({ type: 'abort' } satisfies ToProxyWorker);
+    const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS, false)))]);
+    clearTimeout(timer);
+    if (!ended) log.error(`proxy thread ${slot.thread} does not respond; leaving it`);
+  }
+}
