@@ -388,12 +388,14 @@ async function main(): Promise<number> {
   if (!tools.taskset.path && options.pin) log(`taskset not found, running unpinned. Install: ${tools.taskset.installHint}`);
 
   const root = projectRoot();
-  const cpus = planCpus(allowedCpus(), tools.taskset.path, options.pin);
+  // Several proxy threads pinned to the proxy's one CPU would only take turns on it.
+  const cpus = options.proxyThreads > 1 ? planCpus(allowedCpus(), tools.taskset.path, false, `--proxy-threads ${options.proxyThreads}`) : planCpus(allowedCpus(), tools.taskset.path, options.pin);
   const ctx: ProxyContext = {
     tools,
     cpus,
     warpdriveMain: path.resolve(options.warpdriveMain ?? path.join(path.dirname(benchDistDir()), 'src', 'cli', 'main.js')),
     baselineMain: options.baselineMain === undefined ? undefined : path.resolve(options.baselineMain),
+    proxyThreads: options.proxyThreads,
     startTimeoutMs: 15_000,
     profile: options.profile,
   };
@@ -439,7 +441,7 @@ async function main(): Promise<number> {
     note: options.note,
     machine: { ...machineFacts(), loadAverageAtStart, loadAverageAtEnd: loadAverage() },
     versions: toolVersions(tools, root),
-    options: { durationSec: options.durationSec, warmupSec: options.warmupSec, rounds: options.rounds, connections: options.connections, threads: options.threads, proxies: adapters.map((a) => a.name), profile: options.profile },
+    options: { durationSec: options.durationSec, warmupSec: options.warmupSec, rounds: options.rounds, connections: options.connections, threads: options.threads, proxyThreads: options.proxyThreads, proxies: adapters.map((a) => a.name), profile: options.profile },
     pinning: cpus.description,
     scenarios: scenarioResults,
   };

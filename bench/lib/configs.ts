@@ -88,6 +88,8 @@ export interface RenderContext {
   readonly port: number;
   /** A private directory for the proxy's pid, logs, temp files and side files. */
   readonly dir: string;
+  /** Workers/threads of each proxy (`--proxy-threads`); 1 when absent. */
+  readonly threads?: number;
 }
 
 /** A rendered config: the main file plus side files (HAProxy's route map). */
@@ -143,7 +145,7 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     }
     servers = blocks.join('\n');
   }
-  const text = fillTemplate(template, { dir: ctx.dir, balance, upstream_servers: upstreamServers, servers });
+  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, servers });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
 }
 
@@ -164,7 +166,7 @@ export function renderHaproxy(topology: BalancedTopology, ctx: RenderContext, te
     defaultBackend = 'not_found';
     sideFiles.push({ name: 'routes.map', text: topology.routes.map((r) => `${r.host}${r.pathPrefix} app`).join('\n') + '\n' });
   }
-  const text = fillTemplate(template, { port: String(ctx.port), balance, upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
+  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
   return { mainFile: 'haproxy.cfg', text, sideFiles };
 }
 
@@ -180,7 +182,7 @@ export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, 
     topology.routes === undefined
       ? '[[routes]]\npath_prefix = "/"\nupstream = "app"\n'
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
-  const text = fillTemplate(template, { port: String(ctx.port), strategy: tomlString(strategy), instances, routes });
+  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
 }
 

@@ -53,9 +53,9 @@ export function allowedCpus(): number[] {
  * both do the same work per request whichever proxy is in between, and the
  * "direct" run (wrk -> upstream on that core) shows that side's ceiling.
  */
-export function planCpus(cpus: readonly number[], tasksetPath: string | undefined, pin: boolean): CpuPlan {
+export function planCpus(cpus: readonly number[], tasksetPath: string | undefined, pin: boolean, unpinnedBecause = '--no-pin'): CpuPlan {
   const unpinned = (why: string): CpuPlan => ({ proxy: undefined, upstream: undefined, load: undefined, tasksetPath: undefined, description: `not pinned (${why}); the OS schedules every process` });
-  if (!pin) return unpinned('--no-pin');
+  if (!pin) return unpinned(unpinnedBecause);
   if (!tasksetPath) return unpinned('taskset not found; install util-linux');
   if (cpus.length < 2) return unpinned('fewer than 2 CPUs');
   const [a, b, c] = cpus as [number, number, number | undefined];

@@ -21,6 +21,8 @@ export interface BenchOptions {
   readonly rates: number[];
   readonly smoke: boolean;
   readonly pin: boolean;
+  /** Workers/threads per proxy (warpdrive worker_threads, nginx worker_processes, HAProxy nbthread). */
+  readonly proxyThreads: number;
   readonly note: string | undefined;
   /** Where results go; undefined = bench/results (bench/results/tmp for smoke runs). */
   readonly outDir: string | undefined;
@@ -55,6 +57,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --smoke              a few seconds of small-get on every available proxy; checks
                        that the harness works, asserts nothing about speed
   --no-pin             do not pin processes to CPUs with taskset
+  --proxy-threads N    threads/workers of warpdrive, nginx and HAProxy (default 1: the
+                       per-core comparison); above 1 the bench runs unpinned
   --render FILE.json   redo the Markdown report and charts of an earlier run, measuring nothing
   --note TEXT          a note printed at the top of the report
   --out DIR            results directory (default bench/results)
@@ -92,6 +96,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       rates: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
+      'proxy-threads': { type: 'string' },
       note: { type: 'string' },
       out: { type: 'string' },
       warpdrive: { type: 'string' },
@@ -123,6 +128,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     rates,
     smoke,
     pin: values['no-pin'] !== true,
+    proxyThreads: positiveInteger('proxy-threads', values['proxy-threads'], 1),
     note: values.note,
     outDir: values.out,
     warpdriveMain: values.warpdrive,

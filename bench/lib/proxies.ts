@@ -41,6 +41,8 @@ export interface ProxyContext {
   readonly warpdriveMain: string;
   /** Another compiled warpdrive CLI entry to compare against (before/after), if any. */
   readonly baselineMain: string | undefined;
+  /** Workers/threads of warpdrive, nginx and HAProxy (`--proxy-threads`); the Node peer always has one. */
+  readonly proxyThreads: number;
   /** How long a proxy may take to become ready. */
   readonly startTimeoutMs: number;
   /** Run warpdrive builds under `node --cpu-prof` (profile written when it exits). */
@@ -125,7 +127,7 @@ function warpdriveAdapter(name: 'warpdrive' | 'baseline', label: string, main: (
     },
     async start(ctx, topology, dir) {
       const port = await freePort();
-      const files = writeRendered(dir, renderWarpdrive(topology, { port, dir }));
+      const files = writeRendered(dir, renderWarpdrive(topology, { port, dir, threads: ctx.proxyThreads }));
       // The ready line is logged at info level; request logging is off in the config.
       const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
       const profileDir = ctx.profile ? path.join(dir, 'cpu-profile') : undefined;
@@ -147,7 +149,7 @@ const nginx: ProxyAdapter = {
   unavailableReason: (ctx) => missingTool(ctx, 'nginx'),
   async start(ctx, topology, dir) {
     const port = await freePort();
-    const files = writeRendered(dir, renderNginx(topology, { port, dir }));
+    const files = writeRendered(dir, renderNginx(topology, { port, dir, threads: ctx.proxyThreads }));
     // -p: its own prefix; -e: errors there too (1.19.5+), never the system log; daemon off: stays our child.
     const args = ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', files[0]!, '-g', 'daemon off;'];
     const proc = new ManagedProcess({ name: 'nginx', command: ctx.tools.nginx.path!, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
@@ -163,7 +165,7 @@ const haproxy: ProxyAdapter = {
   unavailableReason: (ctx) => missingTool(ctx, 'haproxy'),
   async start(ctx, topology, dir) {
     const port = await freePort();
-    const files = writeRendered(dir, renderHaproxy(topology, { port, dir }));
+    const files = writeRendered(dir, renderHaproxy(topology, { port, dir, threads: ctx.proxyThreads }));
     // -db: foreground, no daemon; -f: this config only.
     const proc = new ManagedProcess({ name: 'haproxy', command: ctx.tools.haproxy.path!, args: ['-db', '-f', files[0]!], cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
     await waitForPort(port, proc, ctx.startTimeoutMs);

@@ -104,6 +104,8 @@ export interface RunResult {
     readonly rounds: number;
     readonly connections: number;
     readonly threads: number;
+    /** Workers/threads per proxy; absent in reports from before --proxy-threads (they ran 1). */
+    readonly proxyThreads?: number;
     readonly proxies: readonly ProxyName[];
     readonly profile: boolean;
   };

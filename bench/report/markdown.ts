@@ -110,6 +110,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     `- Machine: ${m.cpuModel}, ${m.cpuCount} CPUs, ${formatMiB(m.memoryBytes)} RAM, Linux ${m.kernel}`,
     `- Load average before the run: ${m.loadAverageAtStart.map((v) => v.toFixed(2)).join(' / ')} (1/5/15 min); after: ${m.loadAverageAtEnd.map((v) => v.toFixed(2)).join(' / ')}${busy ? ' **— the machine was busy before the bench started: treat these figures as indicative only.**' : ''}`,
     `- Pinning: ${result.pinning}`,
+    `- Proxy threads: ${proxyThreadsLine(result.options.proxyThreads ?? 1)}`,
     `- Per measurement: ${result.options.warmupSec} s warm-up (discarded), then ${result.options.durationSec} s measured; ${result.options.rounds} round(s), proxies alternating within each round; wrk with ${result.options.threads} thread(s) and ${result.options.connections} connections.`,
     `- Versions: ${Object.entries(result.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- Raw data: [${assets.json}](${assets.json})`,
@@ -174,4 +175,10 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
     }
   }
   return out.join('\n');
+}
+
+function proxyThreadsLine(threads: number): string {
+  return threads === 1
+    ? '1 each (warpdrive worker_threads, nginx worker_processes, HAProxy nbthread): the per-core comparison.'
+    : `${threads} each (warpdrive worker_threads, nginx worker_processes, HAProxy nbthread); the Node peer and the floors stay single-threaded. Not a per-core comparison: every process shares the machine's CPUs.`;
 }

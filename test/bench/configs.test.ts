@@ -144,3 +144,13 @@ test('a strategy outside the four is an error naming the valid ones, in every re
     assert.throws(() => render(bad, { port: 18085, dir: '/tmp' }), /unknown balancing strategy "weighted"; use round_robin, least_conn, random, ip_hash/);
   }
 });
+
+test('--proxy-threads N gives warpdrive N worker_threads, nginx N worker_processes and HAProxy nbthread N', () => {
+  const ctx = { port: 18086, dir: '/tmp/x', threads: 2 };
+  assert.equal(parseConfig(renderWarpdrive(SINGLE, ctx).text, 'bench.toml').server.workerThreads, 2);
+  assert.match(renderNginx(SINGLE, ctx).text, /^worker_processes 2;$/m);
+  assert.match(renderHaproxy(SINGLE, ctx).text, /^ {4}nbthread 2$/m);
+  // Without it, one each: the per-core comparison.
+  assert.equal(parseConfig(renderWarpdrive(SINGLE, { port: 18086, dir: '/tmp/x' }).text, 'bench.toml').server.workerThreads, 1);
+  assert.match(renderNginx(SINGLE, { port: 18086, dir: '/tmp/x' }).text, /^worker_processes 1;$/m);
+});

@@ -48,3 +48,9 @@ test('bad input is an error that names the option and what to write', () => {
   assert.throws(() => parseOptions(['--frobnicate']), /frobnicate/);
   assert.throws(() => parseOptions(['small-get']), /unexpected argument "small-get"/);
 });
+
+test('--proxy-threads: 1 by default (per core), a positive integer otherwise', () => {
+  assert.equal(parseOptions([]).proxyThreads, 1);
+  assert.equal(parseOptions(['--proxy-threads', '2']).proxyThreads, 2);
+  assert.throws(() => parseOptions(['--proxy-threads', '0']), /proxy-threads/);
+});
