@@ -13,9 +13,11 @@ import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
+import { WebSocket } from 'ws';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 import { childScript } from '../supervisor/helpers.js';
+import { startWsUpstream } from '../websocket/ws-upstream.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -121,6 +123,26 @@ describe('server.worker_threads', () => {
     assert.equal(await code, 0);
     assert.deepEqual([...threadsServed(wd).keys()].sort(), ['0', '1'], 'both threads had requests in flight');
     assert.match(wd.output(), /stopped/);
+  });
+
+  test('WebSockets are proxied by every thread', bounded, async () => {
+    const ws = await startWsUpstream('echo');
+    cleanups.push(() => ws.close());
+    const wd = await run(config(2, ws.toml));
+    // 40 connections: with 2 threads, both take some (see the top of this file); each must echo.
+    const echoes = await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, n) => {
+        const client = new WebSocket(`ws://127.0.0.1:${wd.port}/socket`);
+        await once(client, 'open');
+        client.send(`hello ${n}`);
+        const [data] = (await once(client, 'message')) as [Buffer];
+        client.close(1000);
+        await once(client, 'close');
+        return data.toString();
+      }),
+    );
+    assert.deepEqual(echoes, Array.from({ length: CONNECTIONS }, (_, n) => `hello ${n}`));
+    assert.equal(ws.handshakes.length, CONNECTIONS);
   });
 
   test('a port already in use is refused with exit 1, as with one thread', bounded, async () => {
