@@ -30,6 +30,8 @@ const log = createLogger(`thread ${data.thread}`);
 const supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
 let stack: ProxyStack | undefined;
 let ending = false;
+/** A `stop` that arrived while the stack was still starting (a sibling failed to start): run it once started. */
+let stopBeforeStart: number | undefined;
 
 /** Closes the listener and every connection at once and lets the thread end. */
 function endNow(): void {
@@ -55,7 +57,8 @@ port.on('message', (message: ToProxyWorker) => {
       supervisor?.deliver(message.event);
       return;
     case 'stop':
-      void stop(message.deadline);
+      if (stack === undefined && !ending) stopBeforeStart = message.deadline;
+      else void stop(message.deadline);
       return;
     case 'abort':
       endNow();
@@ -73,10 +76,12 @@ async function stop(deadline: number): Promise<void> {
   if (stopping) {
     stopping.stopListening();
     await stopping.drain(deadline);
-    await stopping.close();
   }
+  // An `abort` during the drain has closed everything already.
   if (ending) return;
   ending = true;
+  stack = undefined;
+  await stopping?.close();
   send({ type: 'stopped' });
   // Nothing of ours is left on the event loop; closing the port lets the thread end.
   port.close();
@@ -85,6 +90,7 @@ async function stop(deadline: number): Promise<void> {
 try {
   stack = await startProxyStack(data.plan, { port: data.port, listen: 'shared', supervisor, thread: data.thread });
   send({ type: 'listening' });
+  if (stopBeforeStart !== undefined) void stop(stopBeforeStart);
 } catch (error) {
   send({ type: 'startFailed', message: error instanceof Error ? error.message : String(error) });
   endNow();
