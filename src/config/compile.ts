@@ -8,6 +8,7 @@
  * @module
  */
 
+import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
 import { planProcessOrder } from './process-order.js';
 import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
@@ -168,7 +169,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       bindAddress: server.bind_address,
       httpPort: server.http_port,
       httpsPort: server.https_port,
-      workerThreads: server.worker_threads,
+      workerThreads: server.worker_threads === 'auto' ? Math.min(256, availableParallelism()) : server.worker_threads,
       maxHeaderBytes: server.max_header_bytes,
       maxBodyBytes: server.max_body_bytes,
       shutdownTimeoutMs: ms(server.shutdown_timeout_secs),

@@ -94,7 +94,11 @@ export const ServerSchema = table(
       v.pipe(v.string(expect('an IP address')), v.check(isBindAddress, expect('an IP address such as "0.0.0.0", "127.0.0.1" or "::"'))),
       '0.0.0.0',
     ),
-    worker_threads: v.optional(integer(1, 256, 'a whole number of threads 1-256'), 1),
+    // "auto": one proxy thread per CPU, as nginx's `worker_processes auto` (resolved in compile.ts).
+    worker_threads: v.optional(
+      v.union([v.literal('auto'), integer(1, 256, 'a whole number of threads 1-256')], expect('a whole number of threads 1-256, or "auto" (one per CPU)')),
+      1,
+    ),
     max_header_bytes: v.optional(integer(1024, 1048576, 'a byte count 1024-1048576'), 16384),
     max_body_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count', 'remove the key for no limit')),
     shutdown_timeout_secs: v.optional(seconds(true), 30),

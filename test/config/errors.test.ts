@@ -92,6 +92,7 @@ const cases: BadCase[] = [
   { name: 'https_port equal to http_port', toml: `${validBase}[server]\nhttp_port = 8080\nhttps_port = 8080\n`, path: 'server.https_port', hints: ['other than http_port'] },
   { name: 'bind_address not an IP', toml: `${validBase}[server]\nbind_address = "everywhere"\n`, path: 'server.bind_address', hints: ['IP address'] },
   { name: 'worker_threads zero', toml: `${validBase}[server]\nworker_threads = 0\n`, path: 'server.worker_threads', hints: ['1-256'] },
+  { name: 'worker_threads a word other than auto', toml: `${validBase}[server]\nworker_threads = "all"\n`, path: 'server.worker_threads', hints: ['1-256', '"auto"', 'found "all"'] },
   { name: 'fractional max_header_bytes', toml: `${validBase}[server]\nmax_header_bytes = 2048.5\n`, path: 'server.max_header_bytes', hints: ['byte count'] },
   { name: 'tls enabled with nothing to serve', toml: `${validBase}[tls]\nenabled = true\n`, path: 'tls', hints: ['domains', 'cert_file/key_file'] },
   { name: 'tls cert without key', toml: `${validBase}[tls]\ncert_file = "c.pem"\n`, path: 'tls.key_file', hints: ['together'] },

@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as v from 'valibot';
 import { parse } from 'smol-toml';
 import { loadConfig, parseConfig } from '../../src/config/index.js';
@@ -224,6 +225,12 @@ describe('the whole-document schema', () => {
     const base = `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\npath_prefix = "/"\nupstream = "app"\n`;
     assert.ok(!parseConfig(base, 'default.toml').inactive.includes('server.idle_timeout_secs'));
     assert.ok(parseConfig(`[server]\nidle_timeout_secs = 30\n${base}`, 'custom.toml').inactive.includes('server.idle_timeout_secs'));
+  });
+
+  it('worker_threads = "auto" is one proxy thread per CPU this process may use', () => {
+    const base = `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\npath_prefix = "/"\nupstream = "app"\n`;
+    assert.equal(parseConfig(`[server]\nworker_threads = "auto"\n${base}`, 'auto.toml').server.workerThreads, availableParallelism());
+    assert.equal(parseConfig(base, 'default.toml').server.workerThreads, 1);
   });
 
   it('ConfigSchema accepts the seed example as parsed TOML, defaults filled', () => {
