@@ -19,6 +19,9 @@ import { createUpstreams, linkSupervisor, type SupervisorSource, type Upstream }
 
 const log = createLogger('warpdrive');
 
+/** How long a stop waits for the access log to reach stdout. */
+const ACCESS_LOG_FLUSH_MS = 2_000;
+
 /** Builds the routes the proxy matches: each RouteSpec joined to its live Upstream. */
 export function buildRoutes(plan: RuntimePlan, upstreams: ReadonlyMap<string, Upstream>): ProxyRoute[] {
   return plan.routes.map((spec) => new ProxyRoute(spec, upstreams.get(spec.upstream)!, plan.upstreams.get(spec.upstream)!));
@@ -86,6 +89,10 @@ export async function startProxyStack(plan: RuntimePlan, options: ProxyStackOpti
     async close() {
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       ingress.closeAll();
+      // The last access-log lines, unless stdout is stuck: then they are not worth hanging the exit for.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([proxy.flushAccessLog(), new Promise((resolve) => (timer = setTimeout(resolve, ACCESS_LOG_FLUSH_MS)))]);
+      clearTimeout(timer);
     },
   };
 }

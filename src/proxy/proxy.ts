@@ -14,6 +14,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
+import { LogSink } from '../log-sink.js';
 import { normalizePath } from '../router/normalize-path.js';
 import type { Router } from '../router/types.js';
 import { formatRemoteAddress } from './client-address.js';
@@ -87,6 +88,8 @@ export class Proxy implements SessionOwner {
   readonly #maxBodyBytes: number;
   readonly #adminToken: Buffer | undefined;
   readonly #logRequests: boolean;
+  /** stdout, written from this thread: see log-sink.ts. */
+  readonly #accessLog: LogSink | undefined;
   readonly #thread: number;
   /** Decided once: the peer address is read only if something uses it. */
   readonly #captureClientIp: boolean;
@@ -105,6 +108,9 @@ export class Proxy implements SessionOwner {
     this.#adminToken = middleware.adminToken === undefined ? undefined : Buffer.from(middleware.adminToken);
     this.#logRequests = middleware.logRequests;
     this.#thread = options.thread ?? 0;
+    this.#accessLog = this.#logRequests
+      ? new LogSink({ fd: 1, onDropped: (count) => log.warn(`${count} access-log lines dropped: stdout could not keep up`) })
+      : undefined;
     const ipHash = [...options.plan.upstreams.values()].some((u) => u.strategy === 'ip_hash');
     this.#captureClientIp = this.#forwardHeaders || this.#logRequests || ipHash;
   }
@@ -192,6 +198,11 @@ export class Proxy implements SessionOwner {
     if (this.#draining && this.#inFlight === 0) this.#drained?.();
   }
 
+  /** Resolves when every access-log line so far is written (at shutdown, before the process exits). */
+  flushAccessLog(): Promise<void> {
+    return this.#accessLog?.flush() ?? Promise.resolve();
+  }
+
   /** Stops taking new work on existing connections gracefully and resolves when in-flight requests are done. */
   drain(): Promise<void> {
     this.#draining = true;
@@ -252,10 +263,10 @@ export class Proxy implements SessionOwner {
     const ms = (performance.now() - session.startedAt).toFixed(1);
     const route = session.route;
     const instance = session.lastInstance;
-    process.stdout.write(
+    this.#accessLog!.writeLine(
       `${session.clientIp || '-'} "${session.method} ${session.path}${session.query ? '?' + session.query : ''}" ` +
         `${session.aborted && session.status === 0 ? 499 : session.status} ${session.bytesSent} ${ms}ms ` +
-        `upstream=${route?.spec.upstream ?? '-'} instance=${instance?.id ?? '-'} thread=${this.#thread}\n`,
+        `upstream=${route?.spec.upstream ?? '-'} instance=${instance?.id ?? '-'} thread=${this.#thread}`,
     );
   }
 }

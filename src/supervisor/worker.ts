@@ -8,7 +8,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { Fleet } from './fleet.js';
-import { LogSink } from './log-sink.js';
+import { LogSink } from '../log-sink.js';
 import { toWireError, type SupervisorCommand, type SupervisorEvent, type StreamName, type WorkerOptions } from './protocol.js';
 
 if (!parentPort) throw new Error('src/supervisor/worker.ts is a worker_threads entry; start it through SupervisorClient');
@@ -26,7 +26,12 @@ const childOutputShown = !['warn', 'error'].includes((process.env.WARPDRIVE_LOG_
 
 function outputLineHandler(options: WorkerOptions): (unit: string, stream: StreamName, line: string) => void {
   const writeToStderr = options.logToStderr && childOutputShown;
-  if (writeToStderr) sink = new LogSink(2);
+  if (writeToStderr) {
+    sink = new LogSink({
+      fd: 2,
+      onDropped: (count, self) => self.writeLine(`${new Date().toISOString()} warn  [supervisor] ${count} child output lines dropped: stderr could not keep up`),
+    });
+  }
   return function outputLine(unit, stream, line) {
     // Same shape as src/log.ts lines, with the unit and stream as the component.
     if (writeToStderr) sink!.writeLine(`${new Date().toISOString()} info  [${unit} ${stream}] ${line}`);
