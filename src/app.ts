@@ -19,6 +19,7 @@ import type { Proxy } from './proxy/proxy.js';
 import { startProxyStack, type ProxyStack } from './proxy-stack.js';
 import { SupervisorClient } from './supervisor/client.js';
 import { ProxyWorkers } from './threads/proxy-workers.js';
+import { HealthRecorder } from './threads/health-relay.js';
 import { SupervisorRecorder } from './threads/supervisor-relay.js';
 import type { Upstream } from './upstream/index.js';
 
@@ -58,9 +59,18 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
   let workers: ProxyWorkers | undefined;
   try {
     // Subscribes to the supervisor synchronously, before any of its events can arrive.
-    stack = await startProxyStack(plan, { port, listen: threads > 1 ? 'shared' : 'exclusive', supervisor, thread: 0 });
+    let health: HealthRecorder | undefined;
+    stack = await startProxyStack(plan, {
+      port,
+      listen: threads > 1 ? 'shared' : 'exclusive',
+      supervisor,
+      thread: 0,
+      activeHealthChecks: true,
+      // The main thread alone probes; proxy workers mirror what it finds.
+      onUpstreams: threads > 1 ? (upstreams) => (health = new HealthRecorder(upstreams)) : undefined,
+    });
     try {
-      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder);
+      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health);
     } catch (error) {
       await stack.close();
       throw error;

@@ -35,6 +35,13 @@ export interface ProxyStackOptions {
   readonly supervisor?: SupervisorSource | undefined;
   /** 0 on the main thread, 1.. on proxy workers; shown as `thread=` in the access log. */
   readonly thread: number;
+  /**
+   * Whether this thread probes its instances itself. Proxy workers do not: the main
+   * thread's checks are relayed to them (threads/health-relay.ts).
+   */
+  readonly activeHealthChecks: boolean;
+  /** Called with the upstreams once they are linked and before anything can happen to them. */
+  readonly onUpstreams?: (upstreams: ReadonlyMap<string, Upstream>) => void;
 }
 
 export interface ProxyStack {
@@ -60,7 +67,8 @@ export async function startProxyStack(plan: RuntimePlan, options: ProxyStackOpti
   const proxy = new Proxy({ plan, router, thread: options.thread });
   const websockets = new WebSocketGateway({ plan, router });
   if (options.supervisor) linkSupervisor(upstreams, options.supervisor);
-  for (const upstream of upstreams.values()) upstream.start();
+  options.onUpstreams?.(upstreams);
+  if (options.activeHealthChecks) for (const upstream of upstreams.values()) upstream.start();
 
   let ingress: IngressServer;
   try {

@@ -5,6 +5,7 @@
  */
 import type { RuntimePlan } from '../config/types.js';
 import type { SupervisorEvent } from '../supervisor/protocol.js';
+import type { HealthMessage } from './health-relay.js';
 import type { RelayedSupervisorData } from './supervisor-relay.js';
 
 /** What a proxy worker starts from (`workerData`); all of it survives structured cloning. */
@@ -15,10 +16,13 @@ export interface ProxyWorkerData {
   /** 1 .. worker_threads - 1 (the main thread is 0); shown as `thread=` in the access log. */
   readonly thread: number;
   readonly supervisor: RelayedSupervisorData | undefined;
+  /** What the main thread's active health checks have concluded so far. */
+  readonly health: readonly HealthMessage[];
 }
 
 export type ToProxyWorker =
   | { readonly type: 'supervisor'; readonly event: SupervisorEvent }
+  | { readonly type: 'health'; readonly message: HealthMessage }
   /** Stop accepting, drain until `deadline` (a Date.now() value), close, report `stopped`, exit. */
   | { readonly type: 'stop'; readonly deadline: number }
   /** The drain deadline has passed: cut every connection now and exit. */

@@ -16,6 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
 import { startProxyStack, type ProxyStack } from '../proxy-stack.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
+import { HealthMirror } from './health-relay.js';
 import { RelayedSupervisor } from './supervisor-relay.js';
 
 if (!parentPort) throw new Error('src/threads/proxy-worker.ts is a worker_threads entry; start it through ProxyWorkers');
@@ -29,6 +30,7 @@ function send(message: FromProxyWorker): void {
 const log = createLogger(`thread ${data.thread}`);
 const supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
 let stack: ProxyStack | undefined;
+let health: HealthMirror | undefined;
 let ending = false;
 /** A `stop` that arrived while the stack was still starting (a sibling failed to start): run it once started. */
 let stopBeforeStart: number | undefined;
@@ -55,6 +57,9 @@ port.on('message', (message: ToProxyWorker) => {
   switch (message.type) {
     case 'supervisor':
       supervisor?.deliver(message.event);
+      return;
+    case 'health':
+      health?.apply(message.message);
       return;
     case 'stop':
       if (stack === undefined && !ending) stopBeforeStart = message.deadline;
@@ -88,7 +93,15 @@ async function stop(deadline: number): Promise<void> {
 }
 
 try {
-  stack = await startProxyStack(data.plan, { port: data.port, listen: 'shared', supervisor, thread: data.thread });
+  stack = await startProxyStack(data.plan, {
+    port: data.port,
+    listen: 'shared',
+    supervisor,
+    thread: data.thread,
+    // The main thread probes; this thread mirrors its conclusions, from the present on.
+    activeHealthChecks: false,
+    onUpstreams: (upstreams) => (health = new HealthMirror(upstreams, data.health)),
+  });
   send({ type: 'listening' });
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);
 } catch (error) {

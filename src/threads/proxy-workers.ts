@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
+import type { HealthRecorder } from './health-relay.js';
 import type { SupervisorRecorder } from './supervisor-relay.js';
 
 const log = createLogger('threads');
@@ -51,16 +52,21 @@ export class ProxyWorkers {
   readonly #plan: RuntimePlan;
   readonly #port: number;
   readonly #recorder: SupervisorRecorder | undefined;
+  readonly #health: HealthRecorder | undefined;
   readonly #workers: ProxyWorker[];
   #stopping = false;
 
-  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined) {
+  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined) {
     this.#plan = plan;
     this.#port = port;
     this.#recorder = recorder;
+    this.#health = health;
     this.#workers = Array.from({ length: plan.server.workerThreads - 1 }, (_, i) => new ProxyWorker(i + 1));
     recorder?.on((event) => {
       for (const w of this.#workers) w.post({ type: 'supervisor', event });
+    });
+    health?.on((message) => {
+      for (const w of this.#workers) w.post({ type: 'health', message });
     });
   }
 
@@ -68,8 +74,8 @@ export class ProxyWorkers {
    * Starts `server.worker_threads - 1` proxy workers on `port` and resolves once
    * every one listens; rejects (after stopping those that did start) if one cannot.
    */
-  static async start(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined): Promise<ProxyWorkers> {
-    const workers = new ProxyWorkers(plan, port, recorder);
+  static async start(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined): Promise<ProxyWorkers> {
+    const workers = new ProxyWorkers(plan, port, recorder, health);
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
     } catch (error) {
@@ -99,7 +105,13 @@ export class ProxyWorkers {
   }
 
   #spawn(slot: ProxyWorker): Promise<void> {
-    const data: ProxyWorkerData = { plan: this.#plan, port: this.#port, thread: slot.thread, supervisor: this.#recorder?.snapshot() };
+    const data: ProxyWorkerData = {
+      plan: this.#plan,
+      port: this.#port,
+      thread: slot.thread,
+      supervisor: this.#recorder?.snapshot(),
+      health: this.#health?.snapshot() ?? [],
+    };
     const worker = new Worker(workerUrl, { workerData: data });
     slot.worker = worker;
     return new Promise((resolve, reject) => {

@@ -8,7 +8,7 @@ import type { RuntimePlan } from '../config/types.js';
 import type { HealthState } from './instance.js';
 import { Upstream } from './upstream.js';
 
-export { Instance, type RequestOutcome, type HealthState } from './instance.js';
+export { Instance, type RequestOutcome, type HealthState, type HealthReport } from './instance.js';
 export { Upstream } from './upstream.js';
 export { classifyUpstreamError } from './outcome.js';
 export { linkSupervisor, type SupervisorSource } from './supervisor-link.js';

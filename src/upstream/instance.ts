@@ -21,6 +21,8 @@ import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
  */
 export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout' | 'status_5xx' | 'cancelled';
 export type HealthState = 'up' | 'down' | 'unknown';
+/** A change of health state (to `unknown` when the process is replaced), or one more passing check. */
+export type HealthReport = HealthState | 'passed';
 
 const log = createLogger('upstream');
 
@@ -91,6 +93,11 @@ export class Instance {
   #available: boolean;
   /** Set by the owning Upstream: one listener, not an EventEmitter, to keep instances light. */
   onAvailabilityChange: ((instance: Instance) => void) | undefined;
+  /**
+   * Told what this thread's active health checks conclude; set on the main thread when
+   * proxy workers mirror its checks instead of running their own (threads/health-relay.ts).
+   */
+  onHealthReport: ((instance: Instance, report: HealthReport) => void) | undefined;
 
   constructor(upstream: UpstreamSpec, spec: InstanceSpec, index = 0) {
     this.id = spec.id;
@@ -160,7 +167,7 @@ export class Instance {
     if (this.#processGone && !wasReady) return;
     this.#processGone = true;
     this.#processReady = false;
-    this.#health = 'unknown';
+    this.#forgetHealth();
     log.warn(`${this.id} (${this.address}) process gone: ${reason}`);
     if (wasReady) this.#refresh();
   }
@@ -175,7 +182,7 @@ export class Instance {
       this.#breaker.reset('process reported ready');
     } else {
       // Health history belongs to the process that is gone; the next one is judged afresh.
-      this.#health = 'unknown';
+      this.#forgetHealth();
     }
     log.info(`${this.id} (${this.address}) process ${ready ? 'ready' : 'not ready'}`);
     this.#refresh();
@@ -186,6 +193,7 @@ export class Instance {
     if (health === this.#health) return;
     this.#health = health;
     this.#refresh();
+    this.onHealthReport?.(this, health);
   }
 
   /**
@@ -194,6 +202,7 @@ export class Instance {
    * once instead of waiting out a cool-down that may have grown to minutes.
    */
   healthCheckPassed(): void {
+    this.onHealthReport?.(this, 'passed');
     if (this.#breaker.state !== 'closed') this.#breaker.reset('active health check passed');
   }
 
@@ -229,7 +238,14 @@ export class Instance {
   async close(): Promise<void> {
     this.#breaker.dispose();
     this.onAvailabilityChange = undefined;
+    this.onHealthReport = undefined;
     await Promise.all(this.dispatchers.map((d) => d.close()));
+  }
+
+  #forgetHealth(): void {
+    if (this.#health === 'unknown') return;
+    this.#health = 'unknown';
+    this.onHealthReport?.(this, 'unknown');
   }
 
   #computeAvailable(): boolean {

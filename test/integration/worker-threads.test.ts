@@ -125,6 +125,43 @@ describe('server.worker_threads', () => {
     assert.match(wd.output(), /stopped/);
   });
 
+  test('active health checks run once, on the main thread, and every thread follows them', bounded, async () => {
+    const probes = { a: 0, b: 0 };
+    const serve = (name: 'a' | 'b', healthy: boolean) =>
+      startUpstream((req, res) => {
+        if (req.url === '/health') {
+          probes[name]++;
+          res.statusCode = healthy ? 200 : 503;
+          res.end();
+          return;
+        }
+        res.end(name);
+      });
+    const [a, b] = await Promise.all([serve('a', true), serve('b', false)]);
+    cleanups.push(() => a.close(), () => b.close());
+    const file = config(
+      2,
+      `[[upstreams.app.instances]]\nhost = "127.0.0.1"\nport = ${a.port}\n[[upstreams.app.instances]]\nhost = "127.0.0.1"\nport = ${b.port}\n` +
+        `[upstreams.app.health]\npath = "/health"\ninterval_secs = 0.1\ntimeout_secs = 0.08\nunhealthy_threshold = 1\nhealthy_threshold = 1\n`,
+    );
+    const wd = await run(file);
+    const deadline = Date.now() + 10_000;
+    while (!/app#1 \(127\.0\.0\.1:\d+\) is down/.test(wd.output())) {
+      if (Date.now() > deadline) throw new Error(`b never went down:\n${wd.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Every thread, not only the one that probes, now keeps traffic away from b.
+    const bodies = await Promise.all(Array.from({ length: CONNECTIONS }, () => getOnOwnConnection(`${wd.url}/`).then((r) => r.body)));
+    assert.deepEqual(new Set(bodies), new Set(['a']));
+    await accessLines(wd, CONNECTIONS);
+    assert.deepEqual([...threadsServed(wd).keys()].sort(), ['0', '1']);
+    // One checker probes a every 100 ms: about 15 probes in 1.5 s, where a checker per thread would send about 30.
+    const before = probes.a;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const sent = probes.a - before;
+    assert.ok(sent >= 5 && sent <= 21, `${sent} health probes in 1.5 s`);
+  });
+
   test('WebSockets are proxied by every thread', bounded, async () => {
     const ws = await startWsUpstream('echo');
     cleanups.push(() => ws.close());

@@ -41,7 +41,7 @@ describe('ProxyWorkers', { timeout: 30_000 }, () => {
     const upstream = await startUpstream((_req, res) => res.end('ok'));
     cleanups.push(() => upstream.close());
     const port = await reservePort('127.0.0.1', 0);
-    const workers = await ProxyWorkers.start(planFor(upstream, port), port, undefined);
+    const workers = await ProxyWorkers.start(planFor(upstream, port), port, undefined, undefined);
     cleanups.push(() => workers.stop(Date.now()));
     assert.equal(await probe(port), 200, 'the worker proxies (nothing else listens on the port)');
 
@@ -66,7 +66,7 @@ describe('ProxyWorkers', { timeout: 30_000 }, () => {
     await once(blocker, 'listening');
     cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
     const port = (blocker.address() as net.AddressInfo).port;
-    await assert.rejects(ProxyWorkers.start(planFor(upstream, port), port, undefined), (error: Error) => {
+    await assert.rejects(ProxyWorkers.start(planFor(upstream, port), port, undefined, undefined), (error: Error) => {
       assert.ok(error instanceof ProxyWorkerStartError);
       assert.match(error.message, new RegExp(`proxy thread 1 could not start: cannot listen on 127\\.0\\.0\\.1:${port}`));
       return true;
