@@ -62,6 +62,30 @@ upstream = "app"
 `);
 }
 
+/**
+ * warpdrive on 127.0.0.1 (any free port) with `threads` proxy threads and the access
+ * log on, sending every request to one upstream `app` (`upstreamToml`: its keys and
+ * subtables); `extra` is appended (more sections).
+ */
+export function loggingConfig(threads: number, upstreamToml: string, extra = ''): string {
+  return writeConfig(`
+[server]
+http_port = 0
+bind_address = "127.0.0.1"
+worker_threads = ${threads}
+
+[middleware]
+log_requests = true
+
+[upstreams.app]
+${upstreamToml}
+
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+${extra}`);
+}
+
 /** Starts warpdrive with `--config FILE` (or none in simple mode) and waits until it listens. */
 export async function startWarpdrive(configFile: string | undefined, options: RunOptions = {}): Promise<RunningWarpdrive> {
   const args = [warpdriveBin, ...(configFile ? ['--config', configFile] : []), ...(options.args ?? [])];

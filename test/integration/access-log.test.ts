@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'undici';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startWarpdrive, warpdriveBin, writeConfig } from '../helpers/warpdrive.js';
+import { loggingConfig, startWarpdrive, warpdriveBin } from '../helpers/warpdrive.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -16,23 +16,7 @@ after(async () => {
 });
 
 function config(upstream: TestUpstream, threads = 1): string {
-  return writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-worker_threads = ${threads}
-
-[middleware]
-log_requests = true
-
-[upstreams.app]
-host = "127.0.0.1"
-port = ${upstream.port}
-
-[[routes]]
-path_prefix = "/"
-upstream = "app"
-`);
+  return loggingConfig(threads, upstream.toml);
 }
 
 /** warpdrive with stdout a pipe that this test does not read until asked; stderr is read for the port. */

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
-import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { loggingConfig, runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 import { childScript } from '../supervisor/helpers.js';
 import { startWsUpstream } from '../websocket/ws-upstream.js';
 
@@ -27,24 +27,7 @@ after(async () => {
 const bounded = { timeout: 30_000 };
 const CONNECTIONS = 40;
 
-function config(threads: number, upstreamToml: string, extra = ''): string {
-  return writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-worker_threads = ${threads}
-
-[middleware]
-log_requests = true
-
-[upstreams.app]
-${upstreamToml}
-
-[[routes]]
-path_prefix = "/"
-upstream = "app"
-${extra}`);
-}
+const config = loggingConfig;
 
 async function run(configFile: string): Promise<RunningWarpdrive> {
   const wd = await startWarpdrive(configFile);
