@@ -16,6 +16,7 @@ import { NativeBindingError } from '../ingress/uws.js';
 import { PortInUseError } from '../ingress/server.js';
 import { createLogger, setLogLevel, type LogLevel } from '../log.js';
 import { SupervisorSelectionError } from '../supervisor/index.js';
+import { ProxyWorkerStartError } from '../threads/proxy-workers.js';
 import { RoutesArgumentError, runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
@@ -34,7 +35,8 @@ function fail(error: unknown): never {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  if (error instanceof NativeBindingError || error instanceof PortInUseError) {
+  // Runtime failures whose message already names the cause and the fix: no stack trace.
+  if (error instanceof NativeBindingError || error instanceof PortInUseError || error instanceof ProxyWorkerStartError) {
     process.stderr.write(`warpdrive: ${error.message}\n`);
     process.exit(1);
   }

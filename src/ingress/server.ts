@@ -63,6 +63,8 @@ export function reservePort(host: string, port: number): Promise<number> {
       if (!socket) return reject(portInUse(host, port));
       const chosen = uws.us_socket_local_port(socket);
       uws.us_listen_socket_close(socket);
+      // The probe app has served its purpose; leave nothing of it behind.
+      (app as unknown as { close?: () => void }).close?.();
       resolve(chosen);
     });
   });
