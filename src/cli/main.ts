@@ -11,6 +11,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { cac } from 'cac';
 import { startWarpdrive, type ReloadOutcome } from '../app.js';
 import { formatPlanSummary, loadConfig } from '../config/index.js';
@@ -19,6 +20,43 @@ import { controlFilePath, readControlState, removeControlFile, writeControlState
 import { runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
+
+// --- signals ------------------------------------------------------------------------
+// Installed when this module loads, before any command runs, so that no signal finds the
+// process with Node's defaults once warpdrive's code is running (Node's own bootstrap
+// and the loading of this module's imports, some tens of milliseconds, still have them).
+
+/**
+ * SIGUSR1. On Node 20 its default opens the V8 inspector (a debugger, on
+ * 127.0.0.1:9229) in the running process; a process that listens for SIGUSR1 itself
+ * does not do that (`--disable-sigusr1` only exists from Node 22.14). Kept one small
+ * function: the access log's reopen-on-SIGUSR1 belongs here.
+ */
+function onSigusr1(): void {
+  log.info('SIGUSR1 received (the Node inspector stays closed)');
+}
+process.on('SIGUSR1', onSigusr1);
+
+/** What SIGHUP does once warpdrive runs (reload); before that, nothing. */
+let onReloadSignal: (() => void) | undefined;
+process.on('SIGHUP', () => {
+  if (onReloadSignal !== undefined) onReloadSignal();
+  else log.warn('SIGHUP received before warpdrive was running: ignored');
+});
+
+/**
+ * Signals warpdrive has no use for whose default action would end the process:
+ * logged and ignored. Left alone: the ones Node or the terminal already ignore
+ * (SIGPIPE, SIGWINCH, SIGURG, SIGCHLD), job control (SIGTSTP, SIGTTIN, SIGTTOU,
+ * SIGCONT), faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP, and the
+ * resource limits SIGXCPU/SIGXFSZ) and SIGPROF, which V8's CPU profiler uses.
+ */
+const ignoredSignals = (['SIGUSR2', 'SIGALRM', 'SIGVTALRM', 'SIGIO', 'SIGPWR', 'SIGSTKFLT'] as const).filter((name) => name in osConstants.signals);
+function logIgnoredSignal(signal: NodeJS.Signals): void {
+  log.warn(`${signal} received and ignored (SIGHUP reloads, SIGTERM, SIGINT or SIGQUIT stop)`);
+}
+for (const signal of ignoredSignals) process.on(signal, logIgnoredSignal);
+
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** `--only a,b --only c` -> ['a', 'b', 'c']. */
@@ -119,10 +157,10 @@ async function run(options: { config?: string; only?: unknown; except?: unknown;
   };
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
+  // nginx's graceful stop; by default it would dump core with no drain.
+  process.on('SIGQUIT', onStopSignal);
   // nginx's and Caddy's reload signal: load the configuration again, without dropping a connection.
-  process.on('SIGHUP', () => void running.reload('SIGHUP received').then(recordReload));
-  // Not a warpdrive signal: by default it would end the process with no drain and no word.
-  process.on('SIGUSR2', () => log.warn('SIGUSR2 received and ignored (SIGHUP reloads, SIGTERM stops)'));
+  onReloadSignal = () => void running.reload('SIGHUP received').then(recordReload);
 }
 
 /** How long `warpdrive reload` waits for the running process to report. */
