@@ -116,6 +116,10 @@ export function fromUpstreamError(error: unknown): ProxyError {
   // or target it will not send. Only the client's input can cause that (ours is checked
   // when the config loads), so it is the client's 400, and says nothing about the instance.
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return errors.unsendable;
+  // undici destroys a connection whose upstream answered with something it will not
+  // parse as a response to our request (src/upstream/unsolicited-continue.ts handles the
+  // usual case, an unsolicited 100). Another instance would get the same answer: no retry.
+  if (code === 'UND_ERR_SOCKET' && (error as Error).message === 'bad response') return errors.badResponse;
   // llhttp refusing the upstream's bytes, or a body shorter/longer than declared.
   if (code === 'HPE_INVALID_CHUNK_SIZE' || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return errors.badResponse;
