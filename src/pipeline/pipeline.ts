@@ -55,6 +55,8 @@ export class Pipeline implements ExchangeOwner {
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
+  /** While `cut` runs: the requests it ended. */
+  #cut: string[] | undefined;
 
   constructor(generation: Generation, thread: number) {
     this.#generation = generation;
@@ -141,9 +143,12 @@ export class Pipeline implements ExchangeOwner {
     x.fail(errors.noInstance);
   }
 
-  exchangeFinished(_x: Exchange): void {
+  exchangeFinished(x: Exchange): void {
     this.#inFlight--;
-    if (this.#draining && this.#inFlight === 0) this.#drained?.();
+    if (this.#draining) {
+      this.#cut?.push(describeCut(x));
+      if (this.#inFlight === 0) this.#drained?.();
+    }
   }
 
   /** Stops taking new work on existing connections gracefully and resolves when in-flight requests are done. */
@@ -151,6 +156,22 @@ export class Pipeline implements ExchangeOwner {
     this.#draining = true;
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  /**
+   * The end of a drain that ran out of time: `closeConnections` cuts every client
+   * connection (uWS then aborts each request still in flight, which cancels its
+   * upstream request); returns what was cut, one line each, for the log.
+   */
+  cut(closeConnections: () => void): string[] {
+    const cut: string[] = [];
+    this.#cut = cut;
+    try {
+      closeConnections();
+    } finally {
+      this.#cut = undefined;
+    }
+    return cut;
   }
 
   // --- phases --------------------------------------------------------------------
@@ -247,6 +268,12 @@ export class Pipeline implements ExchangeOwner {
     }
     return hops[0]!.trim() || x.clientIp;
   }
+}
+
+/** `GET /events (events#0, 31.2 s)`: a request cut at shutdown, for the log. */
+function describeCut(x: Exchange): string {
+  const where = x.lastInstance?.id ?? x.route?.spec.upstream ?? 'no upstream yet';
+  return `${x.method} ${x.path} (${where}, ${((performance.now() - x.startedAt) / 1000).toFixed(1)} s)`;
 }
 
 /** Removes the headers a `Connection` header names (hop-by-hop by declaration). */

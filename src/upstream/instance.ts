@@ -237,11 +237,12 @@ export class Instance {
     return this.dispatchers.length - 1;
   }
 
-  async close(): Promise<void> {
+  /** Closes the pools: once their requests are done, or at once with `destroy` (requests still running fail). */
+  async close(destroy = false): Promise<void> {
     this.#breaker.dispose();
     this.onAvailabilityChange = undefined;
     this.onHealthReport = undefined;
-    await Promise.all(this.dispatchers.map((d) => d.close()));
+    await Promise.all(this.dispatchers.map((d) => (destroy ? d.destroy() : d.close())));
   }
 
   #forgetHealth(): void {

@@ -45,6 +45,8 @@ export class Bridge {
   readonly owner: BridgeOwner;
   readonly instance: Instance;
   readonly upstream: UpstreamSocket;
+  /** `/cable (cable#0)`: the client's path and the instance, for logs. */
+  readonly label: string;
   readonly #limits: BridgeLimits;
   /** Set by uWS's `open`; undefined before that and after the client side closed. */
   #client: ClientSocket<{ readonly bridge: Bridge }> | undefined = undefined;
@@ -58,8 +60,9 @@ export class Bridge {
   /** Set when `ws` gave up on an upstream message past the size cap: the client then hears 1009, not 1011. */
   #upstreamTooBig = false;
 
-  constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits) {
+  constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits, label: string) {
     this.owner = owner;
+    this.label = label;
     this.instance = instance;
     this.upstream = upstream;
     this.#limits = limits;

@@ -103,28 +103,33 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
 
   /**
    * Graceful shutdown, after HTTP has drained: refuses new upgrades, closes every
-   * WebSocket with `code` (1001, going away) and resolves once all upstream
-   * connections are closed, dropping those that do not answer within a second
-   * (and all of them by `deadlineMs`).
+   * WebSocket with `code` (1001, going away) on both sides, and resolves once all
+   * upstream connections are closed. Upstreams that do not answer the close within
+   * a second, or by `deadlineMs` if that comes first (0: at once), are dropped;
+   * resolves with those (path and instance), for the log.
    */
-  closeAll(code = 1001, reason = 'server shutting down', deadlineMs = 5000): Promise<void> {
+  closeAll(code = 1001, reason = 'server shutting down', deadlineMs = 5000): Promise<string[]> {
     this.#draining = true;
     for (const pending of this.#pending) {
       pending.upstream?.terminate();
       this.#refuse(pending, errors.shuttingDown);
     }
-    if (this.#bridges.size === 0) return Promise.resolve();
+    if (this.#bridges.size === 0) return Promise.resolve([]);
     log.info(`closing ${this.#bridges.size} WebSocket connection(s) with ${code}`);
     for (const bridge of this.#bridges) bridge.shutdown(code, reason);
-    return new Promise<void>((resolve) => {
+    const unanswered: string[] = [];
+    return new Promise<string[]>((resolve) => {
       const grace = setTimeout(() => {
-        for (const bridge of this.#bridges) bridge.terminate();
+        for (const bridge of this.#bridges) {
+          unanswered.push(bridge.label);
+          bridge.terminate();
+        }
       }, Math.min(SHUTDOWN_CLOSE_GRACE_MS, deadlineMs));
-      const deadline = setTimeout(done, deadlineMs);
+      const deadline = setTimeout(done, Math.max(deadlineMs, 0));
       function done(): void {
         clearTimeout(grace);
         clearTimeout(deadline);
-        resolve();
+        resolve(unanswered);
       }
       this.#allClosed = done;
     });
@@ -256,7 +261,7 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
         upstream.once('close', () => instance.requestFinished('cancelled'));
         return;
       }
-      const bridge = new Bridge(this, instance, upstream, this.#limits);
+      const bridge = new Bridge(this, instance, upstream, this.#limits, `${x.path} (${instance.id})`);
       this.#bridges.add(bridge);
       x.sink.upgrade<ClientData>({ bridge }, x.secWebSocketKey, selectedProtocol, x.secWebSocketExtensions, x.upgradeContext!);
       x.finish();
