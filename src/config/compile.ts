@@ -162,6 +162,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       idleTimeoutMs: ms(server.idle_timeout_secs),
       websocketMaxMessageBytes: server.websocket_max_message_bytes,
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
+      websocketMaxBufferedBytes: server.websocket_max_buffered_bytes,
     },
     tls:
       tls === undefined

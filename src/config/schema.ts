@@ -105,6 +105,8 @@ export const ServerSchema = table(
     idle_timeout_secs: v.optional(seconds(), 10),
     // uWS holds a whole WebSocket message in memory before handing it over, so the cap is mandatory.
     websocket_max_message_bytes: v.optional(integer(1024, 1073741824, 'a byte count 1024-1073741824 (1 GiB)'), 16777216),
+    // The total held for WebSocket clients that read slower than their upstreams send (websocket/gateway.ts).
+    websocket_max_buffered_bytes: v.optional(integer(1048576, Number.MAX_SAFE_INTEGER, 'a byte count of at least 1048576 (1 MiB)'), 268435456),
     // uWS counts idle time in whole seconds with ~4 s granularity and rejects 1-7; 0 disables.
     websocket_idle_timeout_secs: v.optional(
       v.pipe(integer(0, 960, 'a whole number of seconds: 0 (off) or 8-960'), v.check((n) => n === 0 || n >= 8, expect('a whole number of seconds: 0 (off) or 8-960'))),

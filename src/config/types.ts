@@ -137,6 +137,8 @@ export interface ServerSpec {
   readonly websocketMaxMessageBytes?: number;
   /** A WebSocket with no traffic (pings included) this long is closed; 0 = never (default 120). */
   readonly websocketIdleTimeoutSecs?: number;
+  /** Total held for WebSocket clients that do not keep up, all connections (default 256 MiB); past it the largest holders are dropped. */
+  readonly websocketMaxBufferedBytes?: number;
 }
 
 export interface TlsSpec {

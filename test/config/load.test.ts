@@ -262,6 +262,7 @@ describe('compiled plan', () => {
       idleTimeoutMs: 10000,
       websocketMaxMessageBytes: 16777216,
       websocketIdleTimeoutSecs: 120,
+      websocketMaxBufferedBytes: 268435456,
     });
     assert.deepEqual(plan.upstreams.get('app'), {
       name: 'app',
