@@ -269,10 +269,27 @@ const headerPair = (what: string) =>
   table(
     {
       name: headerName,
-      value: v.pipe(v.string(expect('a header value string')), v.check(isSafeHeaderValue, expect('a header value without line breaks'))),
+      value: v.pipe(v.string(expect('a header value string')), v.check(isSafeHeaderValue, expect('a header value without line breaks or other control characters (tab is allowed)'))),
     },
     what,
   );
+
+/**
+ * Headers each hop writes for itself: framing (`content-length`, `transfer-encoding`),
+ * hop-by-hop ones (RFC 9110 7.6.1) and `expect`. Set by add_headers they would
+ * contradict the request's real framing, or undici would refuse every request of the
+ * route when sending it.
+ */
+const perHopHeaders: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect']);
+
+const addedHeader = v.pipe(
+  headerPair('an add_headers entry'),
+  v.check(
+    (pair) => !perHopHeaders.has(pair.name),
+    (issue) =>
+      `expected a header that is passed on to the upstream, found "${(issue.input as { name: string }).name}", which warpdrive writes for each hop itself (framing and hop-by-hop headers); fix: remove this add_headers entry`,
+  ),
+);
 
 export const RouteSchema = table(
   {
@@ -312,7 +329,7 @@ export const RouteSchema = table(
     header: v.optional(headerPair('header')),
     strip_prefix: v.optional(boolean, false),
     rewrite: v.optional(urlPath('a rewrite path')),
-    add_headers: v.optional(v.array(headerPair('an add_headers entry'), expect('an array of { name, value } tables')), []),
+    add_headers: v.optional(v.array(addedHeader, expect('an array of { name, value } tables')), []),
     require_auth: v.optional(boolean, false),
     description: v.optional(v.string(expect('a string'))),
     connect_timeout_secs: v.optional(seconds()),

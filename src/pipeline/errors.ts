@@ -69,6 +69,7 @@ export const errors = {
   badHost: kind('WD_ERR_BAD_HOST', 'client', 400, 'invalid or repeated Host header'),
   badPath: kind('WD_ERR_BAD_PATH', 'client', 400, 'invalid request target'),
   ambiguousFraming: kind('WD_ERR_FRAMING', 'client', 400, 'ambiguous request framing (Content-Length / Transfer-Encoding)'),
+  undecodableHeader: kind('WD_ERR_HEADER_ENCODING', 'client', 400, 'a header value holds bytes that are not UTF-8'),
   repeatedAdminToken: kind('WD_ERR_ADMIN_TOKEN_REPEATED', 'client', 400, 'more than one X-Admin-Token header'),
   /** undici refused what the client sent before any byte reached an upstream (a header value it will not write). */
   unsendable: kind('WD_ERR_UNSENDABLE_REQUEST', 'client', 400, 'the request cannot be forwarded as sent'),

@@ -194,6 +194,7 @@ export class Pipeline implements ExchangeOwner {
     if (x.framingError || (x.contentLength !== undefined && x.transferEncoding !== undefined)) return x.fail(errors.ambiguousFraming);
     if (x.hostCount > 1) return x.fail(errors.badHost);
     if (x.adminTokenCount > 1) return x.fail(errors.repeatedAdminToken);
+    if (x.undecodableHeader) return x.fail(errors.undecodableHeader);
     if (x.method === 'CONNECT' || x.method === 'TRACE') return x.fail(errors.methodNotImplemented);
     if (upgrade && x.secWebSocketKey === '') return x.fail(errors.badRequest);
     // One host normaliser for the proxy, WebSocket upgrades and `routes --explain`.

@@ -25,6 +25,7 @@ import type { ServerSpec } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { errors, fromUpstreamError, type ProxyError } from '../pipeline/errors.js';
 import type { Exchange } from '../pipeline/exchange.js';
+import { wireHeaders } from '../pipeline/headers.js';
 import type { Pipeline, UpgradeHandler } from '../pipeline/pipeline.js';
 import type { Instance } from '../upstream/instance.js';
 import { Bridge, CONTROL_HEADROOM_BYTES, FRAGMENT_BYTES, type BridgeLimits, type BridgeOwner } from './bridge.js';
@@ -246,7 +247,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
         ? `ws://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}${pending.target}`
         : `ws+unix:${address.socketPath}:${pending.target}`;
     const headers: Record<string, string | string[]> = {};
-    const flat = x.upstreamHeaders;
+    // node:http, under ws, writes header strings as Latin-1 as undici does (headers.ts).
+    const flat = x.nonAsciiHeaders ? wireHeaders(x.upstreamHeaders) : x.upstreamHeaders;
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!;
       const existing = headers[name];
