@@ -159,6 +159,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       maxHeaderBytes: server.max_header_bytes,
       maxBodyBytes: server.max_body_bytes,
       shutdownTimeoutMs: ms(server.shutdown_timeout_secs),
+      requestBodyChunked: server.request_body_chunked,
       idleTimeoutMs: ms(server.idle_timeout_secs),
       websocketMaxMessageBytes: server.websocket_max_message_bytes,
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,

@@ -102,6 +102,11 @@ export const ServerSchema = table(
     max_header_bytes: v.optional(integer(1024, 1048576, 'a byte count 1024-1048576'), 16384),
     max_body_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count', 'remove the key for no limit')),
     shutdown_timeout_secs: v.optional(seconds(true), 30),
+    // "reject": 411 for chunked request bodies, whose framing this uWS build parses leniently (docs/security.md).
+    request_body_chunked: v.optional(
+      v.picklist(['accept', 'reject'], expect('"accept" or "reject"', 'request_body_chunked = "reject" answers 411 Length Required to chunked uploads')),
+      'accept',
+    ),
     idle_timeout_secs: v.optional(seconds(), 10),
     // uWS holds a whole WebSocket message in memory before handing it over, so the cap is mandatory.
     websocket_max_message_bytes: v.optional(integer(1024, 1073741824, 'a byte count 1024-1073741824 (1 GiB)'), 16777216),

@@ -131,6 +131,8 @@ export interface ServerSpec {
   readonly maxBodyBytes: number | undefined;
   /** How long SIGTERM waits for in-flight requests before exiting. */
   readonly shutdownTimeoutMs: number;
+  /** `reject`: chunked request bodies get 411 Length Required (their framing is parsed leniently by uWS). */
+  readonly requestBodyChunked: 'accept' | 'reject';
   /** Client-side keep-alive idle timeout. */
   readonly idleTimeoutMs: number;
   /** Largest WebSocket message relayed either way (default 16 MiB); larger closes the connection with 1009. */

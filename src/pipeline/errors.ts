@@ -73,6 +73,7 @@ export const errors = {
   repeatedAdminToken: kind('WD_ERR_ADMIN_TOKEN_REPEATED', 'client', 400, 'more than one X-Admin-Token header'),
   /** undici refused what the client sent before any byte reached an upstream (a header value it will not write). */
   unsendable: kind('WD_ERR_UNSENDABLE_REQUEST', 'client', 400, 'the request cannot be forwarded as sent'),
+  lengthRequired: kind('WD_ERR_LENGTH_REQUIRED', 'client', 411, 'chunked request bodies are refused (server.request_body_chunked = "reject")'),
   unauthorized: kind('WD_ERR_UNAUTHORIZED', 'filter', 401, 'X-Admin-Token missing or wrong'),
   noRoute: kind('WD_ERR_NO_ROUTE', 'client', 404, 'no route matches the request'),
   bodyTooLarge: kind('WD_ERR_BODY_TOO_LARGE', 'client', 413, 'request body over server.max_body_bytes'),
@@ -137,6 +138,7 @@ export const statusBodies: Readonly<Record<number, string>> = {
   400: 'Bad Request\n',
   401: 'Unauthorized\n',
   404: 'Not Found\n',
+  411: 'Length Required\n',
   413: 'Payload Too Large\n',
   431: 'Request Header Fields Too Large\n',
   499: 'Client Closed Request\n',

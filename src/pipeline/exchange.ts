@@ -276,8 +276,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     if (this.finished || this.sink.started) return;
     this.responseSource = ResponseSource.Local;
     const sink = this.sink;
-    // What is left of an unread request body must not be parsed as the next request.
-    sink.closeConnection ||= this.owner.draining || (this.body !== undefined && !this.body.ended) || status === 400 || status === 431 || (this.connectionHeader !== undefined && asksToClose(this.connectionHeader));
+    // What is left of an unread request body must not be parsed as the next request
+    // (a 411 leaves a whole chunked body unread).
+    sink.clientAskedToClose = this.connectionHeader !== undefined && asksToClose(this.connectionHeader);
+    sink.closeConnection ||= this.owner.draining || (this.body !== undefined && !this.body.ended) || status === 400 || status === 411 || status === 431 || sink.clientAskedToClose;
     this.body?.fail(new Error(`request answered with ${status}`));
     if (sink.closeConnection && insideRequestCallback) {
       setImmediate(respondLater, this, status, pairs, body, statusText);

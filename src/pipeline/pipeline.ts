@@ -192,6 +192,7 @@ export class Pipeline implements ExchangeOwner {
     // --- validate: anything ambiguous is answered here and never forwarded -------
     if (x.headerBytes > settings.maxHeaderBytes) return x.fail(errors.headersTooLarge);
     if (x.framingError || (x.contentLength !== undefined && x.transferEncoding !== undefined)) return x.fail(errors.ambiguousFraming);
+    if (x.transferEncoding !== undefined && settings.rejectChunkedBodies) return x.fail(errors.lengthRequired);
     if (x.hostCount > 1) return x.fail(errors.badHost);
     if (x.adminTokenCount > 1) return x.fail(errors.repeatedAdminToken);
     if (x.undecodableHeader) return x.fail(errors.undecodableHeader);

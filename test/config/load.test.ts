@@ -259,6 +259,7 @@ describe('compiled plan', () => {
       maxHeaderBytes: 16384,
       maxBodyBytes: undefined,
       shutdownTimeoutMs: 30000,
+      requestBodyChunked: 'accept',
       idleTimeoutMs: 10000,
       websocketMaxMessageBytes: 16777216,
       websocketIdleTimeoutSecs: 120,
