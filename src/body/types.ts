@@ -1,0 +1,50 @@
+/**
+ * Body plumbing with backpressure, as the request pipeline (issue 12) defines it.
+ *
+ * These are the shapes the pipeline's brief gives: a `BodyWriter` takes chunks and
+ * says when to stop, a `BodySource` writes into one and can be aborted. They are
+ * declared here so that compression and file serving can be built and tested before
+ * the pipeline lands; being structural, the pipeline's own declarations (and its
+ * response sink) satisfy them as they are, and this file can then re-export those.
+ *
+ * @module
+ */
+
+/** Where body bytes go: the response sink, or a transform (gzip) wrapping the next writer. */
+export interface BodyWriter {
+  /**
+   * Takes `chunk` (the writer may keep a reference to it: never reuse the buffer).
+   * Returns false when the caller must stop writing until `onDrain` is called.
+   */
+  write(chunk: Buffer): boolean;
+  /** No more chunks: finish the body. */
+  end(): void;
+  /** Gives up on the body (the source failed, or the client went away). */
+  abort(error?: Error): void;
+  /** Set by the caller; called once the writer can take more after `write` returned false. */
+  onDrain: (() => void) | undefined;
+}
+
+/** Something that produces a body (a file, a cached entry) into a BodyWriter. */
+export interface BodySource {
+  /** Starts writing into `writer`; ends it with `end()` or `abort()`. Called once. */
+  start(writer: BodyWriter): void;
+  /** Stops at once and releases what the source holds (the client went away). */
+  abort(): void;
+}
+
+/**
+ * A response head as the pipeline's `responseHead` hook sees it: what compression
+ * and X-Sendfile read and edit. Names are case-insensitive (given lowercase here).
+ */
+export interface ResponseHead {
+  status: number;
+  /** The first value of a header, or undefined. */
+  get(name: string): string | undefined;
+  /** Replaces every value of `name` with one. */
+  set(name: string, value: string): void;
+  /** Removes every value of `name`. */
+  remove(name: string): void;
+  /** The declared Content-Length, -1 when unknown (chunked). */
+  readonly contentLength: number;
+}
