@@ -17,7 +17,7 @@ type Issue = v.BaseIssue<unknown>;
 type Message = (issue: Issue) => string;
 
 /** "expected <what>, found <input>[; fix: ...]" for whichever action failed. */
-function expect(what: string, fix?: string | ((input: unknown) => string)): Message {
+export function expect(what: string, fix?: string | ((input: unknown) => string)): Message {
   return (issue) => {
     const hint = typeof fix === 'function' ? fix(issue.input) : fix;
     return `expected ${what}, found ${describeValue(issue.input)}${hint === undefined ? '' : `; fix: ${hint}`}`;
@@ -28,7 +28,7 @@ function expect(what: string, fix?: string | ((input: unknown) => string)): Mess
  * A TOML table with a fixed set of keys. Unknown keys are errors (a misspelt
  * `path_prefx` would otherwise silently match everything), with a suggestion.
  */
-function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
+export function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
   const keys = Object.keys(entries);
   return v.pipe(
     // valibot's object schemas accept arrays too (they are objects); TOML users
@@ -52,13 +52,13 @@ function isTableValue(input: unknown): boolean {
   return input !== null && typeof input === 'object' && !Array.isArray(input) && !(input instanceof Date);
 }
 
-const boolean = v.boolean(expect('true or false'));
+export const boolean = v.boolean(expect('true or false'));
 
-function text(what = 'a string') {
+export function text(what = 'a string') {
   return v.pipe(v.string(expect(what)), v.nonEmpty(expect(`a non-empty ${what.replace(/^an? /, '')}`)));
 }
 
-function integer(min: number, max: number, what: string, fix?: string) {
+export function integer(min: number, max: number, what: string, fix?: string) {
   const message = expect(what, fix);
   return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
 }
@@ -248,7 +248,7 @@ export const UpstreamSchema = table(
 // ---------------------------------------------------------------------------
 // [[routes]]
 
-function regexError(source: string): string | undefined {
+export function regexError(source: string): string | undefined {
   try {
     new RegExp(source);
     return undefined;
