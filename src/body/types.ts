@@ -19,18 +19,26 @@ export interface BodyWriter {
   write(chunk: Buffer): boolean;
   /** No more chunks: finish the body. */
   end(): void;
-  /** Gives up on the body (the source failed, or the client went away). */
-  abort(error?: Error): void;
+  /**
+   * The body cannot be completed (the source failed half-way): the client must be
+   * able to tell, so the connection is cut rather than the response ended.
+   */
+  abort(): void;
   /** Set by the caller; called once the writer can take more after `write` returned false. */
   onDrain: (() => void) | undefined;
 }
 
 /** Something that produces a body (a file, a cached entry) into a BodyWriter. */
 export interface BodySource {
+  /** Bytes the source will produce, or -1 when unknown (then the response is chunked). */
+  readonly length: number;
   /** Starts writing into `writer`; ends it with `end()` or `abort()`. Called once. */
   start(writer: BodyWriter): void;
-  /** Stops at once and releases what the source holds (the client went away). */
-  abort(): void;
+  /**
+   * The client went away (or the response was never started): release files and
+   * timers, write nothing more. Also the way to release a source that is never started.
+   */
+  cancel(): void;
 }
 
 /**

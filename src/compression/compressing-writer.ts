@@ -98,7 +98,7 @@ export class CompressingWriter implements BodyWriter {
     stream.on('data', (chunk: Buffer) => this.#output(chunk));
     stream.on('drain', () => this.onDrain?.());
     stream.on('end', () => this.#finish());
-    stream.on('error', (error: Error) => this.abort(error));
+    stream.on('error', () => this.abort());
     next.onDrain = () => this.#clientDrained();
   }
 
@@ -116,12 +116,12 @@ export class CompressingWriter implements BodyWriter {
     this.#stream.end();
   }
 
-  abort(error?: Error): void {
+  abort(): void {
     if (this.#state === State.Done) return;
     this.#state = State.Done;
     this.#cancelFlush();
     this.#stream.destroy();
-    this.#next.abort(error);
+    this.#next.abort();
   }
 
   /** See the module comment: flush what the last turn wrote, unless the body ended. */

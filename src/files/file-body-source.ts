@@ -11,7 +11,7 @@
  * nginx's sendfile is measured in native-notes/files.md.
  *
  * The descriptor is closed exactly once: after the last part, on an error, or on
- * `abort()` (once a read in flight has returned).
+ * `cancel()` (once a read in flight has returned).
  *
  * @module
  */
@@ -29,11 +29,19 @@ export class FileShrankError extends Error {
   override readonly name = 'FileShrankError';
 }
 
+/** Bytes the parts add up to. */
+export function bodyLength(parts: readonly BodyPart[]): number {
+  let length = 0;
+  for (const part of parts) length += Buffer.isBuffer(part) ? part.length : part.end - part.start + 1;
+  return length;
+}
+
 function onRead(source: FileBodySource, error: NodeJS.ErrnoException | null, bytesRead: number, buffer: Buffer): void {
   source.readDone(error, bytesRead, buffer);
 }
 
 export class FileBodySource implements BodySource {
+  readonly length: number;
   readonly #fd: number;
   readonly #parts: readonly BodyPart[];
   #writer: BodyWriter | undefined = undefined;
@@ -49,6 +57,7 @@ export class FileBodySource implements BodySource {
   constructor(fd: number, parts: readonly BodyPart[]) {
     this.#fd = fd;
     this.#parts = parts;
+    this.length = bodyLength(parts);
   }
 
   start(writer: BodyWriter): void {
@@ -58,7 +67,7 @@ export class FileBodySource implements BodySource {
     this.#pump();
   }
 
-  abort(): void {
+  cancel(): void {
     if (this.#aborted) return;
     this.#aborted = true;
     if (!this.#reading) this.#close();
@@ -134,8 +143,12 @@ export class FileBodySource implements BodySource {
   #fail(error: Error): void {
     this.#aborted = true;
     this.#close();
-    this.#writer!.abort(error);
+    this.failure = error;
+    this.#writer!.abort();
   }
+
+  /** Why the body was cut, when it was (for logs and tests). */
+  failure: Error | undefined = undefined;
 
   #close(): void {
     if (this.#closed) return;

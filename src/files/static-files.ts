@@ -27,7 +27,7 @@
 import { closeSync, readSync, statSync, type Stats } from 'node:fs';
 import type { BodySource } from '../body/types.js';
 import { ContentCoding, EncodingNegotiator } from '../compression/accept-encoding.js';
-import { BufferBodySource } from './buffer-body-source.js';
+import { CachedFileSource } from './cached-file-source.js';
 import type { HeaderReader, Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
 import { FileBodySource } from './file-body-source.js';
@@ -162,7 +162,7 @@ export class StaticFiles {
       if (file.fd !== undefined) closeSync(file.fd);
       return { kind: 'serve', response, body: undefined };
     }
-    const body = file.body !== undefined ? new BufferBodySource(file.body, response.parts) : new FileBodySource(file.fd!, response.parts);
+    const body = file.body !== undefined ? new CachedFileSource(file.body, response.parts) : new FileBodySource(file.fd!, response.parts);
     return { kind: 'serve', response, body };
   }
 

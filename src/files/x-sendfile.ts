@@ -128,7 +128,7 @@ export class XSendfile {
     head.set('content-length', String(response.contentLength));
 
     if (response.parts.length === 0) {
-      new FileBodySource(fd, response.parts).abort(); // closes fd
+      new FileBodySource(fd, response.parts).cancel(); // closes fd
       return { kind: 'serve', body: undefined, contentLength: response.contentLength, file: path };
     }
     return { kind: 'serve', body: new FileBodySource(fd, response.parts), contentLength: response.contentLength, file: path };

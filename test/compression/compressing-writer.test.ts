@@ -100,13 +100,13 @@ describe('CompressingWriter', () => {
       const sink = new CollectingWriter();
       const writer = new CompressingWriter(sink, coding, levels);
       writer.write(jsonBody(200_000));
-      writer.abort(new Error('client went away'));
+      writer.abort();
       writer.abort();
       writer.end();
       assert.equal(writer.write(Buffer.from('more')), true);
       await nextTurn();
       await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.ok(sink.aborted instanceof Error);
+      assert.equal(sink.aborted, true);
       assert.equal(sink.ended, false);
     });
   }

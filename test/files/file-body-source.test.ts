@@ -41,7 +41,9 @@ describe('FileBodySource', () => {
   test('a large file arrives whole, in chunks of at most CHUNK_BYTES, and the fd is closed', async () => {
     const fd = openSync(bigPath, 'r');
     const sink = new CollectingWriter();
-    new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]).start(sink);
+    const source = new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]);
+    assert.equal(source.length, big.length);
+    source.start(sink);
     await sink.settled();
     assert.equal(sink.ended, true);
     assert.deepEqual(sink.body(), big);
@@ -93,38 +95,38 @@ describe('FileBodySource', () => {
     assert.deepEqual(sink.body(), big);
   });
 
-  test('abort mid-body closes the fd once the read in flight returns, and never touches the writer', async () => {
+  test('cancel mid-body closes the fd once the read in flight returns, and never touches the writer', async () => {
     const fd = openSync(bigPath, 'r');
     const sink = new CollectingWriter();
     sink.stalled = true;
     const source = new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]);
     source.start(sink);
     await sink.until(() => sink.chunks.length === 1);
-    source.abort();
-    source.abort();
+    source.cancel();
+    source.cancel();
     assert.equal(isOpen(fd), false);
     sink.drain();
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(sink.ended, false);
-    assert.equal(sink.aborted, undefined);
+    assert.equal(sink.aborted, false);
     assert.equal(sink.chunks.length, 1);
   });
 
-  test('abort while a read is in flight: closed when it returns', async () => {
+  test('cancel while a read is in flight: closed when it returns', async () => {
     const fd = openSync(bigPath, 'r');
     const sink = new CollectingWriter();
     const source = new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]);
     source.start(sink); // the first read is now in the thread pool
-    source.abort();
+    source.cancel();
     assert.equal(isOpen(fd), true, 'closing under a read in flight would let the fd number be reused by it');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(isOpen(fd), false);
     assert.equal(sink.chunks.length, 0);
   });
 
-  test('a source never started releases its fd on abort', () => {
+  test('a source never started releases its fd on cancel', () => {
     const fd = openSync(smallPath, 'r');
-    new FileBodySource(fd, [{ start: 0, end: 5 }]).abort();
+    new FileBodySource(fd, [{ start: 0, end: 5 }]).cancel();
     assert.equal(isOpen(fd), false);
   });
 
@@ -134,12 +136,14 @@ describe('FileBodySource', () => {
     const fd = openSync(path, 'r');
     const sink = new CollectingWriter();
     sink.stalled = true;
-    new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]).start(sink);
+    const source = new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]);
+    source.start(sink);
     await sink.until(() => sink.chunks.length === 1);
     truncateSync(path, CHUNK_BYTES);
     sink.drain();
     await sink.settled();
-    assert.ok(sink.aborted instanceof FileShrankError);
+    assert.equal(sink.aborted, true);
+    assert.ok(source.failure instanceof FileShrankError);
     assert.equal(sink.ended, false);
     assert.equal(isOpen(fd), false);
   });

@@ -9,7 +9,7 @@ export class CollectingWriter implements BodyWriter {
   onDrain: (() => void) | undefined = undefined;
   readonly chunks: Buffer[] = [];
   ended = false;
-  aborted: Error | true | undefined = undefined;
+  aborted = false;
   /** When true, every write returns false (the chunk is still kept, as uWS keeps it). */
   stalled = false;
   writesRefused = 0;
@@ -17,7 +17,7 @@ export class CollectingWriter implements BodyWriter {
   #settled: (() => void)[] = [];
 
   write(chunk: Buffer): boolean {
-    if (this.ended || this.aborted !== undefined) throw new Error('CollectingWriter: write after end/abort');
+    if (this.ended || this.aborted) throw new Error('CollectingWriter: write after end/abort');
     this.chunks.push(chunk);
     const ready = this.#waiters.filter((w) => w.ready());
     this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
@@ -27,14 +27,14 @@ export class CollectingWriter implements BodyWriter {
   }
 
   end(): void {
-    if (this.ended || this.aborted !== undefined) throw new Error('CollectingWriter: end twice or after abort');
+    if (this.ended || this.aborted) throw new Error('CollectingWriter: end twice or after abort');
     this.ended = true;
     for (const settle of this.#settled) settle();
   }
 
-  abort(error?: Error): void {
-    if (this.ended || this.aborted !== undefined) throw new Error('CollectingWriter: abort after end/abort');
-    this.aborted = error ?? true;
+  abort(): void {
+    if (this.ended || this.aborted) throw new Error('CollectingWriter: abort after end/abort');
+    this.aborted = true;
     for (const settle of this.#settled) settle();
   }
 
@@ -60,7 +60,7 @@ export class CollectingWriter implements BodyWriter {
 
   /** Resolves at end() or abort(). */
   settled(): Promise<void> {
-    if (this.ended || this.aborted !== undefined) return Promise.resolve();
+    if (this.ended || this.aborted) return Promise.resolve();
     return new Promise((resolve) => this.#settled.push(resolve));
   }
 }

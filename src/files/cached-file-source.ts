@@ -6,9 +6,11 @@
  * @module
  */
 import type { BodySource, BodyWriter } from '../body/types.js';
+import { bodyLength } from './file-body-source.js';
 import type { BodyPart } from './file-response.js';
 
-export class BufferBodySource implements BodySource {
+export class CachedFileSource implements BodySource {
+  readonly length: number;
   readonly #content: Buffer;
   readonly #parts: readonly BodyPart[];
   #next = 0;
@@ -18,16 +20,17 @@ export class BufferBodySource implements BodySource {
   constructor(content: Buffer, parts: readonly BodyPart[]) {
     this.#content = content;
     this.#parts = parts;
+    this.length = bodyLength(parts);
   }
 
   start(writer: BodyWriter): void {
-    if (this.#writer !== undefined) throw new Error('BufferBodySource: started twice');
+    if (this.#writer !== undefined) throw new Error('CachedFileSource: started twice');
     this.#writer = writer;
     writer.onDrain = () => this.#pump();
     this.#pump();
   }
 
-  abort(): void {
+  cancel(): void {
     this.#aborted = true;
   }
 
