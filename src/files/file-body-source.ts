@@ -10,6 +10,11 @@
  * most one chunk in warpdrive's memory and one in uWS's. What this costs against
  * nginx's sendfile is measured in native-notes/files.md.
  *
+ * Chunk buffers: when the writer says it copies chunks (`BodyWriter.copiesChunks`,
+ * true of the response sink), one buffer per body is reused for every chunk and
+ * returned to a small per-thread pool at the end; otherwise every chunk gets a new
+ * buffer, as a transform may keep it.
+ *
  * The descriptor is closed exactly once: after the last part, on an error, or on
  * `cancel()` (once a read in flight has returned).
  *
@@ -23,6 +28,14 @@ import type { BodyPart } from './file-response.js';
 export const SYNC_READ_MAX_BYTES = 64 * 1024;
 /** Size of each asynchronous read of a larger part (see native-notes/files.md for the choice). */
 export const CHUNK_BYTES = 512 * 1024;
+
+/** Chunk buffers kept for the next body (per thread: each has its own module instance). */
+const POOL_LIMIT = 16;
+const bufferPool: Buffer[] = [];
+
+function takeChunkBuffer(): Buffer {
+  return bufferPool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+}
 
 /** A file that shrank while it was being sent: the response is cut, never padded. */
 export class FileShrankError extends Error {
@@ -51,6 +64,8 @@ export class FileBodySource implements BodySource {
   #reading = false;
   #closed = false;
   #aborted = false;
+  /** The reused chunk buffer, when the writer copies chunks. */
+  #buffer: Buffer | undefined = undefined;
   readonly #readCallback = (error: NodeJS.ErrnoException | null, bytesRead: number, buffer: Buffer) => onRead(this, error, bytesRead, buffer);
 
   /** Takes ownership of `fd` (closes it). */
@@ -64,6 +79,7 @@ export class FileBodySource implements BodySource {
     if (this.#writer !== undefined) throw new Error('FileBodySource: started twice');
     this.#writer = writer;
     writer.onDrain = () => this.#pump();
+    if (writer.copiesChunks === true && this.length > SYNC_READ_MAX_BYTES) this.#buffer = takeChunkBuffer();
     this.#pump();
   }
 
@@ -105,7 +121,8 @@ export class FileBodySource implements BodySource {
       }
       this.#reading = true;
       const length = Math.min(CHUNK_BYTES, remaining);
-      read(this.#fd, Buffer.allocUnsafe(length), 0, length, this.#position, this.#readCallback);
+      const buffer = this.#buffer === undefined ? Buffer.allocUnsafe(length) : this.#buffer.subarray(0, length);
+      read(this.#fd, buffer, 0, length, this.#position, this.#readCallback);
       return;
     }
   }
@@ -154,5 +171,8 @@ export class FileBodySource implements BodySource {
     if (this.#closed) return;
     this.#closed = true;
     closeSync(this.#fd);
+    // Never while a read is in flight: #close runs then only from readDone.
+    if (this.#buffer !== undefined && bufferPool.length < POOL_LIMIT) bufferPool.push(this.#buffer);
+    this.#buffer = undefined;
   }
 }

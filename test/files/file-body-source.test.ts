@@ -51,6 +51,19 @@ describe('FileBodySource', () => {
     assert.equal(isOpen(fd), false);
   });
 
+  test('a writer that copies chunks gets one reused buffer; the bytes still arrive whole', async () => {
+    const fd = openSync(bigPath, 'r');
+    const sink = new CollectingWriter({ copiesChunks: true });
+    sink.stalled = true; // the first chunk waits for onDrain, the rest are taken at once
+    new FileBodySource(fd, [{ start: 0, end: big.length - 1 }]).start(sink);
+    await sink.until(() => sink.chunks.length === 1);
+    sink.drain();
+    await sink.settled();
+    assert.deepEqual(sink.body(), big);
+    assert.ok(sink.givenMemory.length >= 4);
+    assert.equal(new Set(sink.givenMemory).size, 1, 'every chunk was read into the same memory');
+  });
+
   test('a small file is read in one synchronous call: the body is complete before start returns', () => {
     const fd = openSync(smallPath, 'r');
     const sink = new CollectingWriter();

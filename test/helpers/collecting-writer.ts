@@ -12,13 +12,24 @@ export class CollectingWriter implements BodyWriter {
   aborted = false;
   /** When true, every write returns false (the chunk is still kept, as uWS keeps it). */
   stalled = false;
+  /**
+   * Declares that chunks are copied (as the response sink does): then the writer
+   * stores copies, and records which memory each chunk it was given lived in.
+   */
+  readonly copiesChunks: boolean;
+  readonly givenMemory: ArrayBufferLike[] = [];
+
+  constructor(options: { copiesChunks?: boolean } = {}) {
+    this.copiesChunks = options.copiesChunks ?? false;
+  }
   writesRefused = 0;
   #waiters: { ready: () => boolean; resolve: () => void }[] = [];
   #settled: (() => void)[] = [];
 
   write(chunk: Buffer): boolean {
     if (this.ended || this.aborted) throw new Error('CollectingWriter: write after end/abort');
-    this.chunks.push(chunk);
+    if (this.copiesChunks) this.givenMemory.push(chunk.buffer);
+    this.chunks.push(this.copiesChunks ? Buffer.from(chunk) : chunk);
     const ready = this.#waiters.filter((w) => w.ready());
     this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
     for (const waiter of ready) waiter.resolve();
