@@ -24,44 +24,20 @@
 import zlib from 'node:zlib';
 import type { BodyWriter } from '../body/types.js';
 import { ContentCoding } from './accept-encoding.js';
+import { brotliOptions, gzipOptions, type CompressionLevels } from './codec-options.js';
 
-export interface CompressionLevels {
-  /** zlib level 1-9. */
-  readonly gzip: number;
-  /** brotli quality 0-11. */
-  readonly brotli: number;
-}
+export type { CompressionLevels } from './codec-options.js';
 
-/**
- * Output chunk size: zlib's default 16 KiB makes four writes to the client for
- * every 64 KiB; 64 KiB makes one.
- */
-const OUTPUT_CHUNK_BYTES = 64 * 1024;
 /** Input held before `write` says stop: one upstream read (undici reads 64 KiB). */
 const INPUT_HIGH_WATER_BYTES = 64 * 1024;
-/**
- * Brotli's window: 2^20 = 1 MiB instead of the default 4 MiB keeps its memory per
- * response near gzip's order of magnitude; dynamic bodies rarely repeat themselves
- * across more than a megabyte.
- */
-const BROTLI_WINDOW_BITS = 20;
 
 type Compressor = zlib.Gzip | zlib.BrotliCompress;
 
-/** zlib passes these on to its Transform stream; @types/node does not declare them on ZlibOptions. */
-const streamOptions = { highWaterMark: INPUT_HIGH_WATER_BYTES } as zlib.ZlibOptions;
-
 function createCompressor(coding: ContentCoding, levels: CompressionLevels, sizeHint: number): Compressor {
-  if (coding === ContentCoding.Gzip) {
-    return zlib.createGzip({ level: levels.gzip, chunkSize: OUTPUT_CHUNK_BYTES, ...streamOptions });
-  }
-  const params: Record<number, number> = {
-    [zlib.constants.BROTLI_PARAM_QUALITY]: levels.brotli,
-    [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
-    [zlib.constants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
-  };
-  if (sizeHint > 0) params[zlib.constants.BROTLI_PARAM_SIZE_HINT] = sizeHint;
-  return zlib.createBrotliCompress({ params, chunkSize: OUTPUT_CHUNK_BYTES, ...streamOptions });
+  // zlib passes highWaterMark on to its Transform stream; @types/node does not declare it.
+  const stream = { highWaterMark: INPUT_HIGH_WATER_BYTES };
+  if (coding === ContentCoding.Gzip) return zlib.createGzip({ ...gzipOptions(levels), ...stream });
+  return zlib.createBrotliCompress({ ...brotliOptions(levels, sizeHint), ...stream });
 }
 
 const enum State {

@@ -21,7 +21,7 @@ export const enum Precondition {
 
 /** What the request's conditional headers are compared with. */
 export interface Validators {
-  /** Strong ETag, quoted. */
+  /** ETag: quoted, or `W/` and quoted for a weak one (a body warpdrive compressed). */
   readonly etag: string;
   /** Last-Modified as sent (IMF-fixdate). */
   readonly lastModified: string;
@@ -37,11 +37,15 @@ function isSpace(code: number): boolean {
 }
 
 /**
- * True when the entity-tag list `list` contains `etag` (strong, quoted) or is `*`.
- * `weak`: weak comparison (a `W/` tag matches its strong twin); else a `W/` tag
- * never matches.
+ * True when the entity-tag list `list` contains `etag` or is `*`. `weak`: weak
+ * comparison (`W/"x"` matches `"x"`); else a weak tag, ours or theirs, never matches.
  */
 export function etagListMatches(list: string, etag: string, weak: boolean): boolean {
+  const ownIsWeak = etag.charCodeAt(0) === 87; /* W */
+  if (ownIsWeak) {
+    if (!weak) return list.trim() === '*';
+    etag = etag.slice(2);
+  }
   const length = list.length;
   let i = 0;
   while (i < length) {
@@ -108,7 +112,8 @@ export function ifRangeAllows(header: HeaderReader, validators: Validators): boo
   const ifRange = header('if-range');
   if (ifRange === undefined) return true;
   const value = ifRange.trim();
-  if (value.startsWith('"') || value.startsWith('W/')) return value === validators.etag;
+  // Strong comparison only: a weak tag on either side never allows the range.
+  if (value.startsWith('"') || value.startsWith('W/')) return value === validators.etag && !value.startsWith('W/');
   const since = dateSeconds(value);
   return since !== undefined && since === validators.lastModifiedSecs;
 }

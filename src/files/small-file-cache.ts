@@ -28,7 +28,18 @@ export interface CachedFile {
   readonly body: Buffer;
   /** Which precompressed siblings exist (`Sibling` bits, static-files.ts), learnt when the file was loaded. */
   readonly siblings: number;
+  /**
+   * The body compressed once by warpdrive, by ContentCoding (1 gzip, 2 brotli), for
+   * compressible files without precompressed siblings (see static-files.ts).
+   */
+  readonly compressed: (Buffer | undefined)[];
   checkedAt: number;
+}
+
+function entryBytes(entry: CachedFile): number {
+  let bytes = entry.body.length;
+  for (const variant of entry.compressed) if (variant !== undefined) bytes += variant.length;
+  return bytes;
 }
 
 export interface SmallFileCacheOptions {
@@ -88,8 +99,8 @@ export class SmallFileCache {
   }
 
   /** Caches `entry` (its body must be at most maxFileBytes), evicting the least recently used. */
-  set(path: string, entry: Omit<CachedFile, 'checkedAt'>): CachedFile {
-    const cached: CachedFile = { ...entry, checkedAt: this.#now() };
+  set(path: string, entry: Omit<CachedFile, 'checkedAt' | 'compressed'>): CachedFile {
+    const cached: CachedFile = { ...entry, compressed: [], checkedAt: this.#now() };
     const previous = this.#entries.get(path);
     if (previous !== undefined) this.#delete(path, previous);
     if (!this.accepts(cached.body.length)) return cached;
@@ -102,8 +113,22 @@ export class SmallFileCache {
     return cached;
   }
 
+  /**
+   * Keeps a compressed form of a cached entry with it (counted in maxBytes). An entry
+   * evicted in the meantime is left alone: the caller uses `bytes` for its one response.
+   */
+  attachCompressed(path: string, entry: CachedFile, coding: number, bytes: Buffer): void {
+    if (this.#entries.get(path) !== entry || entry.compressed[coding] !== undefined) return;
+    entry.compressed[coding] = bytes;
+    this.#bytes += bytes.length;
+    for (const [oldPath, old] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      if (old !== entry) this.#delete(oldPath, old);
+    }
+  }
+
   #delete(path: string, entry: CachedFile): void {
     this.#entries.delete(path);
-    this.#bytes -= entry.body.length;
+    this.#bytes -= entryBytes(entry);
   }
 }

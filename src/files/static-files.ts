@@ -18,6 +18,10 @@
  *   writes them) are served to clients that accept the coding, with
  *   `Content-Encoding`, the original's Content-Type, and `Vary: Accept-Encoding` on
  *   every response for a file that has siblings;
+ * - with compression on, a compressible cached file without siblings is compressed
+ *   once per coding and kept with its cache entry (a weak ETag, since warpdrive made
+ *   the bytes), so a hot file is never compressed per request; larger files are
+ *   left to the compression filter, which streams;
  * - paths matching the fingerprint pattern (`app-3f2a9c1b.css`) get
  *   `Cache-Control: public, max-age=31536000, immutable`; every file has an ETag and
  *   Last-Modified, and conditional and range requests are answered (file-response.ts).
@@ -27,6 +31,8 @@
 import { closeSync, readSync, statSync, type Stats } from 'node:fs';
 import type { BodySource } from '../body/types.js';
 import { ContentCoding, EncodingNegotiator } from '../compression/accept-encoding.js';
+import { compressBuffer, type CompressionLevels } from '../compression/codec-options.js';
+import type { CompressionPolicy } from '../compression/compression-policy.js';
 import { CachedFileSource } from './cached-file-source.js';
 import type { HeaderReader, Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
@@ -34,7 +40,7 @@ import { FileBodySource } from './file-body-source.js';
 import { buildFileResponse, type FileResponse, type FileResponseExtras } from './file-response.js';
 import type { FileRoot } from './file-root.js';
 import { describeFileRefusal, openConfined } from './open-confined.js';
-import type { SmallFileCache } from './small-file-cache.js';
+import type { CachedFile, SmallFileCache } from './small-file-cache.js';
 import { filePathFromUrl } from './url-path.js';
 import { fileETag, httpDate, wholeSeconds } from './validators.js';
 
@@ -60,6 +66,8 @@ export interface StaticFilesOptions {
   /** Paths matching it are immutable (long-lived Cache-Control); undefined: none are. */
   readonly fingerprintPattern: RegExp | undefined;
   readonly cache: SmallFileCache | undefined;
+  /** When response compression is on: cached files are compressed once per coding. */
+  readonly compression?: { readonly policy: CompressionPolicy; readonly levels: CompressionLevels } | undefined;
 }
 
 export type StaticOutcome =
@@ -82,6 +90,8 @@ interface FoundFile {
   readonly siblings: number;
   readonly body: Buffer | undefined;
   readonly fd: number | undefined;
+  /** The cache entry it came from or went into (compressed forms are kept with it). */
+  readonly cached: CachedFile | undefined;
 }
 
 type Lookup = FoundFile | 'missing' | 'directory' | { readonly refused: string };
@@ -110,6 +120,7 @@ export class StaticFiles {
   readonly #serveDotfiles: boolean;
   readonly #fingerprint: RegExp | undefined;
   readonly #cache: SmallFileCache | undefined;
+  readonly #compression: StaticFilesOptions['compression'];
   /** `root.path` with a trailing separator, joined to relative paths without path.join. */
   readonly #base: string;
 
@@ -119,6 +130,7 @@ export class StaticFiles {
     this.#serveDotfiles = options.serveDotfiles;
     this.#fingerprint = options.fingerprintPattern;
     this.#cache = options.cache;
+    this.#compression = options.compression;
     this.#base = options.root.path.endsWith('/') ? options.root.path : `${options.root.path}/`;
   }
 
@@ -145,7 +157,8 @@ export class StaticFiles {
 
     let file = found;
     let coding = ContentCoding.Identity;
-    if (file.siblings !== 0) {
+    let varies = found.siblings !== 0;
+    if (varies) {
       coding = siblingNegotiators[file.siblings]!.choose(header('accept-encoding'));
       if (coding !== ContentCoding.Identity) {
         const variant = this.#find(coding === ContentCoding.Brotli ? `${path}.br` : `${path}.gz`);
@@ -155,24 +168,49 @@ export class StaticFiles {
         } else coding = ContentCoding.Identity; // removed since the original was loaded: serve the original
       }
     }
+    const contentType = contentTypeFor(path);
+    let validators = file.validators;
+    let size = file.size;
+    let memory = file.body;
+    const compression = this.#compression;
+    if (!varies && compression !== undefined && found.cached !== undefined && compression.policy.isCompressible(contentType) && found.size >= compression.policy.minBytes) {
+      // What the compression filter would do for this file, done once per entry.
+      varies = true;
+      if (method === 'GET' && header('range') === undefined) {
+        coding = compression.policy.negotiate(header('accept-encoding'));
+        if (coding !== ContentCoding.Identity) {
+          memory = this.#compressedForm(path, found.cached, coding, compression.levels);
+          size = memory.length;
+          validators = { ...validators, etag: `W/${validators.etag}` };
+        }
+      }
+    }
 
-    const extras = this.#extras(publicPath, found.siblings, coding);
-    const response = buildFileResponse(method, header, { size: file.size, contentType: contentTypeFor(path), validators: file.validators }, extras);
+    const extras = this.#extras(publicPath, varies, coding);
+    const response = buildFileResponse(method, header, { size, contentType, validators }, extras);
     if (response.parts.length === 0) {
       if (file.fd !== undefined) closeSync(file.fd);
       return { kind: 'serve', response, body: undefined };
     }
-    const body = file.body !== undefined ? new CachedFileSource(file.body, response.parts) : new FileBodySource(file.fd!, response.parts);
+    const body = memory !== undefined ? new CachedFileSource(memory, response.parts) : new FileBodySource(file.fd!, response.parts);
     return { kind: 'serve', response, body };
   }
 
-  #extras(publicPath: string, siblings: number, coding: ContentCoding): FileResponseExtras {
+  #compressedForm(path: string, entry: CachedFile, coding: ContentCoding, levels: CompressionLevels): Buffer {
+    const known = entry.compressed[coding];
+    if (known !== undefined) return known;
+    const bytes = compressBuffer(entry.body, coding, levels);
+    this.#cache!.attachCompressed(path, entry, coding, bytes);
+    return bytes;
+  }
+
+  #extras(publicPath: string, varies: boolean, coding: ContentCoding): FileResponseExtras {
     const immutable = this.#fingerprint !== undefined && this.#fingerprint.test(publicPath);
     const cacheHeaders = immutable
-      ? siblings !== 0
+      ? varies
         ? ['cache-control', IMMUTABLE_CACHE_CONTROL, 'vary', 'Accept-Encoding']
         : ['cache-control', IMMUTABLE_CACHE_CONTROL]
-      : siblings !== 0
+      : varies
         ? ['vary', 'Accept-Encoding']
         : [];
     const representationHeaders = coding === ContentCoding.Brotli ? ['content-encoding', 'br'] : coding === ContentCoding.Gzip ? ['content-encoding', 'gzip'] : [];
@@ -182,7 +220,7 @@ export class StaticFiles {
   /** Finds a regular file: from the cache, or through the confinement check (and then cached). */
   #find(path: string): Lookup {
     const cached = this.#cache?.get(path);
-    if (cached !== undefined) return { size: cached.size, validators: cached.validators, siblings: cached.siblings, body: cached.body, fd: undefined };
+    if (cached !== undefined) return { size: cached.size, validators: cached.validators, siblings: cached.siblings, body: cached.body, fd: undefined, cached };
     const opened = openConfined(path, this.#roots);
     if (opened.kind === 'missing' || opened.kind === 'directory') return opened.kind;
     if (opened.kind === 'refused') return { refused: describeFileRefusal(opened.reason) };
@@ -191,7 +229,7 @@ export class StaticFiles {
     const validators = validatorsOf(stats);
     const siblings = path.endsWith('.br') || path.endsWith('.gz') ? 0 : (isFile(`${path}.br`) ? Sibling.Brotli : 0) | (isFile(`${path}.gz`) ? Sibling.Gzip : 0);
     const cache = this.#cache;
-    if (cache === undefined || !cache.accepts(stats.size)) return { size: stats.size, validators, siblings, body: undefined, fd };
+    if (cache === undefined || !cache.accepts(stats.size)) return { size: stats.size, validators, siblings, body: undefined, fd, cached: undefined };
     let body: Buffer;
     try {
       body = Buffer.allocUnsafe(stats.size);
@@ -202,7 +240,7 @@ export class StaticFiles {
     } finally {
       closeSync(fd);
     }
-    cache.set(path, { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, validators, body, siblings });
-    return { size: stats.size, validators, siblings, body, fd: undefined };
+    const entry = cache.set(path, { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, validators, body, siblings });
+    return { size: stats.size, validators, siblings, body, fd: undefined, cached: entry };
   }
 }

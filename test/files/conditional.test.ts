@@ -34,6 +34,15 @@ describe('etagListMatches', () => {
     assert.equal(etagListMatches(`"a,b", ${ETAG}`, ETAG, true), true);
     assert.equal(etagListMatches('', ETAG, true), false);
   });
+
+  test('our own tag weak (a body warpdrive compressed): weak comparison only', () => {
+    const weakTag = `W/${ETAG}`;
+    assert.equal(etagListMatches(weakTag, weakTag, true), true);
+    assert.equal(etagListMatches(ETAG, weakTag, true), true);
+    assert.equal(etagListMatches(weakTag, weakTag, false), false);
+    assert.equal(etagListMatches('*', weakTag, false), true);
+    assert.equal(ifRangeAllows(reader({ 'if-range': weakTag }), { ...validators, etag: weakTag }), false);
+  });
 });
 
 describe('evaluatePreconditions', () => {

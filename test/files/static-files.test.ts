@@ -11,6 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
+import { ContentCoding } from '../../src/compression/accept-encoding.js';
+import { defaultCompressibleTypes } from '../../src/compression/compressible-types.js';
+import { CompressionPolicy } from '../../src/compression/compression-policy.js';
 import { FileRoot } from '../../src/files/file-root.js';
 import { SmallFileCache } from '../../src/files/small-file-cache.js';
 import { DEFAULT_FINGERPRINT_PATTERN, IMMUTABLE_CACHE_CONTROL, StaticFiles, type StaticOutcome } from '../../src/files/static-files.js';
@@ -229,6 +232,62 @@ describe('the small-file cache', () => {
     small.set('/too-big', entry(61));
     assert.equal(small.get('/too-big'), undefined);
     assert.equal(small.bytes, 80);
+  });
+});
+
+describe('compressible cached files, with compression on', () => {
+  const text = 'a line of a static text file that compresses well\n'.repeat(100);
+  let compressing: StaticFiles;
+  let compressingCache: SmallFileCache;
+  before(() => {
+    writeFileSync(join(pub, 'guide.txt'), text);
+    writeFileSync(join(pub, 'tiny.txt'), 'tiny');
+    writeFileSync(join(pub, 'image.png'), randomBytes(5000));
+    compressingCache = new SmallFileCache({ maxBytes: 1024 * 1024, maxFileBytes: 64 * 1024 });
+    compressing = new StaticFiles({
+      root: FileRoot.resolve(pub),
+      serveDotfiles: false,
+      fingerprintPattern: undefined,
+      cache: compressingCache,
+      compression: { policy: new CompressionPolicy({ codings: [ContentCoding.Brotli, ContentCoding.Gzip], types: defaultCompressibleTypes, minBytes: 1024 }), levels: { gzip: 5, brotli: 4 } },
+    });
+  });
+
+  test('compressed once per coding, kept with the cache entry, with a weak ETag and Vary', async () => {
+    const first = lookup('/guide.txt', { 'accept-encoding': 'gzip' }, 'GET', compressing);
+    const headers = headersOf(first);
+    assert.equal(headers['content-encoding'], 'gzip');
+    assert.equal(headers.vary, 'Accept-Encoding');
+    assert.match(headers.etag!, /^W\/"/);
+    const firstBody = await bodyOf(first);
+    assert.equal(zlib.gunzipSync(firstBody).toString(), text);
+    const bytesAfterFirst = compressingCache.bytes;
+    assert.equal(bytesAfterFirst, text.length + firstBody.length, 'the compressed form is counted in the cache');
+    const again = await bodyOf(lookup('/guide.txt', { 'accept-encoding': 'gzip' }, 'GET', compressing));
+    assert.deepEqual(again, firstBody);
+    assert.equal(compressingCache.bytes, bytesAfterFirst, 'not compressed again');
+    const br = lookup('/guide.txt', { 'accept-encoding': 'br, gzip' }, 'GET', compressing);
+    assert.equal(headersOf(br)['content-encoding'], 'br');
+    assert.equal(zlib.brotliDecompressSync(await bodyOf(br)).toString(), text);
+    const revalidated = lookup('/guide.txt', { 'accept-encoding': 'gzip', 'if-none-match': headers.etag! }, 'GET', compressing);
+    assert.equal(revalidated.kind === 'serve' && revalidated.response.status, 304);
+  });
+
+  test('identity (with Vary) for a client without a coding, for HEAD and for a Range', async () => {
+    for (const [headers, method] of [[{}, 'GET'], [{ 'accept-encoding': 'gzip' }, 'HEAD'], [{ 'accept-encoding': 'gzip', range: 'bytes=0-3' }, 'GET']] as const) {
+      const outcome = lookup('/guide.txt', headers, method, compressing);
+      assert.equal(headersOf(outcome)['content-encoding'], undefined, JSON.stringify(headers));
+      assert.equal(headersOf(outcome).vary, 'Accept-Encoding');
+      assert.match(headersOf(outcome).etag!, /^"/);
+    }
+  });
+
+  test('too small or not compressible: left alone, no Vary', () => {
+    for (const path of ['/tiny.txt', '/image.png']) {
+      const headers = headersOf(lookup(path, { 'accept-encoding': 'gzip' }, 'GET', compressing));
+      assert.equal(headers['content-encoding'], undefined, path);
+      assert.equal(headers.vary, undefined, path);
+    }
   });
 });
 
