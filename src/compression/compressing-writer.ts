@@ -22,7 +22,7 @@
  * @module
  */
 import zlib from 'node:zlib';
-import type { BodyWriter } from '../body/types.js';
+import type { BodyWriter } from '../pipeline/body.js';
 import { ContentCoding } from './accept-encoding.js';
 import { brotliOptions, gzipOptions, type CompressionLevels } from './codec-options.js';
 
@@ -72,11 +72,13 @@ export class CompressingWriter implements BodyWriter {
     this.#flushKind = coding === ContentCoding.Gzip ? zlib.constants.Z_SYNC_FLUSH : zlib.constants.BROTLI_OPERATION_FLUSH;
     const stream = this.#stream;
     stream.on('data', (chunk: Buffer) => this.#output(chunk));
-    stream.on('drain', () => this.onDrain?.());
+    stream.on('drain', () => this.#drained());
     stream.on('end', () => this.#finish());
     stream.on('error', () => this.abort());
-    next.onDrain = () => this.#clientDrained();
   }
+
+  /** Given to the next writer each time it pushes back (a writer calls onDrain once, then forgets it). */
+  readonly #resumeOutput = () => this.#clientDrained();
 
   write(chunk: Buffer): boolean {
     if (this.#state !== State.Open) return true;
@@ -112,6 +114,7 @@ export class CompressingWriter implements BodyWriter {
     if (this.#state === State.Done) return;
     if (!this.#next.write(chunk)) {
       this.#waitingForClient = true;
+      this.#next.onDrain = this.#resumeOutput;
       this.#stream.pause();
     }
   }
@@ -120,6 +123,13 @@ export class CompressingWriter implements BodyWriter {
     if (!this.#waitingForClient || this.#state === State.Done) return;
     this.#waitingForClient = false;
     this.#stream.resume();
+  }
+
+  /** zlib took its queued input: the source may write again (once; it sets onDrain anew). */
+  #drained(): void {
+    const drain = this.onDrain;
+    this.onDrain = undefined;
+    drain?.();
   }
 
   #finish(): void {

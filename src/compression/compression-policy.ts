@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { ResponseHead } from '../body/types.js';
+import type { ResponseHead } from '../pipeline/response-head.js';
 import { hasListToken } from '../http/list-tokens.js';
 import { codingToken, ContentCoding, EncodingNegotiator } from './accept-encoding.js';
 import { CompressibleTypes } from './compressible-types.js';

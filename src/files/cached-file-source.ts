@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BodySource, BodyWriter } from '../body/types.js';
+import type { BodySource, BodyWriter } from '../pipeline/body.js';
 import { bodyLength } from './file-body-source.js';
 import type { BodyPart } from './file-response.js';
 
@@ -16,6 +16,7 @@ export class CachedFileSource implements BodySource {
   #next = 0;
   #writer: BodyWriter | undefined = undefined;
   #aborted = false;
+  readonly #resume = () => this.#pump();
 
   constructor(content: Buffer, parts: readonly BodyPart[]) {
     this.#content = content;
@@ -26,7 +27,6 @@ export class CachedFileSource implements BodySource {
   start(writer: BodyWriter): void {
     if (this.#writer !== undefined) throw new Error('CachedFileSource: started twice');
     this.#writer = writer;
-    writer.onDrain = () => this.#pump();
     this.#pump();
   }
 
@@ -45,7 +45,11 @@ export class CachedFileSource implements BodySource {
       }
       this.#next++;
       const chunk = Buffer.isBuffer(part) ? part : this.#content.subarray(part.start, part.end + 1);
-      if (!writer.write(chunk)) return;
+      if (!writer.write(chunk)) {
+        // A writer calls onDrain once and forgets it: given again at every push-back.
+        writer.onDrain = this.#resume;
+        return;
+      }
     }
   }
 }

@@ -29,8 +29,10 @@ export interface Validators {
   readonly lastModifiedSecs: number;
 }
 
-/** Reads one request header by lowercase name. */
-export type HeaderReader = (name: string) => string | undefined;
+/** The request's headers, read by lowercase name (the Exchange is one). */
+export interface RequestHeaders {
+  get(lowerCaseName: string): string | undefined;
+}
 
 function isSpace(code: number): boolean {
   return code === 32 || code === 9;
@@ -80,23 +82,23 @@ function dateSeconds(value: string): number | undefined {
 }
 
 /** Evaluates the preconditions of a request for a representation with these validators. */
-export function evaluatePreconditions(method: string, header: HeaderReader, validators: Validators): Precondition {
-  const ifMatch = header('if-match');
+export function evaluatePreconditions(method: string, headers: RequestHeaders, validators: Validators): Precondition {
+  const ifMatch = headers.get('if-match');
   if (ifMatch !== undefined) {
     if (!etagListMatches(ifMatch, validators.etag, false)) return Precondition.Failed;
   } else {
-    const ifUnmodifiedSince = header('if-unmodified-since');
+    const ifUnmodifiedSince = headers.get('if-unmodified-since');
     const since = ifUnmodifiedSince === undefined ? undefined : dateSeconds(ifUnmodifiedSince);
     if (since !== undefined && validators.lastModifiedSecs > since) return Precondition.Failed;
   }
   const isRead = method === 'GET' || method === 'HEAD';
-  const ifNoneMatch = header('if-none-match');
+  const ifNoneMatch = headers.get('if-none-match');
   if (ifNoneMatch !== undefined) {
     if (etagListMatches(ifNoneMatch, validators.etag, true)) return isRead ? Precondition.NotModified : Precondition.Failed;
     return Precondition.Proceed;
   }
   if (!isRead) return Precondition.Proceed;
-  const ifModifiedSince = header('if-modified-since');
+  const ifModifiedSince = headers.get('if-modified-since');
   if (ifModifiedSince === undefined) return Precondition.Proceed;
   // The common case, a browser echoing our own Last-Modified, needs no date parsing.
   if (ifModifiedSince === validators.lastModified) return Precondition.NotModified;
@@ -108,8 +110,8 @@ export function evaluatePreconditions(method: string, header: HeaderReader, vali
  * Whether a Range may be honoured given `If-Range` (RFC 9110 13.1.5): absent, or
  * a strong match of the ETag, or exactly the Last-Modified date.
  */
-export function ifRangeAllows(header: HeaderReader, validators: Validators): boolean {
-  const ifRange = header('if-range');
+export function ifRangeAllows(headers: RequestHeaders, validators: Validators): boolean {
+  const ifRange = headers.get('if-range');
   if (ifRange === undefined) return true;
   const value = ifRange.trim();
   // Strong comparison only: a weak tag on either side never allows the range.

@@ -21,7 +21,7 @@
  * @module
  */
 import { closeSync, read, readSync } from 'node:fs';
-import type { BodySource, BodyWriter } from '../body/types.js';
+import type { BodySource, BodyWriter } from '../pipeline/body.js';
 import type { BodyPart } from './file-response.js';
 
 /** Parts this small are read in one synchronous call. */
@@ -67,6 +67,8 @@ export class FileBodySource implements BodySource {
   /** The reused chunk buffer, when the writer copies chunks. */
   #buffer: Buffer | undefined = undefined;
   readonly #readCallback = (error: NodeJS.ErrnoException | null, bytesRead: number, buffer: Buffer) => onRead(this, error, bytesRead, buffer);
+  /** Given to the writer each time it pushes back (a writer calls onDrain once, then forgets it). */
+  readonly #resume = () => this.#pump();
 
   /** Takes ownership of `fd` (closes it). */
   constructor(fd: number, parts: readonly BodyPart[]) {
@@ -78,7 +80,6 @@ export class FileBodySource implements BodySource {
   start(writer: BodyWriter): void {
     if (this.#writer !== undefined) throw new Error('FileBodySource: started twice');
     this.#writer = writer;
-    writer.onDrain = () => this.#pump();
     if (writer.copiesChunks === true && this.length > SYNC_READ_MAX_BYTES) this.#buffer = takeChunkBuffer();
     this.#pump();
   }
@@ -101,7 +102,7 @@ export class FileBodySource implements BodySource {
       }
       if (Buffer.isBuffer(part)) {
         this.#part++;
-        if (!writer.write(part)) return;
+        if (!writer.write(part)) return this.#waitForDrain(writer);
         continue;
       }
       if (this.#position < 0) this.#position = part.start;
@@ -116,7 +117,7 @@ export class FileBodySource implements BodySource {
           return;
         }
         if (!this.#advance(bytesRead, buffer)) return;
-        if (!writer.write(bytesRead === remaining ? buffer : buffer.subarray(0, bytesRead))) return;
+        if (!writer.write(bytesRead === remaining ? buffer : buffer.subarray(0, bytesRead))) return this.#waitForDrain(writer);
         continue;
       }
       this.#reading = true;
@@ -139,7 +140,13 @@ export class FileBodySource implements BodySource {
       return;
     }
     if (!this.#advance(bytesRead, buffer)) return;
-    if (this.#writer!.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))) this.#pump();
+    const writer = this.#writer!;
+    if (writer.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))) this.#pump();
+    else this.#waitForDrain(writer);
+  }
+
+  #waitForDrain(writer: BodyWriter): void {
+    writer.onDrain = this.#resume;
   }
 
   /** Moves past `bytesRead` bytes; false (and the body aborted) when the file ended early. */

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseRange, UNSATISFIABLE, type ByteRange } from './byte-ranges.js';
-import { evaluatePreconditions, ifRangeAllows, Precondition, type HeaderReader, type Validators } from './conditional.js';
+import { evaluatePreconditions, ifRangeAllows, Precondition, type RequestHeaders, type Validators } from './conditional.js';
 
 /** What the response describes: one file, or one precompressed variant of it. */
 export interface FileRepresentation {
@@ -48,10 +48,10 @@ const BOUNDARY = `warpdrive-${randomBytes(12).toString('hex')}`;
 
 const NO_PARTS: readonly BodyPart[] = Object.freeze([]);
 
-export function buildFileResponse(method: string, header: HeaderReader, file: FileRepresentation, extras: FileResponseExtras = NO_EXTRAS): FileResponse {
+export function buildFileResponse(method: string, headers: RequestHeaders, file: FileRepresentation, extras: FileResponseExtras = NO_EXTRAS): FileResponse {
   const { validators } = file;
   const isHead = method === 'HEAD';
-  const precondition = evaluatePreconditions(method, header, validators);
+  const precondition = evaluatePreconditions(method, headers, validators);
   if (precondition === Precondition.NotModified) {
     return { status: 304, headers: ['etag', validators.etag, 'last-modified', validators.lastModified, ...extras.cacheHeaders], contentLength: 0, parts: NO_PARTS };
   }
@@ -64,8 +64,8 @@ export function buildFileResponse(method: string, header: HeaderReader, file: Fi
     ...extras.cacheHeaders,
     ...extras.representationHeaders,
   ];
-  const rangeHeader = method === 'GET' || isHead ? header('range') : undefined;
-  const ranges = rangeHeader !== undefined && ifRangeAllows(header, validators) ? parseRange(rangeHeader, file.size) : undefined;
+  const rangeHeader = method === 'GET' || isHead ? headers.get('range') : undefined;
+  const ranges = rangeHeader !== undefined && ifRangeAllows(headers, validators) ? parseRange(rangeHeader, file.size) : undefined;
 
   if (ranges === UNSATISFIABLE) {
     return { status: 416, headers: ['content-range', `bytes */${file.size}`], contentLength: 0, parts: NO_PARTS };

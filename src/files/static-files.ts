@@ -29,12 +29,12 @@
  * @module
  */
 import { closeSync, readSync, statSync, type Stats } from 'node:fs';
-import type { BodySource } from '../body/types.js';
+import type { BodySource } from '../pipeline/body.js';
 import { ContentCoding, EncodingNegotiator } from '../compression/accept-encoding.js';
 import { compressBuffer, type CompressionLevels } from '../compression/codec-options.js';
 import type { CompressionPolicy } from '../compression/compression-policy.js';
 import { CachedFileSource } from './cached-file-source.js';
-import type { HeaderReader, Validators } from './conditional.js';
+import type { RequestHeaders, Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
 import { FileBodySource } from './file-body-source.js';
 import { buildFileResponse, type FileResponse, type FileResponseExtras } from './file-response.js';
@@ -139,7 +139,7 @@ export class StaticFiles {
    * redirect and the fingerprint test), `filePath` the one the upstream would get
    * (looked up under the root), `query` the query string without `?`.
    */
-  lookup(method: string, publicPath: string, filePath: string, query: string, header: HeaderReader): StaticOutcome {
+  lookup(method: string, publicPath: string, filePath: string, query: string, headers: RequestHeaders): StaticOutcome {
     if (method !== 'GET' && method !== 'HEAD') return PASS;
     const relative = filePathFromUrl(filePath, this.#serveDotfiles);
     if (typeof relative !== 'string') return PASS;
@@ -159,7 +159,7 @@ export class StaticFiles {
     let coding = ContentCoding.Identity;
     let varies = found.siblings !== 0;
     if (varies) {
-      coding = siblingNegotiators[file.siblings]!.choose(header('accept-encoding'));
+      coding = siblingNegotiators[file.siblings]!.choose(headers.get('accept-encoding'));
       if (coding !== ContentCoding.Identity) {
         const variant = this.#find(coding === ContentCoding.Brotli ? `${path}.br` : `${path}.gz`);
         if (typeof variant === 'object' && !('refused' in variant)) {
@@ -176,8 +176,8 @@ export class StaticFiles {
     if (!varies && compression !== undefined && found.cached !== undefined && compression.policy.isCompressible(contentType) && found.size >= compression.policy.minBytes) {
       // What the compression filter would do for this file, done once per entry.
       varies = true;
-      if (method === 'GET' && header('range') === undefined) {
-        coding = compression.policy.negotiate(header('accept-encoding'));
+      if (method === 'GET' && headers.get('range') === undefined) {
+        coding = compression.policy.negotiate(headers.get('accept-encoding'));
         if (coding !== ContentCoding.Identity) {
           memory = this.#compressedForm(path, found.cached, coding, compression.levels);
           size = memory.length;
@@ -187,7 +187,7 @@ export class StaticFiles {
     }
 
     const extras = this.#extras(publicPath, varies, coding);
-    const response = buildFileResponse(method, header, { size, contentType, validators }, extras);
+    const response = buildFileResponse(method, headers, { size, contentType, validators }, extras);
     if (response.parts.length === 0) {
       if (file.fd !== undefined) closeSync(file.fd);
       return { kind: 'serve', response, body: undefined };

@@ -32,8 +32,9 @@
  *
  * @module
  */
-import type { BodySource, ResponseHead } from '../body/types.js';
-import type { HeaderReader } from './conditional.js';
+import type { BodySource } from '../pipeline/body.js';
+import type { ResponseHead } from '../pipeline/response-head.js';
+import type { RequestHeaders } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
 import { FileBodySource } from './file-body-source.js';
 import { buildFileResponse } from './file-response.js';
@@ -93,7 +94,7 @@ export class XSendfile {
   }
 
   /** Looks at a response head; serves the file it names, if any (see the module comment). */
-  respond(method: string, requestHeader: HeaderReader, head: ResponseHead): XSendfileOutcome {
+  respond(method: string, requestHeaders: RequestHeaders, head: ResponseHead): XSendfileOutcome {
     const sendfile = head.get('x-sendfile');
     const accel = sendfile === undefined ? head.get('x-accel-redirect') : undefined;
     if (sendfile === undefined && accel === undefined) return NONE;
@@ -113,7 +114,7 @@ export class XSendfile {
     const { fd, stats } = opened;
     const upstreamType = head.get('content-type');
     const validators = { etag: fileETag(stats.size, stats.mtimeMs), lastModified: httpDate(stats.mtimeMs), lastModifiedSecs: wholeSeconds(stats.mtimeMs) };
-    const response = buildFileResponse(method === 'HEAD' ? 'HEAD' : 'GET', requestHeader, {
+    const response = buildFileResponse(method === 'HEAD' ? 'HEAD' : 'GET', requestHeaders, {
       size: stats.size,
       contentType: upstreamType ?? contentTypeFor(path),
       validators,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { ContentCoding } from '../../src/compression/accept-encoding.js';
 import { CompressibleTypes, defaultCompressibleTypes, mediaType, mediaTypePattern } from '../../src/compression/compressible-types.js';
 import { CompressionOutcome, CompressionPolicy, outcomeCoding } from '../../src/compression/compression-policy.js';
-import { MapResponseHead } from '../helpers/map-response-head.js';
+import { headObject, headOf } from '../helpers/response-heads.js';
 
 const policy = new CompressionPolicy({ codings: [ContentCoding.Brotli, ContentCoding.Gzip], types: defaultCompressibleTypes, minBytes: 1024 });
 
@@ -14,9 +14,9 @@ const json = (extra: Record<string, string> = {}) => ({ 'Content-Type': 'applica
 
 describe('CompressionPolicy.decide', () => {
   test('a compressible body for a gzip client: compressed, head edited', () => {
-    const head = new MapResponseHead(200, json({ ETag: '"abc"', 'Accept-Ranges': 'bytes', 'Cache-Control': 'public' }));
+    const head = headOf(200, json({ ETag: '"abc"', 'Accept-Ranges': 'bytes', 'Cache-Control': 'public' }));
     assert.equal(policy.decide('GET', 'gzip, deflate', head), CompressionOutcome.Gzip);
-    assert.deepEqual(head.toObject(), {
+    assert.deepEqual(headObject(head), {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'public',
       'vary': 'Accept-Encoding',
@@ -26,34 +26,34 @@ describe('CompressionPolicy.decide', () => {
   });
 
   test('br is preferred when the client accepts both', () => {
-    const head = new MapResponseHead(200, json());
+    const head = headOf(200, json());
     assert.equal(outcomeCoding(policy.decide('GET', 'gzip, deflate, br, zstd', head)), ContentCoding.Brotli);
     assert.equal(head.get('content-encoding'), 'br');
   });
 
   test('a weak ETag stays as it is; an existing Vary gains Accept-Encoding once', () => {
-    const head = new MapResponseHead(200, json({ ETag: 'W/"x"', Vary: 'Cookie' }));
+    const head = headOf(200, json({ ETag: 'W/"x"', Vary: 'Cookie' }));
     policy.decide('GET', 'gzip', head);
     assert.equal(head.get('etag'), 'W/"x"');
     assert.equal(head.get('vary'), 'Cookie, Accept-Encoding');
-    const again = new MapResponseHead(200, json({ Vary: 'accept-encoding, Cookie' }));
+    const again = headOf(200, json({ Vary: 'accept-encoding, Cookie' }));
     policy.decide('GET', 'gzip', again);
     assert.equal(again.get('vary'), 'accept-encoding, Cookie');
-    const star = new MapResponseHead(200, json({ Vary: '*' }));
+    const star = headOf(200, json({ Vary: '*' }));
     policy.decide('GET', 'gzip', star);
     assert.equal(star.get('vary'), '*');
   });
 
   test('eligible but not accepted: Vary added, nothing else touched', () => {
     for (const accept of [undefined, 'identity', 'gzip;q=0, br;q=0', 'deflate']) {
-      const head = new MapResponseHead(200, json({ ETag: '"abc"' }));
+      const head = headOf(200, json({ ETag: '"abc"' }));
       assert.equal(policy.decide('GET', accept, head), CompressionOutcome.NotAccepted, String(accept));
-      assert.deepEqual(head.toObject(), { 'content-type': 'application/json; charset=utf-8', 'content-length': '5000', etag: '"abc"', vary: 'Accept-Encoding' });
+      assert.deepEqual(headObject(head), { 'content-type': 'application/json; charset=utf-8', 'content-length': '5000', etag: '"abc"', vary: 'Accept-Encoding' });
     }
   });
 
   test('HEAD keeps the head of an uncompressed GET (with Vary)', () => {
-    const head = new MapResponseHead(200, json());
+    const head = headOf(200, json());
     assert.equal(policy.decide('HEAD', 'gzip', head), CompressionOutcome.NotAccepted);
     assert.equal(head.get('content-length'), '5000');
     assert.equal(head.get('content-encoding'), undefined);
@@ -75,22 +75,22 @@ describe('CompressionPolicy.decide', () => {
   ];
   for (const [name, status, headers, outcome] of skipped) {
     test(`never compressed: ${name} (head untouched)`, () => {
-      const head = new MapResponseHead(status, headers);
-      const before = head.toObject();
+      const head = headOf(status, headers);
+      const before = headObject(head);
       assert.equal(policy.decide('GET', 'gzip, br', head), outcome);
-      assert.deepEqual(head.toObject(), before);
+      assert.deepEqual(headObject(head), before);
     });
   }
 
   test('identity Content-Encoding and unknown length (chunked) are compressed', () => {
-    const head = new MapResponseHead(200, { 'Content-Type': 'text/html', 'Content-Encoding': 'identity' });
+    const head = headOf(200, { 'Content-Type': 'text/html', 'Content-Encoding': 'identity' });
     assert.equal(policy.decide('GET', 'gzip', head), CompressionOutcome.Gzip);
     assert.equal(head.get('content-encoding'), 'gzip');
   });
 
   test('a 404 page or a 500 body is compressed like any other', () => {
-    assert.equal(policy.decide('GET', 'gzip', new MapResponseHead(404, json())), CompressionOutcome.Gzip);
-    assert.equal(policy.decide('POST', 'gzip', new MapResponseHead(500, json())), CompressionOutcome.Gzip);
+    assert.equal(policy.decide('GET', 'gzip', headOf(404, json())), CompressionOutcome.Gzip);
+    assert.equal(policy.decide('POST', 'gzip', headOf(500, json())), CompressionOutcome.Gzip);
   });
 });
 

@@ -10,7 +10,7 @@ import { fileETag, httpDate } from '../../src/files/validators.js';
 const mtimeMs = Date.UTC(2025, 0, 15, 12, 30, 45, 678);
 const validators = { etag: fileETag(1234, mtimeMs), lastModified: httpDate(mtimeMs), lastModifiedSecs: Math.trunc(mtimeMs / 1000) };
 const ETAG = validators.etag;
-const reader = (headers: Record<string, string>) => (name: string) => headers[name];
+const reader = (headers: Record<string, string>) => ({ get: (name: string) => headers[name] });
 const before = new Date(mtimeMs - 10_000).toUTCString();
 const later = new Date(mtimeMs + 10_000).toUTCString();
 

@@ -19,7 +19,7 @@ const file: FileRepresentation = {
   contentType: 'text/plain; charset=utf-8',
   validators: { etag: fileETag(content.length, mtimeMs), lastModified: httpDate(mtimeMs), lastModifiedSecs: mtimeMs / 1000 },
 };
-const reader = (headers: Record<string, string>) => (name: string) => headers[name];
+const reader = (headers: Record<string, string>) => ({ get: (name: string) => headers[name] });
 const asObject = (flat: readonly string[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
 
 let dir: string;

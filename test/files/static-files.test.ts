@@ -60,7 +60,7 @@ before(() => {
 
 after(() => rmSync(base, { recursive: true, force: true }));
 
-const reader = (headers: Record<string, string>) => (name: string) => headers[name];
+const reader = (headers: Record<string, string>) => ({ get: (name: string) => headers[name] });
 
 function lookup(path: string, headers: Record<string, string> = {}, method = 'GET', engine = files, query = ''): StaticOutcome {
   return engine.lookup(method, path, path, query, reader(headers));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { FileRoot } from '../../src/files/file-root.js';
 import { XSendfile, type XSendfileOutcome } from '../../src/files/x-sendfile.js';
 import { CollectingWriter } from '../helpers/collecting-writer.js';
-import { MapResponseHead } from '../helpers/map-response-head.js';
+import { headObject, headOf } from '../helpers/response-heads.js';
 
 let base: string;
 let privateDir: string;
@@ -42,8 +42,8 @@ before(() => {
 
 after(() => rmSync(base, { recursive: true, force: true }));
 
-const noHeaders = () => undefined;
-const reader = (headers: Record<string, string>) => (name: string) => headers[name];
+const noHeaders = { get: () => undefined };
+const reader = (headers: Record<string, string>) => ({ get: (name: string) => headers[name] });
 
 async function bodyOf(outcome: XSendfileOutcome): Promise<string> {
   assert.equal(outcome.kind, 'serve');
@@ -54,9 +54,9 @@ async function bodyOf(outcome: XSendfileOutcome): Promise<string> {
   return sink.body().toString();
 }
 
-function railsHead(header: string, value: string, extra: Record<string, string> = {}): MapResponseHead {
+function railsHead(header: string, value: string, extra: Record<string, string> = {}): ReturnType<typeof headOf> {
   // What Rack::Sendfile leaves: Content-Length 0, the app's headers, the file header.
-  return new MapResponseHead(200, {
+  return headOf(200, {
     'Content-Type': 'application/pdf',
     'Content-Disposition': 'attachment; filename="q3 report.pdf"',
     'Cache-Control': 'private',
@@ -85,7 +85,7 @@ describe('XSendfile responses', () => {
   test('X-Accel-Redirect through the mapping: the file, with the app\'s other headers', async () => {
     const head = railsHead('X-Accel-Redirect', '/private/reports/q3%20report.pdf');
     const outcome = sendfile.respond('GET', noHeaders, head);
-    const headers = head.toObject();
+    const headers = headObject(head);
     assert.equal(head.status, 200);
     assert.equal(headers['content-type'], 'application/pdf');
     assert.equal(headers['content-disposition'], 'attachment; filename="q3 report.pdf"');
@@ -100,7 +100,7 @@ describe('XSendfile responses', () => {
   });
 
   test('X-Sendfile with an absolute path; Content-Type by extension when the app sent none', async () => {
-    const head = new MapResponseHead(200, { 'X-Sendfile': join(storageDir, 'upload.bin'), 'Content-Length': '0' });
+    const head = headOf(200, { 'X-Sendfile': join(storageDir, 'upload.bin'), 'Content-Length': '0' });
     const outcome = plain.respond('POST', noHeaders, head);
     assert.equal(head.get('content-type'), 'application/octet-stream');
     assert.equal(head.get('x-sendfile'), undefined);
@@ -153,13 +153,13 @@ describe('XSendfile responses', () => {
   });
 
   test('a status other than 200: the header is removed and the upstream body passes', () => {
-    const head = new MapResponseHead(404, { 'X-Sendfile': '/etc/passwd', 'Content-Type': 'text/html', 'Content-Length': '9' });
+    const head = headOf(404, { 'X-Sendfile': '/etc/passwd', 'Content-Type': 'text/html', 'Content-Length': '9' });
     assert.deepEqual(sendfile.respond('GET', noHeaders, head), { kind: 'stripped' });
-    assert.deepEqual(head.toObject(), { 'content-type': 'text/html', 'content-length': '9' });
+    assert.deepEqual(headObject(head), { 'content-type': 'text/html', 'content-length': '9' });
   });
 
   test('no header: nothing to do', () => {
-    const head = new MapResponseHead(200, { 'Content-Type': 'text/html' });
+    const head = headOf(200, { 'Content-Type': 'text/html' });
     assert.deepEqual(sendfile.respond('GET', noHeaders, head), { kind: 'none' });
   });
 
@@ -189,7 +189,7 @@ describe('XSendfile responses', () => {
       const outcome = sendfile.respond('GET', noHeaders, head);
       assert.deepEqual(outcome, { kind: 'refused', status, reason, target: value });
       assert.equal(head.status, status);
-      const headers = head.toObject();
+      const headers = headObject(head);
       assert.deepEqual(Object.keys(headers).sort(), ['cache-control', 'content-type', 'set-cookie']);
       assert.equal(headers['content-type'], 'text/plain; charset=utf-8');
       for (const text of Object.values(headers)) assert.ok(!text.includes(base) && !text.includes('/private') && !text.includes('passwd'));

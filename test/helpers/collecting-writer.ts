@@ -3,7 +3,7 @@
  * chunks to simulate a client that does not read (backpressure), and reports
  * the end or the abort it was given.
  */
-import type { BodyWriter } from '../../src/body/types.js';
+import type { BodyWriter } from '../../src/pipeline/body.js';
 
 export class CollectingWriter implements BodyWriter {
   onDrain: (() => void) | undefined = undefined;
@@ -49,10 +49,12 @@ export class CollectingWriter implements BodyWriter {
     for (const settle of this.#settled) settle();
   }
 
-  /** Lets writes through again and tells the writer above. */
+  /** Lets writes through again and tells the writer above, once (as the ResponseSink does). */
   drain(): void {
     this.stalled = false;
-    this.onDrain?.();
+    const drain = this.onDrain;
+    this.onDrain = undefined;
+    drain?.();
   }
 
   get bytes(): number {
