@@ -32,7 +32,7 @@ import { defaultCompressibleTypes, mediaTypePattern } from '../compression/compr
 import { DEFAULT_FINGERPRINT_PATTERN } from '../files/static-files.js';
 import type { ConfigIssue } from './errors.js';
 import { describeValue, didYouMean } from './errors.js';
-import { boolean, expect, integer, regexError, table, text } from './schema.js';
+import { boolean, expect, integer, regexError, table, text } from './schema-parts.js';
 import type { CompressionSpec, StaticFilesSpec, XSendfileSpec } from './types.js';
 
 // ---------------------------------------------------------------------------
@@ -225,6 +225,24 @@ export function checkFileMiddleware(middleware: FileMiddlewareConfig, anyStaticR
   if (middleware.static_cache_mb !== undefined && !anyStaticRoute) {
     issues.push({ path: 'middleware.static_cache_mb', message: 'set, but no route has static_root, so there are no files to cache; fix: remove it, or add static_root to a route' });
   }
+}
+
+/**
+ * Every check of this module over the parsed sections (a section or route that
+ * failed its schema is undefined and skipped).
+ */
+export function checkFileSettings(
+  routes: readonly (StaticRouteConfig | undefined)[] | undefined,
+  middleware: FileMiddlewareConfig | undefined,
+  configDir: string,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  routes?.forEach((route, i) => {
+    if (route !== undefined) checkStaticRoute(route, `routes[${i}]`, configDir, issues);
+  });
+  const anyStaticRoute = routes?.some((route) => route?.static_root !== undefined) ?? false;
+  if (middleware !== undefined) checkFileMiddleware(middleware, anyStaticRoute, configDir, issues);
+  return issues;
 }
 
 // ---------------------------------------------------------------------------

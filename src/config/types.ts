@@ -108,7 +108,10 @@ export interface RouteSpec {
   readonly index: number;
   readonly description: string | undefined;
   readonly match: RouteMatch;
-  readonly upstream: string;
+  /** Undefined only on a files-only route (`static_root` without upstream): what is not a file gets 404. */
+  readonly upstream: string | undefined;
+  /** Files tried before the upstream (`try_files $uri $uri/ @upstream`), or undefined. */
+  readonly staticFiles: StaticFilesSpec | undefined;
   readonly stripPrefix: boolean;
   readonly rewrite: string | undefined;
   readonly addHeaders: readonly HeaderPair[];
@@ -203,7 +206,13 @@ export interface MiddlewareSpec {
    */
   readonly trustedProxies: readonly string[];
   readonly xSendfileEnabled: boolean;
+  /** Set when xSendfileEnabled. */
+  readonly xSendfile: XSendfileSpec | undefined;
   readonly gzipCompressionEnabled: boolean;
+  /** Set when gzipCompressionEnabled. */
+  readonly compression: CompressionSpec | undefined;
+  /** Small-file cache per proxy thread, in bytes; 0 when no route serves files or the cache is off. */
+  readonly staticCacheBytes: number;
   readonly logRequests: boolean;
   /** Value of X-Admin-Token that `require_auth` routes demand. */
   readonly adminToken: string | undefined;

@@ -6,8 +6,8 @@
  * `X-Sendfile-Type: X-Accel-Redirect` and `X-Accel-Mapping: /var/app/private/=/private/`
  * (comma-separated, one `root=prefix` pair per mapping), so the app answers with a
  * URI under a prefix; otherwise `X-Sendfile-Type: X-Sendfile`, and the app answers
- * with an absolute path. Any such header a client sent is replaced: a client must
- * not be able to make the app hand out internal paths.
+ * with an absolute path. Any such header a client sent was dropped when the request
+ * was captured: a client must not be able to make the app hand out internal paths.
  *
  * Response side, for a 200 carrying one of the headers:
  * - `X-Sendfile: /abs/path`: the raw absolute path, as Rack writes it;
@@ -84,13 +84,14 @@ export class XSendfile {
         : ['x-sendfile-type', 'X-Accel-Redirect', 'x-accel-mapping', mappings.map((m) => `${withSlash(m.root.path)}=${m.prefix}`).join(',')];
   }
 
-  /** Replaces any X-Sendfile-Type/X-Accel-Mapping in a flat upstream header list with warpdrive's. */
+  /**
+   * Adds warpdrive's X-Sendfile-Type (and X-Accel-Mapping) to a flat upstream header
+   * list. A client's own never get this far: the request capture drops them
+   * (RequestHeaderKind.SendfileControl), whether X-Sendfile is on or not.
+   */
   applyUpstreamHeaders(headers: string[]): void {
-    for (let i = headers.length - 2; i >= 0; i -= 2) {
-      const name = headers[i];
-      if (name === 'x-sendfile-type' || name === 'x-accel-mapping') headers.splice(i, 2);
-    }
-    for (const value of this.upstreamHeaders) headers.push(value);
+    const own = this.upstreamHeaders;
+    for (let i = 0; i < own.length; i++) headers.push(own[i]!);
   }
 
   /** Looks at a response head; serves the file it names, if any (see the module comment). */
