@@ -185,3 +185,77 @@ describe('static_cache_mb', () => {
     assert.deepEqual(middlewareIssues('static_cache_mb = 8', true), []);
   });
 });
+
+describe('through loadConfig', () => {
+  test('a complete file: paths relative to the config file, the plan carries every setting', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const file = join(dir, 'warpdrive.toml');
+    writeFileSync(
+      file,
+      `
+[upstreams.app]
+host = "127.0.0.1"
+port = 3000
+
+[[routes]]
+path_prefix = "/assets"
+static_root = "public"
+
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+static_root = "public"
+static_dotfiles = true
+
+[middleware]
+x_sendfile_enabled = true
+x_accel_mappings = [{ prefix = "/private/", root = "private" }]
+gzip_compression_enabled = true
+compression = ["gzip"]
+static_cache_mb = 4
+`,
+    );
+    const plan = loadConfig({ configFile: file, env: {} });
+    assert.equal(plan.routes[0]!.upstream, undefined);
+    assert.deepEqual(plan.routes[0]!.staticFiles, { root: join(dir, 'public'), serveDotfiles: false, fingerprintPattern: DEFAULT_FINGERPRINT_PATTERN });
+    assert.equal(plan.routes[1]!.staticFiles?.serveDotfiles, true);
+    assert.deepEqual(plan.middleware.xSendfile, { roots: [], accelMappings: [{ prefix: '/private/', root: join(dir, 'private') }] });
+    assert.deepEqual(plan.middleware.compression?.codings, ['gzip']);
+    assert.equal(plan.middleware.staticCacheBytes, 4 * 1024 * 1024);
+  });
+
+  test('every problem in one error, naming the file and the keys', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { ConfigError } = await import('../../src/config/errors.js');
+    const file = join(dir, 'broken.toml');
+    writeFileSync(
+      file,
+      `
+[upstreams.app]
+host = "127.0.0.1"
+port = 3000
+
+[[routes]]
+path_prefix = "/"
+static_root = "no-such-dir"
+request_timeout_secs = 5
+
+[middleware]
+x_sendfile_enabled = true
+compression = ["gzip"]
+`,
+    );
+    assert.throws(
+      () => loadConfig({ configFile: file, env: {} }),
+      (error: Error) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(
+          error.issues.map((issue) => issue.path),
+          ['routes[0].static_root', 'routes[0].request_timeout_secs', 'middleware.x_sendfile_enabled', 'middleware.compression'],
+        );
+        assert.match(error.message, new RegExp(`^invalid configuration in ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(4 problems\\):`));
+        return true;
+      },
+    );
+  });
+});
