@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ContentCoding } from '../../src/compression/accept-encoding.js';
-import { CompressingWriter } from '../../src/compression/compressing-writer.js';
+import { CompressingWriter, pooledGzipCompressors } from '../../src/compression/compressing-writer.js';
 import { CollectingWriter } from '../helpers/collecting-writer.js';
 
 const levels = { gzip: 5, brotli: 4 };
@@ -110,6 +110,66 @@ describe('CompressingWriter', () => {
       assert.equal(sink.ended, false);
     });
   }
+
+  test('gzip streams are reset and reused: body after body decodes, with the level asked for', async () => {
+    const levels9 = { gzip: 9, brotli: 4 };
+    for (let i = 0; i < 5; i++) {
+      const input = jsonBody(50_000 + i * 1000);
+      const sink = new CollectingWriter();
+      const writer = new CompressingWriter(sink, ContentCoding.Gzip, levels9);
+      writer.write(input);
+      writer.end();
+      await sink.settled();
+      assert.deepEqual(zlib.gunzipSync(sink.body()), input);
+      assert.deepEqual(sink.body().subarray(10), zlib.gzipSync(input, { level: 9 }).subarray(10), 'the same bytes as a fresh level-9 stream (after the header)');
+      assert.equal(pooledGzipCompressors(9), 1, 'one stream, back in the pool after each body');
+    }
+  });
+
+  test('a body whose end waits for a stalled client completes once it drains; the stream is reused only then', async () => {
+    const levels7 = { gzip: 7, brotli: 4 };
+    const input = randomBytes(300_000);
+    const sink = new CollectingWriter();
+    sink.stalled = true;
+    const writer = new CompressingWriter(sink, ContentCoding.Gzip, levels7);
+    writer.write(input);
+    writer.end();
+    await sink.until(() => sink.chunks.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(sink.ended, false, 'not ended while output waits for the client');
+    assert.equal(pooledGzipCompressors(7), 0);
+    while (!sink.ended) {
+      sink.drain();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(zlib.gunzipSync(sink.body()), input);
+    assert.equal(pooledGzipCompressors(7), 1);
+  });
+
+  test('an aborted stream is not reused', async () => {
+    const levels8 = { gzip: 8, brotli: 4 };
+    const sink = new CollectingWriter();
+    const writer = new CompressingWriter(sink, ContentCoding.Gzip, levels8);
+    writer.write(jsonBody(100_000));
+    writer.abort();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(pooledGzipCompressors(8), 0);
+  });
+
+  test('brotli bodies one after another keep their quality (streams are not reset)', async () => {
+    const input = jsonBody(100_000);
+    const expected = zlib.brotliCompressSync(input, {
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT, [zlib.constants.BROTLI_PARAM_LGWIN]: 20, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: input.length },
+    });
+    for (let i = 0; i < 3; i++) {
+      const sink = new CollectingWriter();
+      const writer = new CompressingWriter(sink, ContentCoding.Brotli, levels, input.length);
+      writer.write(input);
+      writer.end();
+      await sink.settled();
+      assert.deepEqual(sink.body(), expected);
+    }
+  });
 
   test('an empty body still makes a valid (empty) stream', async () => {
     for (const [name, coding] of codings) {
