@@ -13,7 +13,7 @@ import zlib from 'node:zlib';
 import { request } from 'undici';
 import { rawExchange } from '../helpers/raw-http.js';
 import { echoHandler, startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
-import { startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { runCli, startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const SECRET = 'secret-outside-the-root';
 const css = 'body { color: red; }\n'.repeat(200);
@@ -269,5 +269,47 @@ describe('static files', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(text, 'version two, longer\n');
+  });
+});
+
+describe('static files across a reload', () => {
+  test('a new static_root takes effect; a reload naming a missing one is refused and the old root keeps serving', async () => {
+    const reloadDir = tempDir('wd-static-reload-');
+    for (const name of ['a', 'b']) {
+      mkdirSync(path.join(reloadDir, `public-${name}`));
+      writeFileSync(path.join(reloadDir, `public-${name}`, 'which.txt'), `${name}\n`);
+    }
+    const file = path.join(reloadDir, 'warpdrive.toml');
+    const configFor = (root: string) => `
+[server]
+http_port = 0
+bind_address = "127.0.0.1"
+
+[upstreams.app]
+${upstream.toml}
+
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+static_root = "${root}"
+`;
+    writeFileSync(file, configFor('public-a'));
+    const running = await startWarpdrive(file);
+    try {
+      const which = async () => (await (await request(`${running.url}/which.txt`)).body.text());
+      assert.equal(await which(), 'a\n');
+      writeFileSync(file, configFor('public-b'));
+      const reloaded = await runCli(['reload', '--config', file]);
+      assert.equal(reloaded.code, 0, reloaded.stderr);
+      assert.equal(await which(), 'b\n');
+      writeFileSync(file, configFor('public-gone'));
+      const refused = await runCli(['reload', '--config', file]);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /routes\[0\]\.static_root: directory not found: .*public-gone/);
+      assert.equal(await which(), 'b\n');
+    } finally {
+      await running.stop();
+      rmSync(reloadDir, { recursive: true, force: true });
+    }
   });
 });
