@@ -1,7 +1,8 @@
 /**
  * Small, hot files kept in memory, so that serving one costs a Map lookup instead
- * of five system calls (stat, open, fstat, readlink, read, close: about 20 µs
- * against nginx's whole 10 µs request; native-notes/files.md has the figures).
+ * of the system calls of a lookup (stat, open, fstat, readlink, read, close, and a
+ * stat per precompressed sibling): a third of the CPU per request of an uncached
+ * small file, measured (native-notes/files.md).
  *
  * - Bounded: files up to `maxFileBytes`, `maxBytes` in all; least recently used
  *   entries go first.
@@ -10,9 +11,10 @@
  *   whose inode, size or modification time changed is dropped and loaded again
  *   through the whole confinement check. A file replaced during a deploy is
  *   therefore served as it was for at most that long.
- * - Per proxy thread and per configuration generation: a reload starts cold, and
- *   nothing crosses threads (N threads may hold N copies of a hot file, bounded
- *   by N x maxBytes).
+ * - Per proxy thread, kept across reloads while `static_cache_mb` stays the same
+ *   (entries are keyed by absolute path and checked against the disk anyway;
+ *   ThreadServices holds it). Nothing crosses threads: N threads may hold N copies
+ *   of a hot file, bounded by N x maxBytes.
  *
  * @module
  */
