@@ -259,3 +259,47 @@ compression = ["gzip"]
     );
   });
 });
+
+describe('check and routes describe the file settings', () => {
+  test('the plan summary, the route table and --explain', async () => {
+    const { parseConfig, formatPlanSummary } = await import('../../src/config/index.js');
+    const { explainMatch, formatRoutesTable } = await import('../../src/cli/routes.js');
+    const plan = parseConfig(
+      `
+[upstreams.app]
+host = "127.0.0.1"
+port = 3000
+[[routes]]
+path_prefix = "/downloads"
+static_root = "public"
+static_fingerprint_pattern = ""
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+static_root = "public"
+[middleware]
+gzip_compression_enabled = true
+compression = ["gzip"]
+x_sendfile_enabled = true
+x_sendfile_roots = ["private"]
+`,
+      join(dir, 'warpdrive.toml'),
+    );
+    const summary = formatPlanSummary(plan);
+    assert.match(summary, /^compression: gzip level 5; 24 media types; bodies from 1024 bytes$/m);
+    assert.match(summary, new RegExp(`^x-sendfile: X-Sendfile; roots ${join(dir, 'private')}$`, 'm'));
+    assert.match(summary, /^static file cache: 16 MiB per proxy thread$/m);
+    assert.match(summary, new RegExp(`^  1\\. path under /downloads -> files from ${join(dir, 'public')}, else 404$`, 'm'));
+    assert.match(summary, /^ {5}then: no immutable caching$/m);
+    assert.match(summary, new RegExp(`^  2\\. path under / -> files from ${join(dir, 'public')}, else app$`, 'm'));
+    const table = formatRoutesTable(plan.routes);
+    assert.match(table, /files, else 404/);
+    assert.match(table, /files, else app/);
+    assert.match(explainMatch(plan.routes, 'GET', 'http://example.com/downloads/x.zip', {}), new RegExp(`Route #1 matches: files from ${join(dir, 'public')} \\(GET/HEAD\\), else 404\\.`));
+    assert.match(explainMatch(plan.routes, 'GET', 'http://example.com/users', {}), new RegExp(`Route #2 matches: files from ${join(dir, 'public')} \\(GET/HEAD\\), else upstream "app"\\.`));
+    const off = formatPlanSummary(parseConfig('[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\nupstream = "app"\n', join(dir, 'plain.toml')));
+    assert.match(off, /^compression: off$/m);
+    assert.match(off, /^x-sendfile: off$/m);
+    assert.doesNotMatch(off, /static file cache/);
+  });
+});
