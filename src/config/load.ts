@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
+import { checkFileSettings, configDirectory } from './file-settings.js';
 import { compile } from './compile.js';
 import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
@@ -128,7 +129,8 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
   issues.push(...checkSections({ server, tls, upstreams, routes, middleware }));
-  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
+  issues.push(...checkFileSettings(routes, middleware, configDirectory(source)));
+  issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 
