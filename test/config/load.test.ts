@@ -4,6 +4,7 @@
  */
 
 import { describe, it } from 'node:test';
+import { issueCertificate, makeTestCa } from '../helpers/certificates.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -28,6 +29,11 @@ const seedSnippets: { name: string; toml: string }[] = [
 [server]
 http_port = 8080
 https_port = 443
+# Completed: https_port needs [tls] to have anything to serve.
+[tls]
+enabled = true
+domains = ["example.com"]
+acme_directory = "/var/lib/warpdrive/acme"
 [upstreams.rails]
 host = "127.0.0.1"
 port = 3000
@@ -171,7 +177,20 @@ describe('seed documents load', () => {
     assert.equal(plan.server.httpPort, 80);
     assert.equal(plan.server.httpsPort, 443);
     assert.equal(plan.server.workerThreads, 4);
-    assert.deepEqual(plan.tls, { enabled: true, domains: ['example.com', 'www.example.com'], acmeDirectory: '/var/lib/warpdrive/acme', certFile: undefined, keyFile: undefined });
+    assert.deepEqual(plan.tls, {
+      enabled: true,
+      acme: {
+        domains: ['example.com', 'www.example.com'],
+        directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+        caName: 'letsencrypt',
+        email: undefined,
+        eab: undefined,
+        directory: '/var/lib/warpdrive/acme',
+      },
+      fileCertificates: [],
+      redirectHttp: true,
+      hsts: undefined,
+    });
     assert.deepEqual([...plan.upstreams.keys()], ['rails', 'cable', 'sidekiq']);
     const rails = plan.upstreams.get('rails')!;
     assert.deepEqual(rails.instances.map((i) => [i.id, i.address]), [
@@ -287,6 +306,7 @@ describe('compiled plan', () => {
       connectTimeoutMs: undefined,
       readTimeoutMs: undefined,
       requestTimeoutMs: undefined,
+      httpsRedirect: true,
     });
     assert.deepEqual(plan.middleware, {
       forwardHeaders: true,
@@ -401,8 +421,10 @@ upstream = "app"
     const off = parseConfig(`${base}[tls]\nenabled = false\n`, 't.toml');
     assert.equal(off.tls?.enabled, false);
     assert.deepEqual(off.inactive, []);
-    const on = parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, 't.toml');
-    assert.deepEqual(on.inactive, ['tls']);
-    assert.equal(on.tls?.certFile, 'c.pem');
+    const pair = issueCertificate(makeTestCa(), ['a.test']);
+    const on = parseConfig(`${base}[server]\nhttps_port = 8443\n[tls]\nenabled = true\ncert_file = "${pair.certFile}"\nkey_file = "${pair.keyFile}"\n`, 't.toml');
+    assert.deepEqual(on.inactive, ['server.https_port', 'tls']);
+    assert.equal(on.tls?.fileCertificates[0]?.certFile, pair.certFile);
+    assert.equal(on.tls?.acme, undefined);
   });
 });
