@@ -89,7 +89,7 @@ const stringList = (what: string) => v.array(text(what), expect(`an array of ${w
 export const ServerSchema = table(
   {
     http_port: v.optional(listenPort, 8080),
-    https_port: v.optional(port),
+    https_port: v.optional(listenPort),
     bind_address: v.optional(
       v.pipe(v.string(expect('an IP address')), v.check(isBindAddress, expect('an IP address such as "0.0.0.0", "127.0.0.1" or "::"'))),
       '0.0.0.0',

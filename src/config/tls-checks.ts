@@ -97,7 +97,7 @@ export function checkTls({ server, tls, routes, hasPostgres }: TlsSections): Con
   }
 
   if (server !== undefined) {
-    if (server.https_port !== undefined && server.https_port === server.http_port) {
+    if (server.https_port !== undefined && server.https_port !== 0 && server.https_port === server.http_port) {
       issues.push({ path: 'server.https_port', message: `expected a port other than http_port (${server.http_port}); fix: use 443 or another free port` });
     } else if (enabled && server.https_port === undefined) {
       issues.push({ path: 'server.https_port', message: 'is missing, and [tls] enabled = true needs a port to serve HTTPS on; fix: add https_port = 443 under [server]' });

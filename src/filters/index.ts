@@ -17,6 +17,9 @@ import { compileFilterChain, type Filter, type FilterChain } from '../pipeline/f
 import { AccessLogFilter } from './access-log.js';
 import { AdminAuthFilter } from './admin-auth.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
+import { HstsFilter } from './hsts.js';
+import { HttpsRedirectFilter } from './https-redirect.js';
+import type { ThreadTls } from '../tls/thread-tls.js';
 import { RouteHeadersFilter } from './route-headers.js';
 import { TrustedProxies } from './trusted-proxies.js';
 
@@ -28,6 +31,8 @@ const log = createLogger('proxy');
  */
 export class ThreadServices {
   readonly thread: number;
+  /** This thread's TLS state when [tls] is on: certificate coverage and ACME answers. */
+  tls: ThreadTls | undefined;
   #accessLog: LogSink | undefined;
 
   constructor(thread: number) {
@@ -52,6 +57,8 @@ export class GenerationFilters {
   readonly #forwarded: ForwardedHeadersFilter | undefined;
   readonly #auth: AdminAuthFilter | undefined;
   readonly #accessLog: AccessLogFilter | undefined;
+  readonly #httpsRedirect: HttpsRedirectFilter | undefined;
+  readonly #hsts: HstsFilter | undefined;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
@@ -60,11 +67,16 @@ export class GenerationFilters {
     this.#forwarded = middleware.forwardHeaders ? new ForwardedHeadersFilter(this.trusted) : undefined;
     this.#auth = middleware.adminToken === undefined ? undefined : new AdminAuthFilter(middleware.adminToken);
     this.#accessLog = middleware.logRequests ? new AccessLogFilter(services.accessLog) : undefined;
+    const tls = plan.tls?.enabled === true ? plan.tls : undefined;
+    this.#httpsRedirect = tls?.redirectHttp === true && services.tls !== undefined ? new HttpsRedirectFilter(services.tls) : undefined;
+    this.#hsts = tls?.hsts === undefined ? undefined : new HstsFilter(tls.hsts.headerValue);
   }
 
   /** The chain for one route. */
   forRoute(spec: RouteSpec): FilterChain {
     const filters: Filter[] = [];
+    // Before auth: a plain-HTTP request is sent to https:// without its credentials being looked at.
+    if (this.#httpsRedirect !== undefined && spec.httpsRedirect) filters.push(this.#httpsRedirect);
     if (spec.requireAuth) {
       // checks.ts refuses require_auth without a token, so this never fires on a loaded config.
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
@@ -72,6 +84,7 @@ export class GenerationFilters {
     }
     if (this.#forwarded) filters.push(this.#forwarded);
     if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
+    if (this.#hsts) filters.push(this.#hsts);
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
   }
