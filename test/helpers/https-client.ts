@@ -21,10 +21,12 @@ export interface HttpsAnswer {
 export function httpsGet(port: number, name: string, path: string, ca: string, agent: https.Agent | false = false): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port, path, servername: name, headers: { host: name }, ca, agent }, (res) => {
+      // Read now: a keep-alive agent takes the socket back before 'end'.
+      const certificate = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, certificate: (res.socket as import('node:tls').TLSSocket).getPeerCertificate() }));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, certificate }));
     });
     req.on('error', reject);
     req.end();
