@@ -61,8 +61,12 @@ export class PostgresStore implements CertificateStore {
   #ready: Promise<void> | undefined;
   #closed = false;
 
-  constructor(url: string, options: { connectTimeoutMs?: number } = {}) {
+  readonly #inspectOnly: boolean;
+
+  /** `inspectOnly` (for `check`): create nothing, listen to nothing; missing tables read as empty. */
+  constructor(url: string, options: { connectTimeoutMs?: number; inspectOnly?: boolean } = {}) {
     this.#url = url;
+    this.#inspectOnly = options.inspectOnly ?? false;
     const shown = new URL(url);
     shown.password = shown.password === '' ? '' : '***';
     this.description = `PostgreSQL ${shown.host}${shown.pathname}`;
@@ -174,6 +178,7 @@ export class PostgresStore implements CertificateStore {
     const client = await this.#pool.connect();
     try {
       this.#schema = (await client.query<{ schema: string }>('SELECT current_schema() AS schema')).rows[0]?.schema ?? 'public';
+      if (this.#inspectOnly) return;
       // Two nodes starting together would race in CREATE TABLE IF NOT EXISTS; a transaction lock orders them.
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(`warpdrive-acme-schema:${this.#schema}`)]);
@@ -185,7 +190,7 @@ export class PostgresStore implements CertificateStore {
     } finally {
       client.release();
     }
-    await this.#listen();
+    if (!this.#inspectOnly) await this.#listen();
   }
 
   /** A dedicated connection for LISTEN, reconnected when it drops. */
@@ -228,7 +233,13 @@ export class PostgresStore implements CertificateStore {
   }
 
   async #one<Row extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<Row | undefined> {
-    const result = await this.#query(sql, values);
-    return result.rows[0] as Row | undefined;
+    try {
+      const result = await this.#query(sql, values);
+      return result.rows[0] as Row | undefined;
+    } catch (error) {
+      // 42P01 undefined_table: nothing was ever stored (only possible when inspecting).
+      if (this.#inspectOnly && (error as { code?: string }).code === '42P01') return undefined;
+      throw error;
+    }
   }
 }

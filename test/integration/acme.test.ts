@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { httpGet, httpsGet } from '../helpers/https-client.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { echoHandler, startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
-import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 function acmeConfig(pebble: Pebble, app: TestUpstream, domains: string[], directory: string, acmeCa = pebble.directoryUrl): string {
   return writeConfig(`
@@ -101,6 +101,15 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
     running.pop();
   });
 
+  it('check says where each certificate comes from, when it expires and when it renews', async () => {
+    const { code, stdout, stderr } = await runCli(['check', '--config', acmeConfig(pebble, app, ['shop.test', 'www.shop.test', 'later.test'], directory)], env(pebble));
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, new RegExp(`ACME from ${pebble.directoryUrl.replace(/[.]/g, '\\.')}, contact ops@example\\.test; stored in files under `));
+    assert.match(stdout, /^ {2}shop\.test: ACME, expires \d{4}-\d\d-\d\dT.* \(in \d+ day\(s\)\), issued by .*Pebble.*; renewal from \d{4}-/m);
+    assert.match(stdout, /^ {2}www\.shop\.test: ACME, expires /m);
+    assert.match(stdout, /^ {2}later\.test: none yet; ordered when warpdrive starts/m);
+  });
+
   it('a restart serves the stored certificates from the first connection and orders nothing', async () => {
     const orders = pebble.orders();
     const warpdrive = await startWarpdrive(acmeConfig(pebble, app, ['shop.test', 'www.shop.test'], directory), { env: env(pebble) });
@@ -114,8 +123,9 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
     running.pop();
   });
 
-  it('a domain whose first order fails: plain HTTP explains with 503, HTTPS has no certificate to offer', async () => {
-    const warpdrive = await startWarpdrive(acmeConfig(pebble, app, ['pending.test'], tempDir('wd-acme-pending-'), 'https://127.0.0.1:1/dir'), { env: env(pebble) });
+  it('a domain whose first order fails: plain HTTP explains with 503, HTTPS has no certificate to offer, check shows the failure', async () => {
+    const config = acmeConfig(pebble, app, ['pending.test'], tempDir('wd-acme-pending-'), 'https://127.0.0.1:1/dir');
+    const warpdrive = await startWarpdrive(config, { env: env(pebble) });
     running.push(warpdrive);
     const page = await httpGet(pebble.httpPort, 'pending.test', '/');
     assert.equal(page.status, 503);
@@ -125,6 +135,9 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
     await waitForOutput(warpdrive, /first order failed \(1 in a row\): ordering a certificate for pending\.test from https:\/\/127\.0\.0\.1:1\/dir failed/, 30_000);
     await warpdrive.stop();
     running.pop();
+    const { stdout } = await runCli(['check', '--config', config], env(pebble));
+    assert.match(stdout, /^ {2}pending\.test: none yet/m);
+    assert.match(stdout, /^ {4}last renewal failure \d{4}-.*: ordering a certificate for pending\.test from https:\/\/127\.0\.0\.1:1\/dir failed: the CA did not answer \(ECONNREFUSED/m);
   });
 
   it('renewal swaps the certificate in every thread while 1,000 keep-alive requests run, none failing', async () => {

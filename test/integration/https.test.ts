@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { httpGet, httpsGet, sClient } from '../helpers/https-client.js';
 import { issueCertificate, makeTestCa, type TestCa } from '../helpers/certificates.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 import { startWsUpstream, type WsUpstream } from '../websocket/ws-upstream.js';
 
 const bounded = { timeout: 60_000 };
@@ -22,6 +22,7 @@ describe('HTTPS with certificates from files', bounded, () => {
   let ws: WsUpstream;
   let warpdrive: RunningWarpdrive;
   let httpsPort: number;
+  let configFile: string;
 
   before(async () => {
     ca = makeTestCa();
@@ -35,7 +36,7 @@ describe('HTTPS with certificates from files', bounded, () => {
     ws = await startWsUpstream('ws');
     const entry = (domains: string[], pair: { certFile: string; keyFile: string }): string =>
       `[[tls.certificates]]\ndomains = ${JSON.stringify(domains)}\ncert_file = "${pair.certFile}"\nkey_file = "${pair.keyFile}"\n`;
-    const config = writeConfig(`
+    configFile = writeConfig(`
 [server]
 http_port = 0
 https_port = 0
@@ -69,7 +70,7 @@ https_redirect = false
 path_prefix = "/"
 upstream = "app"
 `);
-    warpdrive = await startWarpdrive(config);
+    warpdrive = await startWarpdrive(configFile);
     httpsPort = Number(/listening on https:\/\/\S+:(\d+)/.exec(warpdrive.output())![1]);
   });
 
@@ -77,6 +78,14 @@ upstream = "app"
     await warpdrive?.stop();
     await app?.close();
     await ws?.close();
+  });
+
+  it('check lists each certificate file with its names and expiry', async () => {
+    const { code, stdout, stderr } = await runCli(['check', '--config', configFile]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^https: https:\/\/127\.0\.0\.1:0 \(any free port\), TLS 1\.2-1\.3; plain HTTP redirected with 308 .*; HSTS max-age=3600$/m);
+    assert.match(stdout, /^ {2}a\.test: file \/.*, expires \d{4}-.* \(in (9|10) day\(s\)\), issued by CN=warpdrive test CA; renew it yourself/m);
+    assert.match(stdout, /^ {2}\*\.wild\.test: file /m);
   });
 
   it('SNI: each of three names and a wildcard gets its own certificate, verified by openssl', async () => {
