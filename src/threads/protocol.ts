@@ -52,6 +52,8 @@ export type ToProxyWorker =
 
 export type FromProxyWorker =
   | { readonly type: 'listening' }
+  /** The CA asked this thread for an ACME answer it does not hold: the main thread looks in the store (another node's order). */
+  | { readonly type: 'acmeLookup'; readonly token: string }
   | { readonly type: 'startFailed'; readonly message: string }
   /** The reload's generation serves new requests on this thread. */
   | { readonly type: 'reloaded' }

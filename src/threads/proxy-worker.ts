@@ -34,7 +34,7 @@ let supervisor = data.supervisor === undefined ? undefined : new RelayedSupervis
 let stack: ProxyStack | undefined;
 const health = new HealthMirror();
 /** The main thread's ACME answers, mirrored (the CA may reach this thread). */
-const challenges = data.tls === undefined ? undefined : new ChallengeMirror(data.tls.challenges);
+const challenges = data.tls === undefined ? undefined : new ChallengeMirror(data.tls.challenges, (token) => port.postMessage({ type: 'acmeLookup', token } satisfies FromProxyWorker));
 /** The main thread's health present to apply to the next generation (start, then each reload). */
 let healthPresent = data.health;
 /** The configuration this thread serves (replaced on reload). */

@@ -189,6 +189,12 @@ export class ProxyWorkers {
       let listening = false;
       let lastError: Error | undefined;
       worker.on('message', (message: FromProxyWorker) => {
+        if (message.type === 'acmeLookup') {
+          void this.#tls?.service.challenges?.lookup(message.token).then((keyAuthorization) => {
+            if (keyAuthorization !== undefined) slot.post({ type: 'acmeChallenge', change: { token: message.token, keyAuthorization } });
+          });
+          return;
+        }
         if (message.type === 'listening') {
           listening = true;
           resolve();

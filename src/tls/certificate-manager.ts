@@ -204,7 +204,8 @@ export class CertificateManager {
         state.certificate === undefined
           ? 'no certificate yet: HTTPS requests for it fail the handshake'
           : `still serving the current certificate, valid until ${state.certificate.info.notAfter.toISOString()}`;
-      this.#log.error(`${renewing ? 'renewal' : 'first order'} failed (${state.failures} in a row): ${message}; ${keeping}; next try in ${Math.round(delay / 1000)} s`);
+      const detail = message.includes(domain) ? message : `${domain}: ${message}`;
+      this.#log.error(`${renewing ? 'renewal' : 'first order'} failed (${state.failures} in a row): ${detail}; ${keeping}; next try in ${Math.round(delay / 1000)} s`);
       this.#schedule(domain, delay);
     } finally {
       state.busy = false;

@@ -142,24 +142,19 @@ export class PostgresStore implements CertificateStore {
 
   async withLock<T>(name: string, work: () => Promise<T>): Promise<LockOutcome<T>> {
     await this.ready();
-    // A session lock lives on one connection: keep that client until the work is done.
-    const client = await this.#pool.connect();
+    // A session lock lives on one connection, held for the whole order. Its own client, not one of
+    // the pool's: the work inside queries through the pool, which lock holders must not exhaust.
+    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    await client.connect();
     const key = lockKey(`warpdrive-acme:${this.#schema}:${name}`);
-    let released = false;
     try {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
       if (!rows[0]?.locked) return { held: false };
-      try {
-        return { held: true, value: await work() };
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => {
-          // The unlock failed (connection lost): destroy the client so the session, and its lock, end.
-          released = true;
-          client.release(true);
-        });
-      }
+      return { held: true, value: await work() };
     } finally {
-      if (!released) client.release();
+      // Ending the session releases the lock, also when the connection was lost mid-work.
+      await client.end().catch(() => undefined);
     }
   }
 

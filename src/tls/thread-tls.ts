@@ -55,25 +55,56 @@ export class ThreadTls {
   }
 }
 
-/** A proxy worker's copy of the main thread's HTTP-01 answers. */
+/** How long a worker waits for the main thread to find an answer it lacks. */
+const LOOKUP_WAIT_MS = 3_000;
+
+/**
+ * A proxy worker's copy of the main thread's HTTP-01 answers. A miss (another
+ * node's order, announced later than the CA asks) is asked of the main thread,
+ * which looks in the shared store and relays what it finds.
+ */
 export class ChallengeMirror implements ChallengeAnswers {
   readonly #answers = new Map<string, string>();
+  readonly #waiters = new Map<string, Array<(keyAuthorization: string | undefined) => void>>();
+  readonly #ask: (token: string) => void;
 
-  constructor(present: readonly ChallengeChange[]) {
+  constructor(present: readonly ChallengeChange[], ask: (token: string) => void) {
+    this.#ask = ask;
     for (const change of present) this.apply(change);
   }
 
   apply(change: ChallengeChange): void {
-    if (change.keyAuthorization === undefined) this.#answers.delete(change.token);
-    else this.#answers.set(change.token, change.keyAuthorization);
+    if (change.keyAuthorization === undefined) {
+      this.#answers.delete(change.token);
+      return;
+    }
+    this.#answers.set(change.token, change.keyAuthorization);
+    const waiting = this.#waiters.get(change.token);
+    this.#waiters.delete(change.token);
+    for (const resolve of waiting ?? []) resolve(change.keyAuthorization);
   }
 
   answer(token: string): string | undefined {
     return this.#answers.get(token);
   }
 
-  /** Workers have no store of their own: the main thread relays every answer before the CA asks. */
   lookup(token: string): Promise<string | undefined> {
-    return Promise.resolve(this.#answers.get(token));
+    const known = this.#answers.get(token);
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.#waiters.get(token);
+        list?.splice(list.indexOf(settle), 1);
+        resolve(undefined);
+      }, LOOKUP_WAIT_MS);
+      const settle = (keyAuthorization: string | undefined): void => {
+        clearTimeout(timer);
+        resolve(keyAuthorization);
+      };
+      const list = this.#waiters.get(token) ?? [];
+      list.push(settle);
+      this.#waiters.set(token, list);
+      if (list.length === 1) this.#ask(token);
+    });
   }
 }

@@ -10,14 +10,18 @@ import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { httpGet, httpsGet } from '../helpers/https-client.js';
-import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { pickUnusedPort, startPebble, type Pebble } from '../helpers/pebble.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+const POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
 import { echoHandler, startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
-function acmeConfig(pebble: Pebble, app: TestUpstream, domains: string[], directory: string, acmeCa = pebble.directoryUrl): string {
-  return writeConfig(`
+function acmeConfig(pebble: Pebble, app: TestUpstream, domains: string[], directory: string, acmeCa = pebble.directoryUrl, extra = '', httpPort = pebble.httpPort): string {
+  return writeConfig(`${extra}
 [server]
-http_port = ${pebble.httpPort}
+http_port = ${httpPort}
 https_port = 0
 bind_address = "127.0.0.1"
 worker_threads = 2
@@ -138,6 +142,41 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
     const { stdout } = await runCli(['check', '--config', config], env(pebble));
     assert.match(stdout, /^ {2}pending\.test: none yet/m);
     assert.match(stdout, /^ {4}last renewal failure \d{4}-.*: ordering a certificate for pending\.test from https:\/\/127\.0\.0\.1:1\/dir failed: the CA did not answer \(ECONNREFUSED/m);
+  });
+
+  it('two warpdrive processes sharing PostgreSQL order each domain once; the CA reaches only one, which answers the other\'s challenges', async () => {
+    const schema = `wd_tls_cli_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: POSTGRES });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    try {
+      const url = `${POSTGRES}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const postgres = `[postgres]\nurl = "${url}"\n`;
+      const domains = ['alpha.test', 'beta.test', 'gamma.test', 'delta.test'];
+      const orders = pebble.orders();
+      // Node A listens where pebble validates; node B elsewhere, so B's orders are validated through A.
+      const otherPort = await pickUnusedPort();
+      // Started together, so that both find every domain without a certificate.
+      const [a, b] = await Promise.all([
+        startWarpdrive(acmeConfig(pebble, app, domains, tempDir('wd-acme-a-'), pebble.directoryUrl, postgres), { env: env(pebble) }),
+        startWarpdrive(acmeConfig(pebble, app, domains, tempDir('wd-acme-b-'), pebble.directoryUrl, postgres, otherPort), { env: env(pebble) }),
+      ]);
+      running.push(a!, b!);
+      for (const node of [a!, b!]) {
+        for (const domain of domains) await newConnectionsSee(httpsPortOf(node), domain, root, (c) => c.subjectAltName === `DNS:${domain}`, 3, 60_000);
+      }
+      assert.equal(pebble.orders() - orders, 4, `one order per domain across both processes; node A:\n${a!.output()}\nnode B:\n${b!.output()}`);
+      const ordered = (node: RunningWarpdrive): number => (node.output().match(/\[tls\] ordering a certificate for /g) ?? []).length;
+      const logs = `node A:\n${a!.output()}\nnode B:\n${b!.output()}`;
+      assert.ok(!/order failed/.test(logs), `no order failed; ${logs}`);
+      assert.equal(ordered(a!) + ordered(b!), 4, logs);
+      assert.match(logs, /another node is ordering the certificate for/, 'the nodes met at a lock');
+      await Promise.all([a!.stop(), b!.stop()]);
+      running.splice(0, running.length);
+    } finally {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    }
   });
 
   it('renewal swaps the certificate in every thread while 1,000 keep-alive requests run, none failing', async () => {
