@@ -7,7 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { WebSocket } from 'ws';
+
+const CHROMIUM = '/usr/bin/chromium';
 import { httpGet, httpsGet, sClient } from '../helpers/https-client.js';
 import { issueCertificate, makeTestCa, type TestCa } from '../helpers/certificates.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -161,5 +165,33 @@ upstream = "app"
       client.close();
     }
     assert.equal(ws.handshakes.at(-1)!.headers['x-forwarded-proto'], 'https');
+  });
+
+  it('headless Chromium loads a page over HTTPS and echoes over wss:// (the chain is checked by openssl above)', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed` }, async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // a.test resolves to 127.0.0.1, as DNS would make it; the test CA is not in Chromium's store, hence ignoreHTTPSErrors below.
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--host-resolver-rules=MAP a.test 127.0.0.1'],
+      timeout: 60_000,
+    });
+    try {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const response = await page.goto(`https://a.test:${httpsPort}/cable/page`);
+      assert.equal(await response!.text(), 'ws');
+      assert.equal((await response!.securityDetails())?.subjectName, 'a.test');
+      const echoed = await page.evaluate(async (origin) => {
+        const socket = new WebSocket(`wss://${origin}/cable/room`);
+        return new Promise<string>((resolve, reject) => {
+          socket.onopen = () => socket.send('hello over wss');
+          socket.onmessage = (event) => resolve(String(event.data));
+          socket.onerror = () => reject(new Error('WebSocket error'));
+        });
+      }, `a.test:${httpsPort}`);
+      assert.equal(echoed, 'hello over wss');
+      assert.equal(ws.handshakes.at(-1)!.headers['x-forwarded-proto'], 'https');
+    } finally {
+      await browser.close();
+    }
   });
 });
