@@ -18,6 +18,7 @@ import { ProxyStack } from '../proxy-stack.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import { HealthMirror } from './health-relay.js';
 import { ChallengeMirror } from '../tls/thread-tls.js';
+import type { InstalledCertificate } from '../tls/live-files.js';
 import { RelayedSupervisor } from './supervisor-relay.js';
 
 if (!parentPort) throw new Error('src/threads/proxy-worker.ts is a worker_threads entry; start it through ProxyWorkers');
@@ -34,6 +35,8 @@ let supervisor = data.supervisor === undefined ? undefined : new RelayedSupervis
 let stack: ProxyStack | undefined;
 const health = new HealthMirror();
 /** The main thread's ACME answers, mirrored (the CA may reach this thread). */
+/** Certificates that arrived before this thread's stack was listening. */
+let certificatesDuringStart: readonly InstalledCertificate[] | undefined;
 const challenges = data.tls === undefined ? undefined : new ChallengeMirror(data.tls.challenges, (token) => port.postMessage({ type: 'acmeLookup', token } satisfies FromProxyWorker));
 /** The main thread's health present to apply to the next generation (start, then each reload). */
 let healthPresent = data.health;
@@ -73,7 +76,9 @@ port.on('message', (message: ToProxyWorker) => {
       challenges?.apply(message.change);
       return;
     case 'tlsCertificates':
-      stack?.swapCertificates(message.certificates).catch((error: unknown) => log.error(`could not swap certificates: ${String(error)}`));
+      // While the stack is still starting, remember them: it swaps them in once it listens.
+      if (stack === undefined) certificatesDuringStart = message.certificates;
+      else stack.swapCertificates(message.certificates).catch((error: unknown) => log.error(`could not swap certificates: ${String(error)}`));
       return;
     case 'reload':
       reload(message);
@@ -138,6 +143,7 @@ try {
         : { httpsPort: data.tls.httpsPort, acmeDomains: data.tls.acmeDomains, certificates: data.tls.certificates, challenges: challenges! },
   });
   send({ type: 'listening' });
+  if (certificatesDuringStart !== undefined) await stack.swapCertificates(certificatesDuringStart);
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);
 } catch (error) {
   send({ type: 'startFailed', message: error instanceof Error ? error.message : String(error) });
