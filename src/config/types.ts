@@ -162,8 +162,8 @@ export interface AcmeSpec {
   /** External Account Binding, for CAs that require it. */
   readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
   /**
-   * `acme_directory`: the file store (account, certificates, challenges, locks), or,
-   * with `[postgres]`, only where this node keeps the copies uWS reads.
+   * `acme_directory`: the file store (account, certificates, challenges, locks) and,
+   * under `live/`, the copies uWS reads; with `[postgres]`, only those copies.
    */
   readonly directory: string | undefined;
 }

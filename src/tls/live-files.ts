@@ -5,10 +5,12 @@
  * from the store, is first judged (certificate-info.ts), then copied here under a
  * name made of its fingerprint: written to a temporary name and renamed, never
  * changed afterwards, keys mode 0600, in a directory only warpdrive can enter.
+ * Files are never removed while warpdrive runs (a proxy thread may be building its
+ * listener from them); a few kilobytes per certificate change.
  *
  * @module
  */
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,18 +64,6 @@ export class LiveFiles {
         source: certificate.source,
       };
     });
-  }
-
-  /**
-   * Removes the files of certificates no longer served. Call it only once every
-   * proxy thread has built its listener from `keep`: uWS reads the files then, and
-   * a file missing at that moment crashes the process.
-   */
-  prune(keep: readonly InstalledCertificate[]): void {
-    const wanted = new Set(keep.flatMap((c) => [path.basename(c.certFile), path.basename(c.keyFile)]));
-    for (const name of readdirSync(this.directory)) {
-      if (/^[0-9a-f]{32}\.(crt|key)$/.test(name) && !wanted.has(name)) rmSync(path.join(this.directory, name), { force: true });
-    }
   }
 
   close(): void {

@@ -12,6 +12,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RuntimePlan, TlsSpec } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { AcmeIssuer } from './acme-issuer.js';
@@ -60,7 +61,8 @@ export class TlsService {
     this.spec = spec;
     this.#files = files;
     this.#store = store;
-    this.#live = new LiveFiles();
+    // Under acme_directory when there is one (with [postgres] it holds nothing else), else a private temporary directory.
+    this.#live = new LiveFiles(spec.acme?.directory === undefined ? undefined : path.join(spec.acme.directory, 'live'));
     if (spec.acme !== undefined && store !== undefined) {
       this.challenges = new ChallengeBoard(store);
       const issuer = new AcmeIssuer({ spec: spec.acme, store, challenges: this.challenges, log: (message) => log.info(message) });
