@@ -112,8 +112,8 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     throw error;
   }
   const shownHost = plan.server.bindAddress.includes(':') ? `[${plan.server.bindAddress}]` : plan.server.bindAddress;
-  log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
   if (tls !== undefined) {
+    // Before the http line, which tools (and the tests) wait for: the https one is then already out.
     log.info(`listening on https://${shownHost}:${httpsPort} (${tls.certificates.length} certificate(s) now${tls.acmeDomains.length > 0 ? `; ACME for ${tls.acmeDomains.join(', ')}` : ''})`);
     // New and renewed certificates: every proxy thread builds its next listener; open connections keep theirs.
     tls.onChange((certificates) => {
@@ -124,6 +124,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       workers?.swapCertificates(certificates);
     });
   }
+  log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {

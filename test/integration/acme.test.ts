@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { httpGet, httpsGet } from '../helpers/https-client.js';
 import { pickUnusedPort, startPebble, type Pebble } from '../helpers/pebble.js';
 import { randomBytes } from 'node:crypto';
@@ -78,6 +78,10 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
     pebble = await startPebble();
     app = await startUpstream(echoHandler('app'));
     root = await pebble.issuingRoot();
+  });
+  // A test that failed left its warpdrive running (on pebble's HTTP-01 port): stop it before the next one.
+  beforeEach(async () => {
+    for (const w of running.splice(0)) await w.stop();
   });
   after(async () => {
     for (const w of running) await w.stop();
@@ -162,8 +166,12 @@ describe('automatic HTTPS with ACME (pebble), through the CLI', { timeout: 180_0
         startWarpdrive(acmeConfig(pebble, app, domains, tempDir('wd-acme-b-'), pebble.directoryUrl, postgres, otherPort), { env: env(pebble) }),
       ]);
       running.push(a!, b!);
-      for (const node of [a!, b!]) {
-        for (const domain of domains) await newConnectionsSee(httpsPortOf(node), domain, root, (c) => c.subjectAltName === `DNS:${domain}`, 3, 60_000);
+      try {
+        for (const node of [a!, b!]) {
+          for (const domain of domains) await newConnectionsSee(httpsPortOf(node), domain, root, (c) => c.subjectAltName === `DNS:${domain}`, 3, 60_000);
+        }
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; node A:\n${a!.output()}\nnode B:\n${b!.output()}`);
       }
       assert.equal(pebble.orders() - orders, 4, `one order per domain across both processes; node A:\n${a!.output()}\nnode B:\n${b!.output()}`);
       const ordered = (node: RunningWarpdrive): number => (node.output().match(/\[tls\] ordering a certificate for /g) ?? []).length;
