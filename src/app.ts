@@ -24,6 +24,7 @@ import { ConfigError, type RuntimePlan } from './config/index.js';
 import { reservePort } from './ingress/server.js';
 import type { ChallengeAnswers } from './tls/challenge-board.js';
 import { TlsService } from './tls/tls-service.js';
+import type { InstalledCertificate } from './tls/live-files.js';
 import { createLogger } from './log.js';
 import { ProxyStack } from './proxy-stack.js';
 import { planReload, type ReloadPlan } from './runtime/reload-plan.js';
@@ -90,6 +91,8 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
+  // What the main thread's listener starts with: an order may complete while the threads start.
+  const startedWith = tls?.certificates;
   try {
     stack = await ProxyStack.start(plan, {
       port,
@@ -98,7 +101,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       thread: 0,
       activeHealthChecks: true,
       onGeneration: (generation) => health?.watch(generation),
-      tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: tls.certificates, challenges: tls.challenges ?? noChallenges },
+      tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: startedWith!, challenges: tls.challenges ?? noChallenges },
     });
     try {
       if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health, tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls });
@@ -116,13 +119,16 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     // Before the http line, which tools (and the tests) wait for: the https one is then already out.
     log.info(`listening on https://${shownHost}:${httpsPort} (${tls.certificates.length} certificate(s) now${tls.acmeDomains.length > 0 ? `; ACME for ${tls.acmeDomains.join(', ')}` : ''})`);
     // New and renewed certificates: every proxy thread builds its next listener; open connections keep theirs.
-    tls.onChange((certificates) => {
+    const serve = (certificates: InstalledCertificate[]): void => {
       stack.swapCertificates(certificates).then(
         () => log.info(`now serving ${certificates.length} certificate(s) on https port ${httpsPort}`),
         (error: unknown) => log.error(`could not swap certificates into the main thread's listener: ${String(error)}`),
       );
       workers?.swapCertificates(certificates);
-    });
+    };
+    tls.onChange(serve);
+    // Certificates that arrived while the proxy threads were starting (workers spawned after it already have them).
+    if (tls.certificates !== startedWith) serve(tls.certificates);
   }
   log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
 
