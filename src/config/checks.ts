@@ -12,6 +12,7 @@
 import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
+import { checkTls } from './tls-checks.js';
 import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
@@ -22,6 +23,8 @@ export interface CheckedSections {
   readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
   readonly routes: readonly (RouteConfig | undefined)[] | undefined;
   readonly middleware: MiddlewareConfig | undefined;
+  /** Whether `[postgres]` is configured (ACME state can live there). */
+  readonly hasPostgres: boolean;
 }
 
 const upstreamName = /^[A-Za-z0-9_-]+$/;
@@ -143,7 +146,8 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   routes.forEach((route, i) => {
     if (route === undefined) return;
     const path = `routes[${i}]`;
-    const unknown = unknownUpstreamIssue(`${path}.upstream`, route.upstream, sections.upstreams);
+    // A route without upstream is a files-only route, or an error file-settings.ts reports.
+    const unknown = route.upstream === undefined ? undefined : unknownUpstreamIssue(`${path}.upstream`, route.upstream, sections.upstreams);
     if (unknown !== undefined) issues.push(unknown);
     if (route.path_exact !== undefined && route.path_prefix !== undefined) {
       issues.push({ path: `${path}.path_exact`, message: 'set together with path_prefix; fix: keep one of them (path_exact already fixes the whole path)' });
@@ -208,21 +212,6 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
   }
   checkRoutes(sections, issues);
 
-  const { server, tls } = sections;
-  if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {
-    issues.push({ path: 'server.https_port', message: `expected a port other than http_port (${server.http_port}); fix: use 443 or another free port` });
-  }
-  if (tls !== undefined) {
-    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
-      const missing = tls.cert_file === undefined ? 'cert_file' : 'key_file';
-      issues.push({ path: `tls.${missing}`, message: `expected cert_file and key_file together, found only one; fix: add ${missing} = "/path/to/file.pem"` });
-    }
-    if (tls.enabled && tls.domains.length === 0 && tls.cert_file === undefined) {
-      issues.push({
-        path: 'tls',
-        message: 'enabled = true without domains (for ACME) or cert_file/key_file; fix: add domains = ["example.com"] or a certificate pair',
-      });
-    }
-  }
+  issues.push(...checkTls(sections));
   return issues;
 }

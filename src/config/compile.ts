@@ -10,8 +10,10 @@
 
 import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
+import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile, configDirectory } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
-import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import { resolveAcmeCa } from '../tls/acme-directories.js';
+import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
 import type {
   HealthSpec,
   InstanceAddress,
@@ -19,6 +21,7 @@ import type {
   ProcessSpec,
   RouteSpec,
   RuntimePlan,
+  TlsSpec,
   UpstreamSpec,
 } from './types.js';
 
@@ -115,7 +118,7 @@ function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
   };
 }
 
-function compileRoute(route: RouteConfig, index: number): RouteSpec {
+function compileRoute(route: RouteConfig, index: number, configDir: string): RouteSpec {
   return {
     index,
     description: route.description,
@@ -129,6 +132,7 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
       header: route.header === undefined ? undefined : { name: route.header.name, value: route.header.value },
     },
     upstream: route.upstream,
+    staticFiles: compileStaticFiles(route, configDir),
     stripPrefix: route.strip_prefix,
     rewrite: route.rewrite,
     addHeaders: route.add_headers.map((pair) => ({ name: pair.name, value: pair.value })),
@@ -136,6 +140,45 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
     connectTimeoutMs: optionalMs(route.connect_timeout_secs),
     readTimeoutMs: optionalMs(route.read_timeout_secs),
     requestTimeoutMs: optionalMs(route.request_timeout_secs),
+    httpsRedirect: route.https_redirect ?? true,
+  };
+}
+
+function compileTls(tls: TlsConfig): TlsSpec {
+  const fileCertificates = tls.certificates.map((entry, i) => ({
+    domains: [...entry.domains],
+    certFile: entry.cert_file,
+    keyFile: entry.key_file,
+    configPath: `tls.certificates[${i}]`,
+  }));
+  // [tls] cert_file/key_file: one certificate for `domains` (or for the names it carries); no ACME then.
+  if (tls.cert_file !== undefined && tls.key_file !== undefined) {
+    fileCertificates.unshift({ domains: [...tls.domains], certFile: tls.cert_file, keyFile: tls.key_file, configPath: 'tls' });
+  }
+  const acmeDomains = tls.cert_file === undefined ? tls.domains : [];
+  const hsts =
+    tls.hsts_max_age_secs === undefined
+      ? undefined
+      : {
+          maxAgeSecs: tls.hsts_max_age_secs,
+          includeSubdomains: tls.hsts_include_subdomains,
+          headerValue: `max-age=${tls.hsts_max_age_secs}${tls.hsts_include_subdomains ? '; includeSubDomains' : ''}`,
+        };
+  return {
+    enabled: tls.enabled,
+    acme:
+      acmeDomains.length === 0
+        ? undefined
+        : {
+            domains: [...acmeDomains],
+            ...resolveAcmeCa(tls.acme_ca),
+            email: tls.email,
+            eab: tls.eab === undefined ? undefined : { kid: tls.eab.kid, hmacKey: tls.eab.hmac_key },
+            directory: tls.acme_directory,
+          },
+    fileCertificates,
+    redirectHttp: tls.redirect_http,
+    hsts,
   };
 }
 
@@ -149,6 +192,10 @@ export function compile(config: Config, source: string): RuntimePlan {
   for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream)));
 
   const { server, tls, cache, postgres, middleware } = config;
+  // Relative paths of the file features start from the config file's directory.
+  const configDir = configDirectory(source);
+  const routes = config.routes.map((route, index) => compileRoute(route, index, configDir));
+  const anyStaticRoute = routes.some((route) => route.staticFiles !== undefined);
   const plan: RuntimePlan = {
     source,
     server: {
@@ -165,19 +212,19 @@ export function compile(config: Config, source: string): RuntimePlan {
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
       websocketMaxBufferedBytes: server.websocket_max_buffered_bytes,
     },
-    tls:
-      tls === undefined
-        ? undefined
-        : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
+    tls: tls === undefined ? undefined : compileTls(tls),
     upstreams: freezeMap(upstreams),
-    routes: config.routes.map(compileRoute),
+    routes,
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
     middleware: {
       forwardHeaders: middleware.forward_headers,
       trustedProxies: [...middleware.trusted_proxies],
       xSendfileEnabled: middleware.x_sendfile_enabled,
+      xSendfile: compileXSendfile(middleware, configDir),
       gzipCompressionEnabled: middleware.gzip_compression_enabled,
+      compression: compileCompression(middleware),
+      staticCacheBytes: compileStaticCacheBytes(middleware, anyStaticRoute),
       logRequests: middleware.log_requests,
       adminToken: middleware.admin_token,
     },

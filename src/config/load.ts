@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
+import { checkFileSettings, configDirectory } from './file-settings.js';
 import { compile } from './compile.js';
 import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
@@ -23,6 +24,7 @@ import type { ConfigIssue } from './errors.js';
 import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
 import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
+import { readFileCertificates } from '../tls/certificate-files.js';
 
 /** Plan source used in simple mode (no config file). */
 export const ENVIRONMENT_SOURCE = 'environment';
@@ -127,8 +129,9 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware }));
-  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, hasPostgres: raw.postgres !== undefined }));
+  issues.push(...checkFileSettings(routes, middleware, configDirectory(source)));
+  issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 
@@ -142,7 +145,13 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
     postgres,
     middleware: middleware!,
   };
-  return compile(config, source);
+  const plan = compile(config, source);
+  // Certificate files are judged as a start would serve them: readable, key matching, valid now, covering their names.
+  if (plan.tls?.enabled === true) {
+    const fileIssues = readFileCertificates(plan.tls.fileCertificates, new Date()).issues;
+    if (fileIssues.length > 0) throw new ConfigError(source, fileIssues);
+  }
+  return plan;
 }
 
 /** Describes a TOML syntax error with its position and the offending line. */

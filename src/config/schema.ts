@@ -12,56 +12,8 @@
 import * as v from 'valibot';
 import { describeValue, didYouMean } from './errors.js';
 import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, isUpstreamHost, parseStatusRange } from './addresses.js';
-
-type Issue = v.BaseIssue<unknown>;
-type Message = (issue: Issue) => string;
-
-/** "expected <what>, found <input>[; fix: ...]" for whichever action failed. */
-function expect(what: string, fix?: string | ((input: unknown) => string)): Message {
-  return (issue) => {
-    const hint = typeof fix === 'function' ? fix(issue.input) : fix;
-    return `expected ${what}, found ${describeValue(issue.input)}${hint === undefined ? '' : `; fix: ${hint}`}`;
-  };
-}
-
-/**
- * A TOML table with a fixed set of keys. Unknown keys are errors (a misspelt
- * `path_prefx` would otherwise silently match everything), with a suggestion.
- */
-function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
-  const keys = Object.keys(entries);
-  return v.pipe(
-    // valibot's object schemas accept arrays too (they are objects); TOML users
-    // who write `health = []` deserve "expected a table", not "unknown key 0".
-    v.custom<unknown>(isTableValue, (issue) => `expected ${what} (a TOML table), found ${describeValue(issue.input)}`),
-    v.strictObject(entries, (issue) => {
-      if (issue.expected === 'never') {
-        const key = String(issue.input);
-        const suggestion = didYouMean(key, keys);
-        return `unknown key "${key}" in ${what}${suggestion}${suggestion === '' ? `; valid keys: ${keys.join(', ')}` : ''}`;
-      }
-      if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
-        return `required key ${issue.expected} is missing from ${what}; fix: add ${issue.expected.slice(1, -1)} = ...`;
-      }
-      return `expected ${what} (a TOML table), found ${describeValue(issue.input)}`;
-    }),
-  );
-}
-
-function isTableValue(input: unknown): boolean {
-  return input !== null && typeof input === 'object' && !Array.isArray(input) && !(input instanceof Date);
-}
-
-const boolean = v.boolean(expect('true or false'));
-
-function text(what = 'a string') {
-  return v.pipe(v.string(expect(what)), v.nonEmpty(expect(`a non-empty ${what.replace(/^an? /, '')}`)));
-}
-
-function integer(min: number, max: number, what: string, fix?: string) {
-  const message = expect(what, fix);
-  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
-}
+import { fileMiddlewareEntries, staticRouteEntries } from './file-settings.js';
+import { boolean, expect, integer, regexError, table, text } from './schema-parts.js';
 
 /** Durations are written in seconds (fractions allowed) and become ms in compile(). */
 function seconds(allowZero = false) {
@@ -89,7 +41,7 @@ const stringList = (what: string) => v.array(text(what), expect(`an array of ${w
 export const ServerSchema = table(
   {
     http_port: v.optional(listenPort, 8080),
-    https_port: v.optional(port),
+    https_port: v.optional(listenPort),
     bind_address: v.optional(
       v.pipe(v.string(expect('an IP address')), v.check(isBindAddress, expect('an IP address such as "0.0.0.0", "127.0.0.1" or "::"'))),
       '0.0.0.0',
@@ -124,19 +76,79 @@ export const ServerSchema = table(
 // ---------------------------------------------------------------------------
 // [tls]
 
+const domainName = v.pipe(
+  v.string(expect('a domain name')),
+  v.toLowerCase(),
+  v.check(isHostPattern, expect('a domain name such as "example.com" (or "*.example.com" in [[tls.certificates]])')),
+);
+
+/** The two words `acme_ca` knows; any other value is the CA's directory URL. */
+export const acmeCaWords = ['letsencrypt', 'letsencrypt-staging'] as const;
+
+function isHttpsUrl(input: string): boolean {
+  try {
+    return new URL(input).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const acmeCa = v.pipe(
+  v.string(expect('"letsencrypt", "letsencrypt-staging" or the https:// URL of an ACME directory')),
+  v.check(
+    (input) => (acmeCaWords as readonly string[]).includes(input) || isHttpsUrl(input),
+    expect('"letsencrypt", "letsencrypt-staging" or the https:// URL of an ACME directory', (input) => {
+      const word = typeof input === 'string' ? didYouMean(input, acmeCaWords) : '';
+      return word === '' ? 'ACME directories are served over https (RFC 8555)' : `write one of the two words${word}`;
+    }),
+  ),
+);
+
+const email = v.pipe(
+  v.string(expect('an email address')),
+  v.check((input) => /^[^\s@:]+@[^\s@]+\.[^\s@]+$/.test(input), expect('an email address such as "ops@example.com" (without "mailto:")')),
+);
+
+export const TlsEabSchema = table(
+  {
+    kid: text('a key identifier'),
+    // RFC 8555 section 7.3.4: the CA hands out the MAC key base64url-encoded.
+    hmac_key: v.pipe(
+      text('a base64url MAC key'),
+      v.check((input) => /^[A-Za-z0-9_-]+={0,2}$/.test(input) && input.length >= 16, expect('the base64url MAC key your CA gave you (letters, digits, "-" and "_", at least 16 characters)')),
+    ),
+  },
+  '[tls.eab]',
+);
+
+export const TlsCertificateSchema = table(
+  {
+    domains: v.pipe(
+      v.array(domainName, expect('an array of domain names')),
+      v.nonEmpty(expect('at least one domain name', 'list the names this certificate serves, e.g. domains = ["api.example.com"]')),
+    ),
+    cert_file: text('a file path'),
+    key_file: text('a file path'),
+  },
+  'a [[tls.certificates]] entry',
+);
+
 export const TlsSchema = table(
   {
     enabled: v.optional(boolean, false),
-    domains: v.optional(
-      v.array(
-        v.pipe(v.string(expect('a domain name')), v.toLowerCase(), v.check(isHostPattern, expect('a domain name such as "example.com"'))),
-        expect('an array of domain names'),
-      ),
-      [],
-    ),
+    domains: v.optional(v.array(domainName, expect('an array of domain names')), []),
     acme_directory: v.optional(text('a directory path')),
+    acme_ca: v.optional(acmeCa),
+    email: v.optional(email),
+    eab: v.optional(TlsEabSchema),
     cert_file: v.optional(text('a file path')),
     key_file: v.optional(text('a file path')),
+    certificates: v.optional(v.array(TlsCertificateSchema, expect('an array of tables ([[tls.certificates]])')), []),
+    // Plain-HTTP requests get a 308 to https:// (except ACME challenges and routes with https_redirect = false).
+    redirect_http: v.optional(boolean, true),
+    // Opt-in: Strict-Transport-Security on HTTPS responses. 0 tells browsers to forget an earlier policy.
+    hsts_max_age_secs: v.optional(integer(0, 63072000, 'a whole number of seconds 0-63072000 (two years)')),
+    hsts_include_subdomains: v.optional(boolean, false),
   },
   '[tls]',
 );
@@ -255,14 +267,6 @@ export const UpstreamSchema = table(
 // ---------------------------------------------------------------------------
 // [[routes]]
 
-function regexError(source: string): string | undefined {
-  try {
-    new RegExp(source);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 const headerName = v.pipe(
   v.string(expect('a header name')),
@@ -298,7 +302,8 @@ const addedHeader = v.pipe(
 
 export const RouteSchema = table(
   {
-    upstream: text('an upstream name'),
+    // Optional only on a files-only route (static_root); file-settings.ts says so when both are missing.
+    upstream: v.optional(text('an upstream name')),
     host: v.optional(
       v.pipe(
         v.string(expect('a host name')),
@@ -340,6 +345,9 @@ export const RouteSchema = table(
     connect_timeout_secs: v.optional(seconds()),
     read_timeout_secs: v.optional(seconds()),
     request_timeout_secs: v.optional(seconds()),
+    ...staticRouteEntries,
+    // With [tls] redirect_http, plain-HTTP requests to this route are served instead of redirected (health checks).
+    https_redirect: v.optional(boolean),
   },
   'a route',
 );
@@ -388,6 +396,7 @@ export const MiddlewareSchema = table(
     ),
     x_sendfile_enabled: v.optional(boolean, false),
     gzip_compression_enabled: v.optional(boolean, false),
+    ...fileMiddlewareEntries,
     log_requests: v.optional(boolean, false),
     admin_token: v.optional(text('a token string')),
   },
@@ -412,6 +421,7 @@ export const ConfigSchema = table(
 
 export type ServerConfig = v.InferOutput<typeof ServerSchema>;
 export type TlsConfig = v.InferOutput<typeof TlsSchema>;
+export type TlsCertificateConfig = v.InferOutput<typeof TlsCertificateSchema>;
 export type ProcessConfig = v.InferOutput<typeof ProcessSchema>;
 export type HealthConfig = v.InferOutput<typeof HealthSchema>;
 export type InstanceConfig = v.InferOutput<typeof InstanceSchema>;

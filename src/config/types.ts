@@ -108,7 +108,10 @@ export interface RouteSpec {
   readonly index: number;
   readonly description: string | undefined;
   readonly match: RouteMatch;
-  readonly upstream: string;
+  /** Undefined only on a files-only route (`static_root` without upstream): what is not a file gets 404. */
+  readonly upstream: string | undefined;
+  /** Files tried before the upstream (`try_files $uri $uri/ @upstream`), or undefined. */
+  readonly staticFiles: StaticFilesSpec | undefined;
   readonly stripPrefix: boolean;
   readonly rewrite: string | undefined;
   readonly addHeaders: readonly HeaderPair[];
@@ -118,6 +121,8 @@ export interface RouteSpec {
   readonly readTimeoutMs: number | undefined;
   /** Overall deadline for the whole request, retries included; undefined = none. */
   readonly requestTimeoutMs: number | undefined;
+  /** False: with [tls] redirect_http, plain-HTTP requests to this route are served, not redirected. */
+  readonly httpsRedirect: boolean;
 }
 
 export interface ServerSpec {
@@ -143,12 +148,48 @@ export interface ServerSpec {
   readonly websocketMaxBufferedBytes?: number;
 }
 
-export interface TlsSpec {
-  readonly enabled: boolean;
+/** A certificate the user provides as files (`[tls] cert_file` or `[[tls.certificates]]`). */
+export interface FileCertificateSpec {
+  /** The names it serves as configured; empty for `[tls] cert_file` without `domains`: then the certificate's own names. */
   readonly domains: readonly string[];
-  readonly acmeDirectory: string | undefined;
-  readonly certFile: string | undefined;
-  readonly keyFile: string | undefined;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Where it was configured, for messages: `tls` or `tls.certificates[1]`. */
+  readonly configPath: string;
+}
+
+/** Certificates ordered from an ACME CA for `[tls] domains`, one certificate per domain. */
+export interface AcmeSpec {
+  /** Exact names (no wildcards: HTTP-01 cannot prove them), lowercase. */
+  readonly domains: readonly string[];
+  readonly directoryUrl: string;
+  /** What `acme_ca` said: `letsencrypt`, `letsencrypt-staging`, or `custom` for a URL. */
+  readonly caName: 'letsencrypt' | 'letsencrypt-staging' | 'custom';
+  readonly email: string | undefined;
+  /** External Account Binding, for CAs that require it. */
+  readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
+  /**
+   * `acme_directory`: the file store (account, certificates, challenges, locks) and,
+   * under `live/`, the copies uWS reads; with `[postgres]`, only those copies.
+   */
+  readonly directory: string | undefined;
+}
+
+export interface HstsSpec {
+  readonly maxAgeSecs: number;
+  readonly includeSubdomains: boolean;
+  /** The header value, built once: `max-age=31536000; includeSubDomains`. */
+  readonly headerValue: string;
+}
+
+export interface TlsSpec {
+  /** `false` when `[tls] enabled = false` keeps a TLS configuration switched off. */
+  readonly enabled: boolean;
+  readonly acme: AcmeSpec | undefined;
+  readonly fileCertificates: readonly FileCertificateSpec[];
+  /** Plain-HTTP requests are redirected (308) to https://, except ACME challenges and opted-out routes. */
+  readonly redirectHttp: boolean;
+  readonly hsts: HstsSpec | undefined;
 }
 
 export interface CacheSpec {
@@ -161,6 +202,43 @@ export interface PostgresSpec {
   readonly channel: string;
 }
 
+/** A route's `static_root` and its options (src/files/static-files.ts). */
+export interface StaticFilesSpec {
+  /** Absolute (a relative `static_root` is resolved against the config file's directory). */
+  readonly root: string;
+  /** Serve files and directories whose name starts with "." (default false; `.well-known` always is). */
+  readonly serveDotfiles: boolean;
+  /** Regex source: matching paths get `Cache-Control: public, max-age=31536000, immutable`; undefined: none. */
+  readonly fingerprintPattern: string | undefined;
+}
+
+/** `x_accel_mappings` entry: URIs under `prefix` name files under `root`. */
+export interface AccelMappingSpec {
+  /** Starts and ends with "/". */
+  readonly prefix: string;
+  /** Absolute. */
+  readonly root: string;
+}
+
+/** X-Sendfile / X-Accel-Redirect (`x_sendfile_enabled = true`). */
+export interface XSendfileSpec {
+  /** Absolute directories files may be served from (mapping roots are allowed too). */
+  readonly roots: readonly string[];
+  readonly accelMappings: readonly AccelMappingSpec[];
+}
+
+/** Response compression (`gzip_compression_enabled = true`). */
+export interface CompressionSpec {
+  /** Offered codings, most preferred first. */
+  readonly codings: readonly ('br' | 'gzip')[];
+  /** Compressible media types: `type/subtype` or `type/*`, lowercase. */
+  readonly types: readonly string[];
+  /** Bodies with a declared length below this are sent as they are. */
+  readonly minBytes: number;
+  readonly gzipLevel: number;
+  readonly brotliLevel: number;
+}
+
 export interface MiddlewareSpec {
   /** Set X-Forwarded-For/-Proto/-Host on upstream requests. */
   readonly forwardHeaders: boolean;
@@ -170,7 +248,13 @@ export interface MiddlewareSpec {
    */
   readonly trustedProxies: readonly string[];
   readonly xSendfileEnabled: boolean;
+  /** Set when xSendfileEnabled. */
+  readonly xSendfile: XSendfileSpec | undefined;
   readonly gzipCompressionEnabled: boolean;
+  /** Set when gzipCompressionEnabled. */
+  readonly compression: CompressionSpec | undefined;
+  /** Small-file cache per proxy thread, in bytes; 0 when no route serves files or the cache is off. */
+  readonly staticCacheBytes: number;
   readonly logRequests: boolean;
   /** Value of X-Admin-Token that `require_auth` routes demand. */
   readonly adminToken: string | undefined;

@@ -47,7 +47,11 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
       server[key] = running.server[key];
     }
   }
-  const plan: RuntimePlan = needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec) });
+  // [tls] (certificates, ACME) belongs to the HTTPS listener and the certificate manager: restart-only too.
+  const sameTls = JSON.stringify(running.tls) === JSON.stringify(next.tls);
+  if (!sameTls) needRestart.push('tls');
+  const plan: RuntimePlan =
+    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));
