@@ -185,7 +185,7 @@ export class ProxyStack {
     }
     if (timedOut) {
       this.#cutAtShutdown = true;
-      const cut = this.pipeline.cut(() => this.#ingress?.closeAll());
+      const cut = this.pipeline.cut(() => this.closeConnections());
       log.warn(`shutdown timeout (${shutdownTimeoutMs} ms) passed${this.#where}: cut ${cut.length} request(s) still in flight: ${listed(cut)}`);
     }
   }

@@ -108,10 +108,14 @@ export class Bridge {
     return this.#client !== undefined;
   }
 
+  /** Bytes uWS holds for the client (0 once it is gone). */
+  get bufferedInUws(): number {
+    return this.#client?.getBufferedAmount() ?? 0;
+  }
+
   /** Bytes held for the client: in uWS and in the outbox (the gateway's global bound). */
   get bufferedForClient(): number {
-    const client = this.#client;
-    return client === undefined ? 0 : client.getBufferedAmount() + this.#outboxBytes;
+    return this.#client === undefined ? 0 : this.bufferedInUws + this.#outboxBytes;
   }
 
   /** Drops the client at once, no close frame (it is not reading): frees what is held for it. */

@@ -110,14 +110,11 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
       // The bridge hands uWS relayed data only while uWS holds at most HIGH_WATER, a fragment at a
       // time, so relayed data never reaches this limit; what uWS adds by itself (pongs to a client
       // that pings but never reads) can: uWS then drops what it would send and stops reading the
-      // client (closeOnBackpressureLimit shuts reading down; it does not close), and `ping` closes it.
+      // client (closeOnBackpressureLimit shuts reading down; it does not close), and the next sweep
+      // (#sweepBuffered) closes it. No `ping` handler: uWS would call into JavaScript, with a fresh
+      // ArrayBuffer, for every ping a flooding client sends.
       maxBackpressure: CLIENT_BUFFER_LIMIT,
       closeOnBackpressureLimit: 1,
-      // uWS has answered the ping already; a client that pings but does not read its pongs is closed
-      // once they pass half the headroom (relayed data alone never gets there).
-      ping: (ws) => {
-        if (ws.getBufferedAmount() > CLIENT_BUFFER_LIMIT - CONTROL_HEADROOM_BYTES / 2) ws.close();
-      },
       // While shutting down, the pipeline answers new upgrades 503 itself.
       upgrade: (res, req, context) => pipeline.handleUpgrade(res, req, context, scheme),
       open: (ws) => ws.getUserData().bridge.clientOpened(ws),
@@ -181,18 +178,31 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
   }
 
   /**
-   * The global bound (server.websocket_max_buffered_bytes, split over the proxy
-   * threads): right after a client falls behind, and every BUFFERED_SWEEP_MS while
-   * bridges are open, what is held for clients (in uWS and in the bridges'
-   * outboxes) is added up; over the bound, the clients holding the most are dropped
-   * (no close frame: they are not reading it) until the total is back under three
-   * quarters of it. Relayed data is checked the moment it piles up; what uWS writes
-   * by itself (pongs) only by the timer, but each connection's share of that is
-   * bounded by uWS's maxBackpressure anyway.
+   * The bounds on what slow clients hold, right after a client falls behind and
+   * every BUFFERED_SWEEP_MS while bridges are open. Per connection: a client for
+   * which uWS holds more than relayed data can explain (pongs it does not read) is
+   * closed. Globally (server.websocket_max_buffered_bytes, split over the proxy
+   * threads): what is held for clients (in uWS and in the bridges' outboxes) is
+   * added up; over the bound, the clients holding the most are dropped (no close
+   * frame: they are not reading it) until the total is back under three quarters of
+   * it. Relayed data is checked the moment it piles up; what uWS writes by itself
+   * (pongs) by the timer, and each connection's share of that is capped by uWS's
+   * maxBackpressure in the meantime.
    */
   #sweepBuffered(): void {
     let total = 0;
-    for (const bridge of this.#bridges) total += bridge.bufferedForClient;
+    let stuck = 0;
+    for (const bridge of this.#bridges) {
+      // Relayed data alone never takes uWS past HIGH_WATER + FRAGMENT_BYTES: more is control frames
+      // (pongs) piling up for a client that does not read; uWS has stopped reading it. Close it.
+      if (bridge.bufferedInUws > CLIENT_BUFFER_LIMIT - CONTROL_HEADROOM_BYTES / 2) {
+        bridge.dropClient();
+        stuck++;
+        continue;
+      }
+      total += bridge.bufferedForClient;
+    }
+    if (stuck > 0) log.warn(`closed ${stuck} WebSocket client(s) that did not read the pongs to their pings (${(CLIENT_BUFFER_LIMIT / 1024).toFixed(0)} KiB held each)`);
     if (total <= this.#maxBufferedBytes) return;
     const held = [...this.#bridges].map((bridge) => [bridge.bufferedForClient, bridge] as const).sort((a, b) => b[0] - a[0]);
     const target = this.#maxBufferedBytes * 0.75;

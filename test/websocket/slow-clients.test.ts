@@ -104,7 +104,7 @@ upstream = "app"
     await waitFor(() => clients.every((c) => c.closed), 45_000, () => `${clients.filter((c) => c.closed).length}/10 closed`);
     const peak = sampler.stop();
     t.diagnostic(`warpdrive RSS ${(before / MiB).toFixed(1)} MiB before, ${(peak / MiB).toFixed(1)} MiB at the peak`);
-    assert.ok(peak - before < 40 * MiB, `warpdrive grew by ${((peak - before) / MiB).toFixed(1)} MiB`);
+    assert.ok(peak - before < 24 * MiB, `warpdrive grew by ${((peak - before) / MiB).toFixed(1)} MiB`);
     const live = new WebSocket(`ws://127.0.0.1:${wd.port}/live`);
     await once(live, 'open');
     live.send('still here');
