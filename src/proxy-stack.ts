@@ -74,6 +74,10 @@ export class ProxyStack {
   #ingress: IngressServer | undefined;
   #tlsServer: TlsServer | undefined;
   #unlinkSupervisor: (() => void) | undefined;
+  /** The drain ran out of time: upstream connections are destroyed, not waited for. */
+  #cutAtShutdown = false;
+  /** ` on proxy thread N` for the log lines of workers; '' on the main thread. */
+  readonly #where: string;
 
   private constructor(plan: RuntimePlan, options: ProxyStackOptions) {
     this.#services = new ThreadServices(options.thread);
@@ -83,6 +87,7 @@ export class ProxyStack {
       this.#services.tls = new ThreadTls(httpsPort, acmeDomains, challenges, certificates);
     }
     this.#hooks = options;
+    this.#where = options.thread === 0 ? '' : ` on proxy thread ${options.thread}`;
     const generation = this.#prepare(Generation.build(plan, this.#services), undefined);
     this.pipeline = new Pipeline(generation, options.thread);
     this.pipeline.setThreadTls(this.#services.tls);
@@ -162,7 +167,10 @@ export class ProxyStack {
 
   /**
    * Lets in-flight HTTP requests finish until `deadline` (a `Date.now()` value),
-   * then closes WebSockets with 1001 (they never finish by themselves).
+   * then closes WebSockets with 1001 (they never finish by themselves), giving
+   * their upstreams what is left until the deadline to answer. Whatever is still
+   * open at the deadline is cut (server.shutdown_timeout_secs is a bound: an
+   * endless response or a silent upstream cannot hold the stop), and logged.
    */
   async drain(deadline: number, shutdownTimeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -171,8 +179,15 @@ export class ProxyStack {
       new Promise<boolean>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), true))),
     ]);
     clearTimeout(timer);
-    if (timedOut) log.warn(`shutdown timeout (${shutdownTimeoutMs} ms) passed with ${this.pipeline.inFlight} request(s) still in flight; closing them`);
-    await this.#websockets.closeAll(1001, 'server shutting down', Math.max(1000, deadline - Date.now()));
+    const unanswered = await this.#websockets.closeAll(1001, 'server shutting down', Math.max(0, deadline - Date.now()));
+    if (unanswered.length > 0) {
+      log.warn(`shutdown${this.#where}: cut ${unanswered.length} WebSocket(s) whose upstream did not answer the close in time: ${listed(unanswered)}`);
+    }
+    if (timedOut) {
+      this.#cutAtShutdown = true;
+      const cut = this.pipeline.cut(() => this.closeConnections());
+      log.warn(`shutdown timeout (${shutdownTimeoutMs} ms) passed${this.#where}: cut ${cut.length} request(s) still in flight: ${listed(cut)}`);
+    }
   }
 
   /** Closes every client connection at once (what `close` ends with). */
@@ -208,6 +223,12 @@ export class ProxyStack {
   }
 
   async #closeUpstreams(upstreams: Iterable<Upstream>): Promise<void> {
-    await Promise.all([...upstreams].map((u) => u.close()));
+    await Promise.all([...upstreams].map((u) => u.close(this.#cutAtShutdown)));
   }
+}
+
+/** At most 20 entries of a list for a log line, then how many more. */
+function listed(items: readonly string[]): string {
+  const shown = items.slice(0, 20).join(', ');
+  return items.length > 20 ? `${shown} and ${items.length - 20} more` : shown;
 }

@@ -39,9 +39,14 @@ export function isHostPattern(text: string): boolean {
 /** RFC 9110 token: what method and header names are made of. */
 export const httpToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** Header values may not carry CR, LF or NUL (response splitting). */
+/**
+ * Header values may not carry control characters other than tab: CR and LF would
+ * split the request, and undici refuses every other one when the request is sent
+ * (which would fail every request of the route). Characters outside ASCII are
+ * fine: they are sent as UTF-8.
+ */
 export function isSafeHeaderValue(text: string): boolean {
-  return !/[\r\n\0]/.test(text);
+  return !/[\x00-\x08\x0a-\x1f\x7f]/.test(text);
 }
 
 /** `"200-399"`, `"200"` or `200` -> inclusive range; undefined when malformed. */

@@ -54,9 +54,16 @@ export const ServerSchema = table(
     max_header_bytes: v.optional(integer(1024, 1048576, 'a byte count 1024-1048576'), 16384),
     max_body_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count', 'remove the key for no limit')),
     shutdown_timeout_secs: v.optional(seconds(true), 30),
+    // "reject": 411 for chunked request bodies, whose framing this uWS build parses leniently (docs/security.md).
+    request_body_chunked: v.optional(
+      v.picklist(['accept', 'reject'], expect('"accept" or "reject"', 'request_body_chunked = "reject" answers 411 Length Required to chunked uploads')),
+      'accept',
+    ),
     idle_timeout_secs: v.optional(seconds(), 10),
     // uWS holds a whole WebSocket message in memory before handing it over, so the cap is mandatory.
     websocket_max_message_bytes: v.optional(integer(1024, 1073741824, 'a byte count 1024-1073741824 (1 GiB)'), 16777216),
+    // The total held for WebSocket clients that read slower than their upstreams send (websocket/gateway.ts).
+    websocket_max_buffered_bytes: v.optional(integer(1048576, Number.MAX_SAFE_INTEGER, 'a byte count of at least 1048576 (1 MiB)'), 268435456),
     // uWS counts idle time in whole seconds with ~4 s granularity and rejects 1-7; 0 disables.
     websocket_idle_timeout_secs: v.optional(
       v.pipe(integer(0, 960, 'a whole number of seconds: 0 (off) or 8-960'), v.check((n) => n === 0 || n >= 8, expect('a whole number of seconds: 0 (off) or 8-960'))),
@@ -271,10 +278,27 @@ const headerPair = (what: string) =>
   table(
     {
       name: headerName,
-      value: v.pipe(v.string(expect('a header value string')), v.check(isSafeHeaderValue, expect('a header value without line breaks'))),
+      value: v.pipe(v.string(expect('a header value string')), v.check(isSafeHeaderValue, expect('a header value without line breaks or other control characters (tab is allowed)'))),
     },
     what,
   );
+
+/**
+ * Headers each hop writes for itself: framing (`content-length`, `transfer-encoding`),
+ * hop-by-hop ones (RFC 9110 7.6.1) and `expect`. Set by add_headers they would
+ * contradict the request's real framing, or undici would refuse every request of the
+ * route when sending it.
+ */
+const perHopHeaders: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect']);
+
+const addedHeader = v.pipe(
+  headerPair('an add_headers entry'),
+  v.check(
+    (pair) => !perHopHeaders.has(pair.name),
+    (issue) =>
+      `expected a header that is passed on to the upstream, found "${(issue.input as { name: string }).name}", which warpdrive writes for each hop itself (framing and hop-by-hop headers); fix: remove this add_headers entry`,
+  ),
+);
 
 export const RouteSchema = table(
   {
@@ -315,7 +339,7 @@ export const RouteSchema = table(
     header: v.optional(headerPair('header')),
     strip_prefix: v.optional(boolean, false),
     rewrite: v.optional(urlPath('a rewrite path')),
-    add_headers: v.optional(v.array(headerPair('an add_headers entry'), expect('an array of { name, value } tables')), []),
+    add_headers: v.optional(v.array(addedHeader, expect('an array of { name, value } tables')), []),
     require_auth: v.optional(boolean, false),
     description: v.optional(v.string(expect('a string'))),
     connect_timeout_secs: v.optional(seconds()),

@@ -110,7 +110,8 @@ export function formatPlanSummary(plan: RuntimePlan): string {
     `listen: http://${host}:${server.httpPort}${server.httpPort === 0 ? ' (any free port)' : ''}`,
     `proxy threads: ${server.workerThreads}${server.workerThreads > 1 ? ' (sharing the port; the supervisor runs in a thread of its own)' : ''}`,
     `limits: headers ${server.maxHeaderBytes} bytes, body ${server.maxBodyBytes === undefined ? 'unlimited' : `${server.maxBodyBytes} bytes`}, ` +
-      `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}`,
+      `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}` +
+      (server.requestBodyChunked === 'reject' ? ', chunked request bodies refused (411)' : ''),
     `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
       `request log ${middleware.logRequests ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
     formatCompression(middleware.compression),

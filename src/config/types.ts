@@ -136,12 +136,16 @@ export interface ServerSpec {
   readonly maxBodyBytes: number | undefined;
   /** How long SIGTERM waits for in-flight requests before exiting. */
   readonly shutdownTimeoutMs: number;
+  /** `reject`: chunked request bodies get 411 Length Required (their framing is parsed leniently by uWS). */
+  readonly requestBodyChunked: 'accept' | 'reject';
   /** Client-side keep-alive idle timeout. */
   readonly idleTimeoutMs: number;
   /** Largest WebSocket message relayed either way (default 16 MiB); larger closes the connection with 1009. */
   readonly websocketMaxMessageBytes?: number;
   /** A WebSocket with no traffic (pings included) this long is closed; 0 = never (default 120). */
   readonly websocketIdleTimeoutSecs?: number;
+  /** Total held for WebSocket clients that do not keep up, all connections (default 256 MiB); past it the largest holders are dropped. */
+  readonly websocketMaxBufferedBytes?: number;
 }
 
 /** A certificate the user provides as files (`[tls] cert_file` or `[[tls.certificates]]`). */

@@ -16,13 +16,17 @@ export class RouteHeadersFilter implements Filter {
   readonly #replaced: ReadonlySet<string>;
   /** Flat [name, value, ...], names lowercase, built once. */
   readonly #added: readonly string[];
+  /** A value holds characters outside ASCII: the request's headers must be sent as UTF-8 (capture.ts). */
+  readonly #nonAscii: boolean;
 
   constructor(pairs: readonly HeaderPair[]) {
     this.#replaced = new Set(pairs.map((h) => h.name.toLowerCase()));
     this.#added = pairs.flatMap((h) => [h.name.toLowerCase(), h.value]);
+    this.#nonAscii = pairs.some((h) => Buffer.byteLength(h.value) !== h.value.length);
   }
 
-  upstreamRequest(_x: Exchange, headers: string[]): void {
+  upstreamRequest(x: Exchange, headers: string[]): void {
+    if (this.#nonAscii) x.nonAsciiHeaders = true;
     const replaced = this.#replaced;
     let write = 0;
     for (let read = 0; read < headers.length; read += 2) {

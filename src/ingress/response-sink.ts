@@ -99,6 +99,8 @@ export class ResponseSink implements BodyWriter {
   bytesSent = 0;
   /** Close the connection after this response (set before the head is written). */
   closeConnection = false;
+  /** The request said `Connection: close` (uWS then leaves that header out of its answers: it is ours to write). */
+  clientAskedToClose = false;
   /** HEAD request: the head is sent, never a body. */
   isHeadRequest = false;
   onDrain: (() => void) | undefined = undefined;
@@ -313,10 +315,13 @@ export class ResponseSink implements BodyWriter {
     res.writeStatus(statusLineFor(this.status, this.#statusText));
     writePairs(res, this.#pairs!);
     this.#pairs = undefined;
-    if (this.closeConnection) res.writeHeader('connection', 'close');
     const body = this.#wholeBody;
     this.#wholeBody = '';
-    if (this.isHeadRequest || this.status === 204 || this.status === 304) {
+    const bodiless = this.isHeadRequest || this.status === 204 || this.status === 304;
+    // `end(body, true)` writes `Connection: close` itself, unless the client asked to close;
+    // `endWithoutBody()` never does. One header either way, not two.
+    if (this.closeConnection && (bodiless || this.clientAskedToClose)) res.writeHeader('connection', 'close');
+    if (bodiless) {
       const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       // As in endCorked: the length as a header, endWithoutBody bare.
       if (this.status !== 204 && (length > 0 || this.status !== 304)) res.writeHeader('content-length', String(length));

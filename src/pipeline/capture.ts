@@ -42,7 +42,11 @@ export function captureHeaders(req: HttpRequest, into: Exchange, upgrade: boolea
 
 function collectHeader(name: string, value: string): void {
   const into = target;
-  into.headerBytes += name.length + value.length + 4;
+  // uWS hands values over decoded as UTF-8; the byte count (what max_header_bytes means)
+  // differs from the length only for a value with characters outside ASCII.
+  const bytes = Buffer.byteLength(value);
+  into.headerBytes += name.length + bytes + 4;
+  if (bytes !== value.length) noteNonAscii(into, value);
   switch (requestHeaderKind(name)) {
     case RequestHeaderKind.Forward:
       into.upstreamHeaders.push(name, value);
@@ -105,4 +109,17 @@ function collectHeader(name: string, value: string): void {
       // Hop-by-hop, Expect (uWS answers `Expect: 100-continue` itself) and SendfileControl: dropped.
       return;
   }
+}
+
+/**
+ * A header value with characters outside ASCII: it goes upstream as the UTF-8 bytes
+ * the client sent (`wireHeaders` at dispatch), not as the Latin-1 bytes undici would
+ * write for a JS string. A U+FFFD stands for bytes that were not UTF-8, which uWS has
+ * replaced: the client's bytes are lost, so the request is refused (400) rather than
+ * forwarded with different ones. (A client that sent U+FFFD itself, as UTF-8, is
+ * refused too: uWS leaves no way to tell the two apart.)
+ */
+function noteNonAscii(into: Exchange, value: string): void {
+  into.nonAsciiHeaders = true;
+  if (value.includes('\uFFFD')) into.undecodableHeader = true;
 }

@@ -69,9 +69,11 @@ export const errors = {
   badHost: kind('WD_ERR_BAD_HOST', 'client', 400, 'invalid or repeated Host header'),
   badPath: kind('WD_ERR_BAD_PATH', 'client', 400, 'invalid request target'),
   ambiguousFraming: kind('WD_ERR_FRAMING', 'client', 400, 'ambiguous request framing (Content-Length / Transfer-Encoding)'),
+  undecodableHeader: kind('WD_ERR_HEADER_ENCODING', 'client', 400, 'a header value holds bytes that are not UTF-8'),
   repeatedAdminToken: kind('WD_ERR_ADMIN_TOKEN_REPEATED', 'client', 400, 'more than one X-Admin-Token header'),
   /** undici refused what the client sent before any byte reached an upstream (a header value it will not write). */
   unsendable: kind('WD_ERR_UNSENDABLE_REQUEST', 'client', 400, 'the request cannot be forwarded as sent'),
+  lengthRequired: kind('WD_ERR_LENGTH_REQUIRED', 'client', 411, 'chunked request bodies are refused (server.request_body_chunked = "reject")'),
   unauthorized: kind('WD_ERR_UNAUTHORIZED', 'filter', 401, 'X-Admin-Token missing or wrong'),
   noRoute: kind('WD_ERR_NO_ROUTE', 'client', 404, 'no route matches the request'),
   bodyTooLarge: kind('WD_ERR_BODY_TOO_LARGE', 'client', 413, 'request body over server.max_body_bytes'),
@@ -116,6 +118,10 @@ export function fromUpstreamError(error: unknown): ProxyError {
   // or target it will not send. Only the client's input can cause that (ours is checked
   // when the config loads), so it is the client's 400, and says nothing about the instance.
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return errors.unsendable;
+  // undici destroys a connection whose upstream answered with something it will not
+  // parse as a response to our request (src/upstream/unsolicited-continue.ts handles the
+  // usual case, an unsolicited 100). Another instance would get the same answer: no retry.
+  if (code === 'UND_ERR_SOCKET' && (error as Error).message === 'bad response') return errors.badResponse;
   // llhttp refusing the upstream's bytes, or a body shorter/longer than declared.
   if (code === 'HPE_INVALID_CHUNK_SIZE' || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return errors.badResponse;
@@ -132,6 +138,7 @@ export const statusBodies: Readonly<Record<number, string>> = {
   400: 'Bad Request\n',
   401: 'Unauthorized\n',
   404: 'Not Found\n',
+  411: 'Length Required\n',
   413: 'Payload Too Large\n',
   431: 'Request Header Fields Too Large\n',
   499: 'Client Closed Request\n',

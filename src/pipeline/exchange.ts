@@ -28,7 +28,7 @@ import { ResponseSink, type SinkOwner } from '../ingress/response-sink.js';
 import type { Generation } from '../runtime/generation.js';
 import type { Instance } from '../upstream/index.js';
 import type { BodySource, BodyWriter } from './body.js';
-import { asksToClose } from './headers.js';
+import { asksToClose, wireHeaders } from './headers.js';
 import { errors, fromUpstreamError, statusBodies, type ProxyError } from './errors.js';
 import type { Filter } from './filter.js';
 import type { RequestBodySource } from './request-body.js';
@@ -136,8 +136,12 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
   adminToken: string | undefined;
   /** Two X-Admin-Token headers are refused (400), as two Hosts are: never guess which one counts. */
   adminTokenCount: number;
-  /** Names, values and line overhead, for max_header_bytes. */
+  /** Names, values (in bytes) and line overhead, for max_header_bytes. */
   headerBytes: number;
+  /** Some header value (the client's or a filter's) holds characters outside ASCII: send them as UTF-8 (capture.ts). */
+  nonAsciiHeaders: boolean;
+  /** A client header value held bytes that are not UTF-8 (uWS replaced them with U+FFFD): 400. */
+  undecodableHeader: boolean;
   /** The client's WebSocket handshake (upgrades only). */
   secWebSocketKey: string;
   secWebSocketExtensions: string;
@@ -208,6 +212,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     this.adminToken = undefined;
     this.adminTokenCount = 0;
     this.headerBytes = 0;
+    this.nonAsciiHeaders = false;
+    this.undecodableHeader = false;
     this.secWebSocketKey = '';
     this.secWebSocketExtensions = '';
     this.secWebSocketProtocol = '';
@@ -270,8 +276,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     if (this.finished || this.sink.started) return;
     this.responseSource = ResponseSource.Local;
     const sink = this.sink;
-    // What is left of an unread request body must not be parsed as the next request.
-    sink.closeConnection ||= this.owner.draining || (this.body !== undefined && !this.body.ended) || status === 400 || status === 431 || (this.connectionHeader !== undefined && asksToClose(this.connectionHeader));
+    // What is left of an unread request body must not be parsed as the next request
+    // (a 411 leaves a whole chunked body unread).
+    sink.clientAskedToClose = this.connectionHeader !== undefined && asksToClose(this.connectionHeader);
+    sink.closeConnection ||= this.owner.draining || (this.body !== undefined && !this.body.ended) || status === 400 || status === 411 || status === 431 || sink.clientAskedToClose;
     this.body?.fail(new Error(`request answered with ${status}`));
     if (sink.closeConnection && insideRequestCallback) {
       setImmediate(respondLater, this, status, pairs, body, statusText);
@@ -362,6 +370,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     const options = this.dispatchOptions;
     options.path = this.query === '' ? route.upstreamPath(this.path) : `${route.upstreamPath(this.path)}?${this.query}`;
     options.method = this.method as Dispatcher.HttpMethod;
+    if (this.nonAsciiHeaders) options.headers = wireHeaders(this.upstreamHeaders);
     options.headersTimeout = route.readTimeoutMs;
     options.bodyTimeout = route.readTimeoutMs;
     // A fresh iterator per attempt: the source survives an attempt that failed to connect.

@@ -170,3 +170,20 @@ export function isValidContentLength(value: string): boolean {
   }
   return true;
 }
+
+/**
+ * A header value as undici (and node:http, under ws) should write it: they write a
+ * JS string's characters as Latin-1 bytes and refuse characters above U+00FF, so a
+ * value holding other characters goes as the string whose characters are its UTF-8
+ * bytes. ASCII values are returned as they are.
+ */
+export function wireHeaderValue(value: string): string {
+  return Buffer.byteLength(value) === value.length ? value : Buffer.from(value, 'utf8').toString('latin1');
+}
+
+/** A copy of a flat [name, value, ...] list with every value in its wire form (names are ASCII tokens). */
+export function wireHeaders(headers: readonly string[]): string[] {
+  const wire = headers.slice();
+  for (let i = 1; i < wire.length; i += 2) wire[i] = wireHeaderValue(wire[i]!);
+  return wire;
+}

@@ -60,6 +60,8 @@ export class Pipeline implements ExchangeOwner {
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
+  /** While `cut` runs: the requests it ended. */
+  #cut: string[] | undefined;
 
   constructor(generation: Generation, thread: number) {
     this.#generation = generation;
@@ -164,9 +166,12 @@ export class Pipeline implements ExchangeOwner {
     x.fail(errors.noInstance);
   }
 
-  exchangeFinished(_x: Exchange): void {
+  exchangeFinished(x: Exchange): void {
     this.#inFlight--;
-    if (this.#draining && this.#inFlight === 0) this.#drained?.();
+    if (this.#draining) {
+      this.#cut?.push(describeCut(x));
+      if (this.#inFlight === 0) this.#drained?.();
+    }
   }
 
   /** Stops taking new work on existing connections gracefully and resolves when in-flight requests are done. */
@@ -174,6 +179,22 @@ export class Pipeline implements ExchangeOwner {
     this.#draining = true;
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  /**
+   * The end of a drain that ran out of time: `closeConnections` cuts every client
+   * connection (uWS then aborts each request still in flight, which cancels its
+   * upstream request); returns what was cut, one line each, for the log.
+   */
+  cut(closeConnections: () => void): string[] {
+    const cut: string[] = [];
+    this.#cut = cut;
+    try {
+      closeConnections();
+    } finally {
+      this.#cut = undefined;
+    }
+    return cut;
   }
 
   // --- phases --------------------------------------------------------------------
@@ -194,8 +215,10 @@ export class Pipeline implements ExchangeOwner {
     // --- validate: anything ambiguous is answered here and never forwarded -------
     if (x.headerBytes > settings.maxHeaderBytes) return x.fail(errors.headersTooLarge);
     if (x.framingError || (x.contentLength !== undefined && x.transferEncoding !== undefined)) return x.fail(errors.ambiguousFraming);
+    if (x.transferEncoding !== undefined && settings.rejectChunkedBodies) return x.fail(errors.lengthRequired);
     if (x.hostCount > 1) return x.fail(errors.badHost);
     if (x.adminTokenCount > 1) return x.fail(errors.repeatedAdminToken);
+    if (x.undecodableHeader) return x.fail(errors.undecodableHeader);
     if (x.method === 'CONNECT' || x.method === 'TRACE') return x.fail(errors.methodNotImplemented);
     if (upgrade && x.secWebSocketKey === '') return x.fail(errors.badRequest);
     // One host normaliser for the proxy, WebSocket upgrades and `routes --explain`.
@@ -287,6 +310,12 @@ export class Pipeline implements ExchangeOwner {
     }
     return hops[0]!.trim() || x.clientIp;
   }
+}
+
+/** `GET /events (events#0, 31.2 s)`: a request cut at shutdown, for the log. */
+function describeCut(x: Exchange): string {
+  const where = x.lastInstance?.id ?? x.route?.spec.upstream ?? 'no upstream yet';
+  return `${x.method} ${x.path} (${where}, ${((performance.now() - x.startedAt) / 1000).toFixed(1)} s)`;
 }
 
 /** Removes the headers a `Connection` header names (hop-by-hop by declaration). */

@@ -34,6 +34,8 @@ export interface RequestSettings {
   readonly trusted: TrustedProxies;
   /** Read the peer address only if something uses it. */
   readonly captureClientIp: boolean;
+  /** server.request_body_chunked = "reject": a chunked request body gets 411. */
+  readonly rejectChunkedBodies: boolean;
 }
 
 let nextId = 1;
@@ -73,6 +75,7 @@ export class Generation {
       forwardHeaders: plan.middleware.forwardHeaders,
       trusted: filters.trusted,
       captureClientIp: plan.middleware.forwardHeaders || plan.middleware.logRequests || ipHash,
+      rejectChunkedBodies: plan.server.requestBodyChunked === 'reject',
     };
   }
 

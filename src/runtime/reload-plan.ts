@@ -22,6 +22,7 @@ const restartOnly: ReadonlyArray<readonly [keyof ServerSpec, string]> = [
   ['idleTimeoutMs', 'server.idle_timeout_secs'],
   ['websocketMaxMessageBytes', 'server.websocket_max_message_bytes'],
   ['websocketIdleTimeoutSecs', 'server.websocket_idle_timeout_secs'],
+  ['websocketMaxBufferedBytes', 'server.websocket_max_buffered_bytes'],
 ];
 
 export interface ReloadPlan {

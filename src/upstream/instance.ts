@@ -13,6 +13,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { InstanceSpec, UpstreamSpec } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
+import { continueTolerantConnector } from './unsolicited-continue.js';
 
 /**
  * How a request to an instance ended. `cancelled` (the client went away, or the
@@ -49,7 +50,8 @@ function createPool(upstream: UpstreamSpec, spec: InstanceSpec, connectTimeoutMs
     // Defaults only; the proxy passes per-route values on each dispatch.
     headersTimeout: upstream.readTimeoutMs,
     bodyTimeout: upstream.readTimeoutMs,
-    connect: a.kind === 'unix' ? { socketPath: a.socketPath, timeout: connectTimeoutMs } : { timeout: connectTimeoutMs },
+    // undici's own connector, made to tolerate an upstream's unsolicited `100 Continue`.
+    connect: continueTolerantConnector(a.kind === 'unix' ? { socketPath: a.socketPath, timeout: connectTimeoutMs } : { timeout: connectTimeoutMs }),
   });
 }
 
@@ -235,11 +237,12 @@ export class Instance {
     return this.dispatchers.length - 1;
   }
 
-  async close(): Promise<void> {
+  /** Closes the pools: once their requests are done, or at once with `destroy` (requests still running fail). */
+  async close(destroy = false): Promise<void> {
     this.#breaker.dispose();
     this.onAvailabilityChange = undefined;
     this.onHealthReport = undefined;
-    await Promise.all(this.dispatchers.map((d) => d.close()));
+    await Promise.all(this.dispatchers.map((d) => (destroy ? d.destroy() : d.close())));
   }
 
   #forgetHealth(): void {

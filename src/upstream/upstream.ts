@@ -103,8 +103,11 @@ export class Upstream {
     for (const checker of this.checkers) checker.start();
   }
 
-  /** Stops checks, releases waiters with undefined, closes every instance's connections. */
-  async close(): Promise<void> {
+  /**
+   * Stops checks, releases waiters with undefined, closes every instance's connections:
+   * once their requests are done, or at once with `destroy` (a shutdown that ran out of time).
+   */
+  async close(destroy = false): Promise<void> {
     this.#closed = true;
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -113,7 +116,7 @@ export class Upstream {
       waiter.resolve(undefined);
     }
     await Promise.all(this.checkers.map((c) => c.stop()));
-    await Promise.all(this.instances.map((i) => i.close()));
+    await Promise.all(this.instances.map((i) => i.close(destroy)));
   }
 
   /** Hands newly available instances to parked requests, each through the strategy. */

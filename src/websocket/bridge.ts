@@ -3,14 +3,26 @@
  * `ws` client connection to the chosen instance. Relays messages unchanged both
  * ways, carries close codes across, and applies backpressure.
  *
- * Backpressure, upstream -> client: when uWS has more than `highWater` bytes
- * buffered for the client, the upstream socket is paused (TCP then pushes back
- * on the upstream) and resumed from uWS's `drain` once below `lowWater`.
+ * Upstream -> client: a message goes to uWS at once only while uWS holds at most
+ * `highWater` bytes for the client; otherwise it waits in the bridge's outbox and
+ * the upstream socket is paused (TCP then pushes back on the upstream), to be
+ * resumed from uWS's `drain` once the outbox is empty and uWS holds less than
+ * `lowWater`. A message larger than FRAGMENT_BYTES is handed to uWS in fragments
+ * of that size, each only while uWS holds at most `highWater` (RFC 6455 5.4 lets
+ * an intermediary refragment a message that uses no extension; none is
+ * negotiated here). So uWS never holds more than `highWater + FRAGMENT_BYTES` of
+ * relayed data for one client, however large the messages, and the gateway can
+ * set uWS's per-connection limit (`maxBackpressure`, with
+ * `closeOnBackpressureLimit`) just above that: what uWS writes by itself, the
+ * pongs owed to a client that pings but never reads, can then only pile up to
+ * CONTROL_HEADROOM_BYTES more before uWS closes the connection. The small-message
+ * path costs what it did before: one `send` and one `getBufferedAmount`.
  *
  * Client -> upstream: uWS.js offers no way to stop reading a WebSocket, so the
  * bound is enforced by closing: if the upstream socket's unsent bytes pass
  * `upstreamLimit`, the client is closed with 1013 (try again later) rather than
- * buffering without end.
+ * buffering without end. A client message over `maxMessageBytes` closes the client
+ * with 1009 (uWS itself accepts up to OVERSIZE_MARGIN_BYTES more, see gateway.ts).
  *
  * @module
  */
@@ -25,15 +37,31 @@ const SEND_DROPPED = 2;
 const BINARY = { binary: true } as const;
 const TEXT = { binary: false } as const;
 
+/** Upstream messages larger than this reach uWS in fragments of this size. */
+export const FRAGMENT_BYTES = 64 * 1024;
+/** What uWS may hold for a client beyond relayed data (pongs, a close frame) before it closes the connection. */
+export const CONTROL_HEADROOM_BYTES = 64 * 1024;
+
 export interface BridgeLimits {
   readonly highWater: number;
   readonly lowWater: number;
   readonly upstreamLimit: number;
+  /** websocket_max_message_bytes: a larger client message closes the client with 1009. */
+  readonly maxMessageBytes: number;
 }
 
-/** Told when a bridge is completely closed, so the gateway can forget it. */
+/** An upstream message waiting for the client to drain; `sent` bytes of it are with uWS already. */
+interface OutboxEntry {
+  readonly data: Buffer;
+  readonly isBinary: boolean;
+  sent: number;
+}
+
 export interface BridgeOwner {
+  /** The bridge is completely closed: the gateway can forget it. */
   bridgeClosed(bridge: Bridge): void;
+  /** The client fell behind (the upstream was paused for it): time to check the global bound. */
+  clientFellBehind(): void;
 }
 
 /** Close codes that may be sent in a close frame (RFC 6455 7.4; 1005/1006/1015 are report-only). */
@@ -45,6 +73,8 @@ export class Bridge {
   readonly owner: BridgeOwner;
   readonly instance: Instance;
   readonly upstream: UpstreamSocket;
+  /** `/cable (cable#0)`: the client's path and the instance, for logs. */
+  readonly label: string;
   readonly #limits: BridgeLimits;
   /** Set by uWS's `open`; undefined before that and after the client side closed. */
   #client: ClientSocket<{ readonly bridge: Bridge }> | undefined = undefined;
@@ -54,12 +84,17 @@ export class Bridge {
   /** The upstream's close, kept when it came before uWS opened the client side. */
   #upstreamClose: [number, Buffer] | undefined = undefined;
   #upstreamPaused = false;
+  /** Upstream messages the client is not ready for (see the module comment); undefined when empty. */
+  #outbox: OutboxEntry[] | undefined = undefined;
+  /** Bytes in the outbox not yet handed to uWS. */
+  #outboxBytes = 0;
   #finished = false;
   /** Set when `ws` gave up on an upstream message past the size cap: the client then hears 1009, not 1011. */
   #upstreamTooBig = false;
 
-  constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits) {
+  constructor(owner: BridgeOwner, instance: Instance, upstream: UpstreamSocket, limits: BridgeLimits, label: string) {
     this.owner = owner;
+    this.label = label;
     this.instance = instance;
     this.upstream = upstream;
     this.#limits = limits;
@@ -71,6 +106,21 @@ export class Bridge {
 
   get clientOpen(): boolean {
     return this.#client !== undefined;
+  }
+
+  /** Bytes uWS holds for the client (0 once it is gone). */
+  get bufferedInUws(): number {
+    return this.#client?.getBufferedAmount() ?? 0;
+  }
+
+  /** Bytes held for the client: in uWS and in the outbox (the gateway's global bound). */
+  get bufferedForClient(): number {
+    return this.#client === undefined ? 0 : this.bufferedInUws + this.#outboxBytes;
+  }
+
+  /** Drops the client at once, no close frame (it is not reading): frees what is held for it. */
+  dropClient(): void {
+    this.#client?.close();
   }
 
   // ---------------------------------------------------------------- client side (uWS callbacks)
@@ -88,6 +138,10 @@ export class Bridge {
 
   /** A client message: handed to `ws` as the ArrayBuffer itself. */
   clientMessage(message: ArrayBuffer, isBinary: boolean): void {
+    if (message.byteLength > this.#limits.maxMessageBytes) {
+      this.#client?.end(1009, 'message too big');
+      return;
+    }
     const upstream = this.upstream;
     if (upstream.readyState !== 1 /* OPEN */) return;
     // No copy: for an ArrayBuffer `ws` treats the data as read-only and masks it into a
@@ -99,9 +153,10 @@ export class Bridge {
     }
   }
 
-  /** uWS `drain`: the client took some of its buffer; resume the upstream once below the low-water mark. */
+  /** uWS `drain`: the client took some of its buffer; send what waits, then resume the upstream once below the low-water mark. */
   clientDrained(client: ClientSocket<{ readonly bridge: Bridge }>): void {
-    if (this.#upstreamPaused && client.getBufferedAmount() < this.#limits.lowWater) {
+    if (this.#outbox !== undefined) this.#flushOutbox(client);
+    if (this.#upstreamPaused && this.#outbox === undefined && client.getBufferedAmount() < this.#limits.lowWater) {
       this.#upstreamPaused = false;
       this.upstream.resume();
     }
@@ -110,6 +165,8 @@ export class Bridge {
   /** uWS `close`: the client side is gone (any reason); carry it to the upstream. */
   clientClosed(code: number, message: ArrayBuffer): void {
     this.#client = undefined;
+    this.#outbox = undefined;
+    this.#outboxBytes = 0;
     const upstream = this.upstream;
     if (this.#upstreamPaused) {
       this.#upstreamPaused = false;
@@ -144,15 +201,51 @@ export class Bridge {
   }
 
   #sendToClient(client: ClientSocket<{ readonly bridge: Bridge }>, data: Buffer, isBinary: boolean): void {
-    if (client.send(data, isBinary) === SEND_DROPPED) {
-      // Cannot happen with maxBackpressure sized above highWater plus two messages; never lose data silently.
-      client.end(1011, 'client is not reading fast enough');
+    // Not paused means uWS held at most highWater after the last send: room for one more piece.
+    if (!this.#upstreamPaused && data.length <= FRAGMENT_BYTES) {
+      if (client.send(data, isBinary) === SEND_DROPPED) return this.#dropped(client);
+      if (client.getBufferedAmount() > this.#limits.highWater) this.#pauseUpstream();
       return;
     }
-    if (!this.#upstreamPaused && client.getBufferedAmount() > this.#limits.highWater) {
-      this.#upstreamPaused = true;
-      this.upstream.pause();
+    (this.#outbox ??= []).push({ data, isBinary, sent: 0 });
+    this.#outboxBytes += data.length;
+    this.#flushOutbox(client);
+  }
+
+  /** Hands uWS what waits in the outbox, a message or fragment at a time, while it holds at most highWater. */
+  #flushOutbox(client: ClientSocket<{ readonly bridge: Bridge }>): void {
+    const outbox = this.#outbox!;
+    const highWater = this.#limits.highWater;
+    while (outbox.length > 0 && client.getBufferedAmount() <= highWater) {
+      const entry = outbox[0]!;
+      const { data, sent } = entry;
+      const end = Math.min(data.length, sent + FRAGMENT_BYTES);
+      const piece = sent === 0 && end === data.length ? data : data.subarray(sent, end);
+      // The fragment calls report only success or not (backpressure and a drop alike); a drop cannot
+      // happen here: uWS drops only when it already holds more than its limit, which is above highWater.
+      if (sent === 0 && end === data.length) {
+        if (client.send(piece, entry.isBinary) === SEND_DROPPED) return this.#dropped(client);
+      } else if (sent === 0) client.sendFirstFragment(piece, entry.isBinary);
+      else if (end < data.length) client.sendFragment(piece);
+      else client.sendLastFragment(piece);
+      entry.sent = end;
+      this.#outboxBytes -= end - sent;
+      if (end === data.length) outbox.shift();
     }
+    if (outbox.length === 0) this.#outbox = undefined;
+    else this.#pauseUpstream();
+  }
+
+  #pauseUpstream(): void {
+    if (this.#upstreamPaused) return;
+    this.#upstreamPaused = true;
+    this.upstream.pause();
+    this.owner.clientFellBehind();
+  }
+
+  /** uWS refused a send: cannot happen while sends wait for highWater (uWS's limit is above it); never lose data silently. */
+  #dropped(client: ClientSocket<{ readonly bridge: Bridge }>): void {
+    client.end(1011, 'client is not reading fast enough');
   }
 
   #onUpstreamError(error: Error & { code?: string }): void {

@@ -25,17 +25,32 @@ import type { ServerSpec } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { errors, fromUpstreamError, type ProxyError } from '../pipeline/errors.js';
 import type { Exchange } from '../pipeline/exchange.js';
+import { wireHeaders } from '../pipeline/headers.js';
 import type { Pipeline, UpgradeHandler } from '../pipeline/pipeline.js';
 import type { Instance } from '../upstream/instance.js';
-import { Bridge, type BridgeLimits, type BridgeOwner } from './bridge.js';
+import { Bridge, CONTROL_HEADROOM_BYTES, FRAGMENT_BYTES, type BridgeLimits, type BridgeOwner } from './bridge.js';
 
 const log = createLogger('websocket');
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_SECS = 120;
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** Pause the upstream when this much waits for the client; resume below LOW_WATER. */
-const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+/** What uWS may hold for one client (maxBackpressure): relayed data, one fragment, and headroom for control frames. */
+const CLIENT_BUFFER_LIMIT = HIGH_WATER + FRAGMENT_BYTES + CONTROL_HEADROOM_BYTES;
+/**
+ * uWS's own message limit is this much above websocket_max_message_bytes: a client
+ * message up to it is read and answered with close 1009 (bridge.ts); past it uWS
+ * drops the connection without a close frame (this build sends no 1009 itself).
+ */
+const OVERSIZE_MARGIN_BYTES = 1024 * 1024;
+/**
+ * How often the total held for slow clients is checked against
+ * websocket_max_buffered_bytes; also right after any client falls behind.
+ */
+const BUFFERED_SWEEP_MS = 250;
 /** How long a request waits for an upstream whose process is still starting (as for HTTP). */
 const STARTING_UPSTREAM_WAIT_MS = 30_000;
 /** Largest refusal body relayed to the client; the rest is dropped. */
@@ -60,6 +75,10 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
   readonly #maxMessageBytes: number;
   readonly #idleTimeoutSecs: number;
   readonly #limits: BridgeLimits;
+  /** This thread's share of server.websocket_max_buffered_bytes. */
+  readonly #maxBufferedBytes: number;
+  #sweep: NodeJS.Timeout | undefined;
+  #sweepSoon = false;
   readonly #bridges = new Set<Bridge>();
   readonly #pending = new Set<PendingUpgrade>();
   #draining = false;
@@ -70,7 +89,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
     this.#pipeline = pipeline;
     this.#maxMessageBytes = server.websocketMaxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#idleTimeoutSecs = server.websocketIdleTimeoutSecs ?? DEFAULT_IDLE_TIMEOUT_SECS;
-    this.#limits = { highWater: HIGH_WATER, lowWater: LOW_WATER, upstreamLimit: HIGH_WATER + this.#maxMessageBytes };
+    this.#limits = { highWater: HIGH_WATER, lowWater: LOW_WATER, upstreamLimit: HIGH_WATER + this.#maxMessageBytes, maxMessageBytes: this.#maxMessageBytes };
+    this.#maxBufferedBytes = Math.floor((server.websocketMaxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / Math.max(1, server.workerThreads));
     pipeline.setUpgradeHandler(this);
   }
 
@@ -83,14 +103,18 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
   register(app: TemplatedApp, scheme: 'http' | 'https' = 'http'): void {
     const pipeline = this.#pipeline;
     const behavior: WebSocketBehavior<ClientData> = {
-      maxPayloadLength: this.#maxMessageBytes,
+      maxPayloadLength: this.#maxMessageBytes + OVERSIZE_MARGIN_BYTES,
       idleTimeout: this.#idleTimeoutSecs,
       // uWS pings an idle client itself, so only a dead client reaches the idle timeout.
       sendPingsAutomatically: this.#idleTimeoutSecs > 0,
-      // Above HIGH_WATER the upstream is paused; after that at most the message in progress and
-      // one socket read (<= 64 KiB) can still arrive, so this limit is never reached and uWS never drops.
-      maxBackpressure: HIGH_WATER + 2 * this.#maxMessageBytes + 1024 * 1024,
-      closeOnBackpressureLimit: 0,
+      // The bridge hands uWS relayed data only while uWS holds at most HIGH_WATER, a fragment at a
+      // time, so relayed data never reaches this limit; what uWS adds by itself (pongs to a client
+      // that pings but never reads) can: uWS then drops what it would send and stops reading the
+      // client (closeOnBackpressureLimit shuts reading down; it does not close), and the next sweep
+      // (#sweepBuffered) closes it. No `ping` handler: uWS would call into JavaScript, with a fresh
+      // ArrayBuffer, for every ping a flooding client sends.
+      maxBackpressure: CLIENT_BUFFER_LIMIT,
+      closeOnBackpressureLimit: 1,
       // While shutting down, the pipeline answers new upgrades 503 itself.
       upgrade: (res, req, context) => pipeline.handleUpgrade(res, req, context, scheme),
       open: (ws) => ws.getUserData().bridge.clientOpened(ws),
@@ -103,28 +127,33 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
 
   /**
    * Graceful shutdown, after HTTP has drained: refuses new upgrades, closes every
-   * WebSocket with `code` (1001, going away) and resolves once all upstream
-   * connections are closed, dropping those that do not answer within a second
-   * (and all of them by `deadlineMs`).
+   * WebSocket with `code` (1001, going away) on both sides, and resolves once all
+   * upstream connections are closed. Upstreams that do not answer the close within
+   * a second, or by `deadlineMs` if that comes first (0: at once), are dropped;
+   * resolves with those (path and instance), for the log.
    */
-  closeAll(code = 1001, reason = 'server shutting down', deadlineMs = 5000): Promise<void> {
+  closeAll(code = 1001, reason = 'server shutting down', deadlineMs = 5000): Promise<string[]> {
     this.#draining = true;
     for (const pending of this.#pending) {
       pending.upstream?.terminate();
       this.#refuse(pending, errors.shuttingDown);
     }
-    if (this.#bridges.size === 0) return Promise.resolve();
+    if (this.#bridges.size === 0) return Promise.resolve([]);
     log.info(`closing ${this.#bridges.size} WebSocket connection(s) with ${code}`);
     for (const bridge of this.#bridges) bridge.shutdown(code, reason);
-    return new Promise<void>((resolve) => {
+    const unanswered: string[] = [];
+    return new Promise<string[]>((resolve) => {
       const grace = setTimeout(() => {
-        for (const bridge of this.#bridges) bridge.terminate();
+        for (const bridge of this.#bridges) {
+          unanswered.push(bridge.label);
+          bridge.terminate();
+        }
       }, Math.min(SHUTDOWN_CLOSE_GRACE_MS, deadlineMs));
-      const deadline = setTimeout(done, deadlineMs);
+      const deadline = setTimeout(done, Math.max(deadlineMs, 0));
       function done(): void {
         clearTimeout(grace);
         clearTimeout(deadline);
-        resolve();
+        resolve(unanswered);
       }
       this.#allClosed = done;
     });
@@ -132,7 +161,63 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
 
   bridgeClosed(bridge: Bridge): void {
     this.#bridges.delete(bridge);
-    if (this.#bridges.size === 0) this.#allClosed?.();
+    if (this.#bridges.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+      this.#allClosed?.();
+    }
+  }
+
+  clientFellBehind(): void {
+    if (this.#sweepSoon) return;
+    this.#sweepSoon = true;
+    setImmediate(() => {
+      this.#sweepSoon = false;
+      this.#sweepBuffered();
+    });
+  }
+
+  /**
+   * The bounds on what slow clients hold, right after a client falls behind and
+   * every BUFFERED_SWEEP_MS while bridges are open. Per connection: a client for
+   * which uWS holds more than relayed data can explain (pongs it does not read) is
+   * closed. Globally (server.websocket_max_buffered_bytes, split over the proxy
+   * threads): what is held for clients (in uWS and in the bridges' outboxes) is
+   * added up; over the bound, the clients holding the most are dropped (no close
+   * frame: they are not reading it) until the total is back under three quarters of
+   * it. Relayed data is checked the moment it piles up; what uWS writes by itself
+   * (pongs) by the timer, and each connection's share of that is capped by uWS's
+   * maxBackpressure in the meantime.
+   */
+  #sweepBuffered(): void {
+    let total = 0;
+    let stuck = 0;
+    for (const bridge of this.#bridges) {
+      // Relayed data alone never takes uWS past HIGH_WATER + FRAGMENT_BYTES: more is control frames
+      // (pongs) piling up for a client that does not read; uWS has stopped reading it. Close it.
+      if (bridge.bufferedInUws > CLIENT_BUFFER_LIMIT - CONTROL_HEADROOM_BYTES / 2) {
+        bridge.dropClient();
+        stuck++;
+        continue;
+      }
+      total += bridge.bufferedForClient;
+    }
+    if (stuck > 0) log.warn(`closed ${stuck} WebSocket client(s) that did not read the pongs to their pings (${(CLIENT_BUFFER_LIMIT / 1024).toFixed(0)} KiB held each)`);
+    if (total <= this.#maxBufferedBytes) return;
+    const held = [...this.#bridges].map((bridge) => [bridge.bufferedForClient, bridge] as const).sort((a, b) => b[0] - a[0]);
+    const target = this.#maxBufferedBytes * 0.75;
+    let dropped = 0;
+    let freed = 0;
+    for (const [bytes, bridge] of held) {
+      if (total - freed <= target || bytes === 0) break;
+      bridge.dropClient();
+      freed += bytes;
+      dropped++;
+    }
+    log.warn(
+      `${(total / 1048576).toFixed(1)} MiB held for WebSocket clients that do not read, over the bound of ${(this.#maxBufferedBytes / 1048576).toFixed(1)} MiB ` +
+        `(this thread's share of server.websocket_max_buffered_bytes): dropped the ${dropped} holding the most (${(freed / 1048576).toFixed(1)} MiB)`,
+    );
   }
 
   // ---------------------------------------------------------------- upgrade
@@ -173,7 +258,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
         ? `ws://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}${pending.target}`
         : `ws+unix:${address.socketPath}:${pending.target}`;
     const headers: Record<string, string | string[]> = {};
-    const flat = x.upstreamHeaders;
+    // node:http, under ws, writes header strings as Latin-1 as undici does (headers.ts).
+    const flat = x.nonAsciiHeaders ? wireHeaders(x.upstreamHeaders) : x.upstreamHeaders;
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!;
       const existing = headers[name];
@@ -257,8 +343,9 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
         upstream.once('close', () => instance.requestFinished('cancelled'));
         return;
       }
-      const bridge = new Bridge(this, instance, upstream, this.#limits);
+      const bridge = new Bridge(this, instance, upstream, this.#limits, `${x.path} (${instance.id})`);
       this.#bridges.add(bridge);
+      this.#sweep ??= setInterval(() => this.#sweepBuffered(), BUFFERED_SWEEP_MS).unref();
       x.sink.upgrade<ClientData>({ bridge }, x.secWebSocketKey, selectedProtocol, x.secWebSocketExtensions, x.upgradeContext!);
       x.finish();
     });

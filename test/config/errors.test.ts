@@ -50,6 +50,10 @@ const cases: BadCase[] = [
   { name: 'bad header name', toml: route('header = { name = "X API", value = "1" }'), path: 'routes[0].header.name', hints: ['expected a header name'] },
   { name: 'header missing value', toml: route('header = { name = "X-API" }'), path: 'routes[0].header.value', hints: ['required key "value"'] },
   { name: 'add_headers value with newline', toml: route('add_headers = [{ name = "X-A", value = "a\\r\\nb" }]'), path: 'routes[0].add_headers[0].value', hints: ['without line breaks'] },
+  // undici refuses these when sending: every request of the route would fail.
+  { name: 'add_headers value with a control character', toml: route('add_headers = [{ name = "X-A", value = "a\\u007fb" }]'), path: 'routes[0].add_headers[0].value', hints: ['other control characters'] },
+  { name: 'add_headers setting a framing header', toml: route('add_headers = [{ name = "Transfer-Encoding", value = "chunked" }]'), path: 'routes[0].add_headers[0]', hints: ['"transfer-encoding"', 'writes for each hop itself', 'remove this add_headers entry'] },
+  { name: 'add_headers setting Connection', toml: route('add_headers = [{ name = "connection", value = "close" }]'), path: 'routes[0].add_headers[0]', hints: ['"connection"'] },
   { name: 'require_auth without a token', toml: route('require_auth = true'), path: 'routes[0].require_auth', hints: ['admin_token', 'WARPDRIVE_ADMIN_TOKEN'] },
   { name: 'negative route timeout', toml: route('read_timeout_secs = -1'), path: 'routes[0].read_timeout_secs', hints: ['seconds > 0', 'found -1'] },
   { name: 'route after a catch-all', toml: `${validBase}[[routes]]\npath_prefix = "/api"\nupstream = "app"\n`, path: 'routes[1]', hints: ['never matches', 'routes[0]'] },

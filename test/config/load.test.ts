@@ -267,9 +267,11 @@ describe('compiled plan', () => {
       maxHeaderBytes: 16384,
       maxBodyBytes: undefined,
       shutdownTimeoutMs: 30000,
+      requestBodyChunked: 'accept',
       idleTimeoutMs: 10000,
       websocketMaxMessageBytes: 16777216,
       websocketIdleTimeoutSecs: 120,
+      websocketMaxBufferedBytes: 268435456,
     });
     assert.deepEqual(plan.upstreams.get('app'), {
       name: 'app',

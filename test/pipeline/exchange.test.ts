@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/index.js';
 import { ThreadServices } from '../../src/filters/index.js';
 import { BufferBodySource, type BodyWriter } from '../../src/pipeline/body.js';
-import { errors } from '../../src/pipeline/errors.js';
+import { errors, fromUpstreamError } from '../../src/pipeline/errors.js';
 import { Exchange, type ExchangeOwner } from '../../src/pipeline/exchange.js';
 import { compileFilterChain, type Filter } from '../../src/pipeline/filter.js';
 import { ResponseHead } from '../../src/pipeline/response-head.js';
@@ -255,5 +255,22 @@ describe('Exchange: filters', () => {
     assert.equal(cancelled, 1);
     assert.equal(x.status, 200);
     assert.equal(x.finished, true);
+  });
+});
+
+describe('fromUpstreamError: what an undici failure means', () => {
+  const failure = (code: string, message = code): Error => Object.assign(new Error(message), { code });
+  it('a request undici will not write is the client\'s 400, never retried, says nothing of the instance', () => {
+    const kind = fromUpstreamError(failure('UND_ERR_INVALID_ARG', 'invalid x-a header'));
+    assert.equal(kind, errors.unsendable);
+    assert.deepEqual([kind.status, kind.retry, kind.outcome], [400, 'never', 'cancelled']);
+  });
+  it('an answer undici calls a "bad response" (the unsolicited 100 undici alone cannot take) is never retried', () => {
+    const kind = fromUpstreamError(failure('UND_ERR_SOCKET', 'bad response'));
+    assert.equal(kind, errors.badResponse);
+    assert.equal(kind.retry, 'never');
+  });
+  it('a connection that closed under a request is a reset, retried for idempotent requests', () => {
+    assert.equal(fromUpstreamError(failure('UND_ERR_SOCKET', 'other side closed')), errors.reset);
   });
 });

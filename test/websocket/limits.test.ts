@@ -69,15 +69,26 @@ upstream = "app"
     const upstreamClosed = upstream.handshakes.at(-1)!.closed;
     const done = closed(ws);
     ws.send(Buffer.alloc(MAX + 1));
-    // uWS drops a client that sends too much without a close frame (the client sees 1006) and
-    // reports it like a vanished client, so the upstream hears 1001.
-    assert.equal((await done)[0], 1006);
-    assert.deepEqual(await upstreamClosed, [1001, 'client went away']);
+    // The client learns why (1009), and so does the upstream, which never saw the message.
+    assert.deepEqual(await done, [1009, 'message too big']);
+    assert.deepEqual(await upstreamClosed, [1009, 'message too big']);
 
     const ws2 = await connect(url);
     const done2 = closed(ws2);
     ws2.send(`big ${MAX + 1}`);
     assert.equal((await done2)[0], 1009);
+  });
+
+  it('a client message more than 1 MiB over the maximum is dropped by uWS itself, without a close frame (this build)', async () => {
+    // uWS reads up to websocket_max_message_bytes + 1 MiB so that warpdrive can answer 1009; past that
+    // this uWS build closes the TCP connection as soon as it reads the frame header (no 1009 of its own).
+    // A uWS build that sends 1009 itself turns this red: then the margin can go (see native-notes).
+    const ws = await connect(url);
+    const upstreamClosed = upstream.handshakes.at(-1)!.closed;
+    const done = closed(ws);
+    ws.send(Buffer.alloc(MAX + 2 * MAX));
+    assert.equal((await done)[0], 1006);
+    assert.deepEqual(await upstreamClosed, [1001, 'client went away']);
   });
 
   it('closes with 1013 rather than buffering without bound for an upstream that stops reading', async (t) => {
