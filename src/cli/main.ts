@@ -14,9 +14,10 @@ import { startWarpdrive } from '../app.js';
 import { ConfigError, formatPlanSummary, loadConfig } from '../config/index.js';
 import { NativeBindingError } from '../ingress/uws.js';
 import { PortInUseError } from '../ingress/server.js';
-import { createLogger, setLogLevel, type LogLevel } from '../log.js';
+import { createLogger, logLevels, parseLogLevel, setLogLevel } from '../log.js';
 import { SupervisorSelectionError } from '../supervisor/index.js';
 import { ProxyWorkerStartError } from '../threads/proxy-workers.js';
+import { ArgumentError, checkArguments, repeatable } from './check-arguments.js';
 import { RoutesArgumentError, runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
@@ -31,7 +32,7 @@ function nameList(value: unknown): string[] | undefined {
 
 function fail(error: unknown): never {
   // Errors in what the user wrote (config file, flags): the message alone, exit 2.
-  if (error instanceof ConfigError || error instanceof SupervisorSelectionError || error instanceof RoutesArgumentError) {
+  if (error instanceof ConfigError || error instanceof SupervisorSelectionError || error instanceof RoutesArgumentError || error instanceof ArgumentError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
@@ -45,7 +46,15 @@ function fail(error: unknown): never {
 }
 
 async function run(options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }): Promise<void> {
-  if (options.logLevel) setLogLevel(options.logLevel as LogLevel);
+  if (options.logLevel !== undefined) {
+    const level = parseLogLevel(options.logLevel);
+    if (level === undefined) {
+      throw new ArgumentError(`warpdrive: --log-level ${JSON.stringify(options.logLevel)} is not a log level; valid: ${logLevels.join(', ')} (default info). Run "warpdrive --help".`);
+    }
+    setLogLevel(level);
+    // Worker threads (supervisor, proxy threads) read the level from the environment they inherit.
+    process.env.WARPDRIVE_LOG_LEVEL = level;
+  }
   const plan = loadConfig({ configFile: options.config, env: process.env });
   const running = await startWarpdrive(plan, { only: nameList(options.only), except: nameList(options.except) });
   let signals = 0;
@@ -72,14 +81,10 @@ const cli = cac('warpdrive');
 cli
   .command('[...args]', 'Run the proxy (and the processes it supervises)')
   .option('-c, --config <file>', 'TOML configuration file (default: $WARPDRIVE_CONFIG; none = simple mode from env vars)')
-  .option('--only <names>', 'Supervise only these processes (comma-separated upstream names or instance ids)')
-  .option('--except <names>', 'Supervise every process except these')
+  .option('--only <names>', 'Supervise only these processes (comma-separated upstream names or instance ids)', repeatable)
+  .option('--except <names>', 'Supervise every process except these', repeatable)
   .option('--log-level <level>', 'debug, info, warn or error (default: $WARPDRIVE_LOG_LEVEL or info)')
-  .action(async (args: string[], options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }) => {
-    if (args.length > 0) {
-      process.stderr.write(`warpdrive: unknown command "${args[0]}". Commands: check, routes; run "warpdrive --help".\n`);
-      process.exit(2);
-    }
+  .action(async (_args: string[], options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }) => {
     await run(options);
   });
 
@@ -95,7 +100,7 @@ cli
   .command('routes', 'Print the compiled route table, or explain which route a request matches')
   .option('-c, --config <file>', 'TOML configuration file')
   .option('--explain <request>', 'A request to explain, e.g. "GET https://example.com/cable"')
-  .option('-H, --header <header>', 'A request header for --explain, "Name: value" (repeatable)')
+  .option('-H, --header <header>', 'A request header for --explain, "Name: value" (repeatable)', repeatable)
   .action((options: { config?: string; explain?: string; header?: string | string[] }) => {
     const headers = options.header === undefined ? [] : Array.isArray(options.header) ? options.header : [options.header];
     process.stdout.write(`${runRoutesCommand({ configFile: options.config, explain: options.explain, headers })}\n`);
@@ -106,6 +111,7 @@ cli.version(version);
 
 try {
   cli.parse(process.argv, { run: false });
+  checkArguments(cli);
   await cli.runMatchedCommand();
 } catch (error) {
   fail(error);

@@ -11,6 +11,7 @@
 import type { ConfigIssue } from './errors.js';
 import { describeValue } from './errors.js';
 import { isBindAddress, isIpOrCidr } from './addresses.js';
+import { logLevels, parseLogLevel } from '../log.js';
 
 /** Values from `WARPDRIVE_*` variables that replace the file's. */
 export interface EnvOverrides {
@@ -39,6 +40,7 @@ export const envVarNames = [
   'WARPDRIVE_TARGET_HOST',
   'WARPDRIVE_TARGET_PORT',
   'WARPDRIVE_TARGET_SOCKET',
+  'WARPDRIVE_LOG_LEVEL',
 ] as const;
 
 /** An unset or blank variable counts as absent (`VAR= warpdrive` is a common way to unset). */
@@ -95,6 +97,13 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv, issues: ConfigIssue[]):
         issues.push(bad('WARPDRIVE_TRUSTED_PROXIES', 'a comma-separated list of IP addresses or CIDRs such as 10.0.0.0/8,127.0.0.1', entry));
       }
     }
+  }
+
+  // The logger reads this variable itself (it must work before any config is loaded);
+  // checking it here makes a typo stop `check` and a start like any other bad value.
+  const logLevel = read(env, 'WARPDRIVE_LOG_LEVEL');
+  if (logLevel !== undefined && parseLogLevel(logLevel) === undefined) {
+    issues.push(bad('WARPDRIVE_LOG_LEVEL', `a log level: ${logLevels.join(', ')}`, logLevel, 'export WARPDRIVE_LOG_LEVEL=debug (or info, warn, error), or unset it for info'));
   }
 
   let shutdownTimeoutSecs: number | undefined;

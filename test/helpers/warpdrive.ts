@@ -4,7 +4,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './upstream.js';
@@ -135,4 +135,28 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   // 'close' rather than 'exit': it fires after stdout and stderr are drained.
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   return { code, stdout, stderr };
+}
+
+/**
+ * Environment entries that blank the runner's own WARPDRIVE_* variables (and UWS_USE_FALLBACK):
+ * a developer's exported settings must not leak into what a CLI test checks.
+ */
+export const cleanEnv: Record<string, string> = Object.fromEntries(
+  Object.keys(process.env)
+    .filter((name) => name.startsWith('WARPDRIVE_') || name === 'UWS_USE_FALLBACK')
+    .map((name) => [name, '']),
+);
+
+/** The repository's root (where package.json names warpdrive), found from the compiled helper in any outDir. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    try {
+      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'warpdrive') return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('the warpdrive repository root was not found above the compiled test helper');
 }
