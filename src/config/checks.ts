@@ -12,6 +12,7 @@
 import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
+import { maxSocketPathBytes, resolveConfigPath } from './resolve-config-path.js';
 import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
@@ -22,6 +23,8 @@ export interface CheckedSections {
   readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
   readonly routes: readonly (RouteConfig | undefined)[] | undefined;
   readonly middleware: MiddlewareConfig | undefined;
+  /** The directory relative paths resolve against (the config file's). */
+  readonly baseDir: string;
 }
 
 const upstreamName = /^[A-Za-z0-9_-]+$/;
@@ -29,7 +32,7 @@ const upstreamName = /^[A-Za-z0-9_-]+$/;
 type Address = Pick<InstanceConfig, 'host' | 'port' | 'socket'>;
 
 /** Issues of one address (upstream top level or instance); returns its identity key, if any. */
-function checkAddress(address: Address, path: string, issues: ConfigIssue[]): string | undefined {
+function checkAddress(address: Address, path: string, baseDir: string, issues: ConfigIssue[]): string | undefined {
   const { host, port, socket } = address;
   if (socket !== undefined && (host !== undefined || port !== undefined)) {
     issues.push({
@@ -46,7 +49,22 @@ function checkAddress(address: Address, path: string, issues: ConfigIssue[]): st
     issues.push({ path: `${path}.host`, message: `expected a host next to port = ${port}, found nothing; fix: add host = "127.0.0.1"` });
     return undefined;
   }
-  if (socket !== undefined) return `unix:${socket}`;
+  if (socket !== undefined) {
+    // The resolved path is what connect() receives: "a.sock" and "./a.sock" are one address,
+    // and a short relative path can become too long for a socket address once resolved.
+    const resolved = resolveConfigPath(baseDir, socket);
+    const bytes = Buffer.byteLength(resolved);
+    if (bytes > maxSocketPathBytes) {
+      issues.push({
+        path: `${path}.socket`,
+        message:
+          `expected a Unix socket path of at most ${maxSocketPathBytes} bytes (the system's limit), found ${bytes} bytes` +
+          `${resolved === socket ? '' : ` once resolved against the config file's directory (${resolved})`}; fix: use a shorter path, e.g. socket = "/run/app/app.sock"`,
+      });
+      return undefined;
+    }
+    return `unix:${resolved}`;
+  }
   if (host !== undefined) return `tcp:${host}:${port}`;
   return undefined;
 }
@@ -55,7 +73,7 @@ function hasAddress(address: Address): boolean {
   return address.host !== undefined || address.port !== undefined || address.socket !== undefined;
 }
 
-function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIssue[]): void {
+function checkUpstream(name: string, upstream: UpstreamConfig, baseDir: string, issues: ConfigIssue[]): void {
   const path = `upstreams.${name}`;
   const { instances } = upstream;
   if (instances !== undefined && hasAddress(upstream)) {
@@ -69,7 +87,7 @@ function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIss
         path,
         message: `expected an address (host + port, socket, or [[upstreams.${name}.instances]]), found none; fix: add host = "127.0.0.1" and port = 3000, or socket = "/tmp/${name}.sock"`,
       });
-    } else checkAddress(upstream, path, issues);
+    } else checkAddress(upstream, path, baseDir, issues);
   }
 
   if (instances !== undefined) {
@@ -80,7 +98,7 @@ function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIss
         issues.push({ path: instancePath, message: 'expected host + port or socket, found neither; fix: add socket = "/tmp/app.sock" or host and port' });
         return;
       }
-      const key = checkAddress(instance, instancePath, issues);
+      const key = checkAddress(instance, instancePath, baseDir, issues);
       if (key === undefined) return;
       const first = seen.get(key);
       if (first !== undefined) {
@@ -194,7 +212,7 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
       });
     }
     if (upstream === undefined) continue;
-    checkUpstream(name, upstream, issues);
+    checkUpstream(name, upstream, sections.baseDir, issues);
     parsed.set(name, upstream);
   }
   // Process dependencies need every upstream to have parsed, else "unknown" would be a guess.

@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
 import { planProcessOrder } from './process-order.js';
+import { resolveConfigPath } from './resolve-config-path.js';
 import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
 import type {
   HealthSpec,
@@ -24,6 +25,7 @@ import type {
 
 const ms = (secs: number): number => Math.round(secs * 1000);
 const optionalMs = (secs: number | undefined): number | undefined => (secs === undefined ? undefined : ms(secs));
+const optionalPath = (baseDir: string, path: string | undefined): string | undefined => (path === undefined ? undefined : resolveConfigPath(baseDir, path));
 
 /**
  * Makes a Map read-only in fact, not only in type: Object.freeze leaves a Map's
@@ -50,14 +52,15 @@ function freeze<T>(value: T): T {
   return value;
 }
 
-function compileProcess(process: ProcessConfig | undefined): ProcessSpec | undefined {
+function compileProcess(process: ProcessConfig | undefined, baseDir: string): ProcessSpec | undefined {
   if (process === undefined) return undefined;
   return {
     command: process.command,
     args: [...process.args],
     // A plain object: TOML tables arrive with a null prototype, which surprises spawn() callers that spread it.
     env: { ...process.env },
-    cwd: process.cwd,
+    // Unset: the config file's directory, so `args = ["bin/server"]` works wherever warpdrive is started.
+    cwd: resolveConfigPath(baseDir, process.cwd ?? '.'),
     dependsOn: [...process.depends_on],
     stopTimeoutMs: ms(process.stop_timeout_secs),
     startTimeoutMs: ms(process.start_timeout_secs),
@@ -65,8 +68,8 @@ function compileProcess(process: ProcessConfig | undefined): ProcessSpec | undef
   };
 }
 
-function compileAddress(address: Pick<InstanceConfig, 'host' | 'port' | 'socket'>, where: string): InstanceAddress {
-  if (address.socket !== undefined) return { kind: 'unix', socketPath: address.socket };
+function compileAddress(address: Pick<InstanceConfig, 'host' | 'port' | 'socket'>, where: string, baseDir: string): InstanceAddress {
+  if (address.socket !== undefined) return { kind: 'unix', socketPath: resolveConfigPath(baseDir, address.socket) };
   if (address.host !== undefined && address.port !== undefined) return { kind: 'tcp', host: address.host, port: address.port };
   throw new Error(`compile(): ${where} has no address; checkSections should have rejected it`);
 }
@@ -85,16 +88,16 @@ function compileHealth(health: HealthConfig | undefined): HealthSpec | undefined
   };
 }
 
-function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
+function compileUpstream(name: string, upstream: UpstreamConfig, baseDir: string): UpstreamSpec {
   const instances: InstanceSpec[] =
     upstream.instances !== undefined && upstream.instances.length > 0
       ? upstream.instances.map((instance, i) => ({
           id: `${name}#${i}`,
-          address: compileAddress(instance, `upstreams.${name}.instances[${i}]`),
+          address: compileAddress(instance, `upstreams.${name}.instances[${i}]`, baseDir),
           weight: instance.weight,
-          process: compileProcess(instance.process),
+          process: compileProcess(instance.process, baseDir),
         }))
-      : [{ id: `${name}#0`, address: compileAddress(upstream, `upstreams.${name}`), weight: 1, process: undefined }];
+      : [{ id: `${name}#0`, address: compileAddress(upstream, `upstreams.${name}`, baseDir), weight: 1, process: undefined }];
   return {
     name,
     strategy: upstream.strategy,
@@ -106,7 +109,7 @@ function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
       maxEjectionMs: ms(upstream.passive.max_ejection_secs),
       count5xx: upstream.passive.count_5xx,
     },
-    process: compileProcess(upstream.process),
+    process: compileProcess(upstream.process, baseDir),
     connectTimeoutMs: ms(upstream.connect_timeout_secs),
     readTimeoutMs: ms(upstream.read_timeout_secs),
     maxConnectionsPerInstance: upstream.max_connections,
@@ -153,18 +156,23 @@ function inactiveFeatures(config: Config): string[] {
   return inactive;
 }
 
-/** Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`. */
-export function compile(config: Config, source: string): RuntimePlan {
+/**
+ * Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`.
+ * Relative paths resolve against `baseDir` (the config file's directory): the plan
+ * holds only absolute paths.
+ */
+export function compile(config: Config, source: string, baseDir: string): RuntimePlan {
   const parsedUpstreams = new Map(Object.entries(config.upstreams));
   const { order, issues } = planProcessOrder(parsedUpstreams);
   if (issues.length > 0) throw new Error(`compile(): unchecked process dependencies: ${issues[0]!.message}`);
 
   const upstreams = new Map<string, UpstreamSpec>();
-  for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream)));
+  for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream, baseDir)));
 
   const { server, tls, cache, postgres, middleware } = config;
   const plan: RuntimePlan = {
     source,
+    baseDir,
     server: {
       bindAddress: server.bind_address,
       httpPort: server.http_port,
@@ -180,7 +188,13 @@ export function compile(config: Config, source: string): RuntimePlan {
     tls:
       tls === undefined
         ? undefined
-        : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
+        : {
+            enabled: tls.enabled,
+            domains: [...tls.domains],
+            acmeDirectory: optionalPath(baseDir, tls.acme_directory),
+            certFile: optionalPath(baseDir, tls.cert_file),
+            keyFile: optionalPath(baseDir, tls.key_file),
+          },
     upstreams: freezeMap(upstreams),
     routes: config.routes.map(compileRoute),
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },

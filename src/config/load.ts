@@ -15,6 +15,7 @@ import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
 import { compile } from './compile.js';
+import { configBaseDir } from './resolve-config-path.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
@@ -76,8 +77,9 @@ function applyMiddlewareOverrides(middleware: MiddlewareConfig, overrides: EnvOv
 /**
  * Validates a parsed TOML document (or the document simple mode synthesises),
  * applies env overrides and compiles; `issues` may already hold env problems.
+ * Relative paths in the document resolve against `baseDir`.
  */
-function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides, issues: ConfigIssue[]): RuntimePlan {
+function planFromDocument(raw: unknown, source: string, baseDir: string, overrides: EnvOverrides, issues: ConfigIssue[]): RuntimePlan {
   if (!isTable(raw)) throw new ConfigError(source, [...issues, { path: '', message: 'expected a TOML document of tables' }]);
 
   for (const key of Object.keys(raw)) {
@@ -126,7 +128,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware }));
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, baseDir }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 
@@ -140,7 +142,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
     postgres,
     middleware: middleware!,
   };
-  return compile(config, source);
+  return compile(config, source, baseDir);
 }
 
 /** Describes a TOML syntax error with its position and the offending line. */
@@ -153,9 +155,11 @@ function syntaxIssue(error: TomlError, text: string): ConfigIssue {
 
 /**
  * Parses TOML text into a RuntimePlan (env overrides applied). Throws ConfigError
- * listing every problem. `source` names the text in messages and `plan.source`.
+ * listing every problem. `source` names the text in messages and `plan.source`;
+ * relative paths in the text resolve against `baseDir`, by default the directory of
+ * `source` taken as a file path.
  */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}): RuntimePlan {
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}, baseDir: string = configBaseDir(source)): RuntimePlan {
   const issues: ConfigIssue[] = [];
   const overrides = readEnvOverrides(env, issues);
   let raw: unknown;
@@ -165,7 +169,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     if (!(error instanceof TomlError)) throw error;
     throw new ConfigError(source, [...issues, syntaxIssue(error, text)]);
   }
-  return planFromDocument(raw, source, overrides, issues);
+  return planFromDocument(raw, source, baseDir, overrides, issues);
 }
 
 /** Simple mode: one upstream "default" from WARPDRIVE_TARGET_*, one catch-all route. */
@@ -175,7 +179,8 @@ function planFromEnvironment(env: NodeJS.ProcessEnv): RuntimePlan {
   const target = readSimpleTarget(env, issues);
   if (issues.length > 0) throw new ConfigError(ENVIRONMENT_SOURCE, issues);
   const document = { upstreams: { default: { ...target } }, routes: [{ upstream: 'default', path_prefix: '/' }] };
-  return planFromDocument(document, ENVIRONMENT_SOURCE, overrides, issues);
+  // No file: WARPDRIVE_TARGET_SOCKET is relative to where the shell that set it stands.
+  return planFromDocument(document, ENVIRONMENT_SOURCE, configBaseDir(undefined), overrides, issues);
 }
 
 function readConfigFile(file: string, origin: string): string {

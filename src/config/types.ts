@@ -175,6 +175,8 @@ export interface MiddlewareSpec {
 export interface RuntimePlan {
   /** The config file path, or `"environment"` in simple mode. */
   readonly source: string;
+  /** The directory relative paths were resolved against: the config file's (simple mode: the working directory). Every path in the plan is absolute. */
+  readonly baseDir: string;
   readonly server: ServerSpec;
   readonly tls: TlsSpec | undefined;
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;

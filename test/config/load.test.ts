@@ -401,8 +401,8 @@ upstream = "app"
     const off = parseConfig(`${base}[tls]\nenabled = false\n`, 't.toml');
     assert.equal(off.tls?.enabled, false);
     assert.deepEqual(off.inactive, []);
-    const on = parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, 't.toml');
+    const on = parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, '/etc/warpdrive/t.toml');
     assert.deepEqual(on.inactive, ['tls']);
-    assert.equal(on.tls?.certFile, 'c.pem');
+    assert.equal(on.tls?.certFile, '/etc/warpdrive/c.pem');
   });
 });

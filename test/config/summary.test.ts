@@ -5,12 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPlanSummary, loadConfig, parseConfig } from '../../src/config/index.js';
-import { fixture } from './fixtures.js';
+import { fixture, fixtureDir } from './fixtures.js';
 
 describe('formatPlanSummary', () => {
   it('describes the seed example: listen address, upstreams, routes in order, start order, inactive keys', () => {
     const text = formatPlanSummary(loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' } }));
     const expectedLines = [
+      `relative paths from: ${fixtureDir} (the config file's directory; processes run there unless they set cwd)`,
       'listen: http://0.0.0.0:80',
       'proxy threads: 4 (sharing the port; the supervisor runs in a thread of its own)',
       '  rails: round_robin, 3 instances',

@@ -33,6 +33,8 @@ export interface RunOptions {
   args?: string[];
   /** How long to wait for the listening line. */
   startTimeoutMs?: number;
+  /** The working directory to start warpdrive in (default: the test runner's). */
+  cwd?: string;
 }
 
 /** Writes `toml` to a temporary file and returns its path. */
@@ -91,6 +93,7 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
   const args = [warpdriveBin, ...(configFile ? ['--config', configFile] : []), ...(options.args ?? [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, WARPDRIVE_LOG_LEVEL: 'info', ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -126,8 +129,8 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
 }
 
 /** Runs the CLI to completion (e.g. `check`) and returns its exit code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -159,6 +159,7 @@ export function upstream(name: string, instances: InstanceSpec[], process?: Proc
 export function planOf(upstreams: UpstreamSpec[], processOrder: string[]): RuntimePlan {
   return {
     source: 'test',
+    baseDir: process.cwd(),
     server: { bindAddress: '127.0.0.1', httpPort: 0, httpsPort: undefined, workerThreads: 1, maxHeaderBytes: 16_384, maxBodyBytes: undefined, shutdownTimeoutMs: 5_000, idleTimeoutMs: 10_000 },
     tls: undefined,
     upstreams: new Map(upstreams.map((u) => [u.name, u])),
