@@ -126,7 +126,10 @@ export function checkArguments(cli: CAC): void {
   if (cli.args.length > maxArgs) {
     const extra = String(cli.args[maxArgs]);
     if (command.isDefaultCommand) throw unknownCommand(cli, extra);
-    const takes = command.args.length === 0 ? 'takes no arguments' : `takes ${command.args.map((arg) => arg.value).join(' ')} only`;
+    const takes =
+      command.args.length === 0
+        ? 'takes no arguments'
+        : `takes at most ${command.args.length} argument${command.args.length === 1 ? '' : 's'} (${command.args.map((arg) => arg.value).join(', ')})`;
     throw new ArgumentError(`warpdrive: ${commandLabel(command)} ${takes}, found "${extra}" as well. Usage: warpdrive ${command.rawName}; ${helpHint}.`);
   }
   const required = command.args.filter((arg) => arg.required);

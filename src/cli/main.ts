@@ -18,6 +18,7 @@ import { createLogger, logLevels, parseLogLevel, setLogLevel } from '../log.js';
 import { SupervisorSelectionError } from '../supervisor/index.js';
 import { ProxyWorkerStartError } from '../threads/proxy-workers.js';
 import { ArgumentError, checkArguments, repeatable } from './check-arguments.js';
+import { runInitCommand } from './init.js';
 import { RoutesArgumentError, runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
@@ -104,6 +105,12 @@ cli
   .action((options: { config?: string; explain?: string; header?: string | string[] }) => {
     const headers = options.header === undefined ? [] : Array.isArray(options.header) ? options.header : [options.header];
     process.stdout.write(`${runRoutesCommand({ configFile: options.config, explain: options.explain, headers })}\n`);
+  });
+
+cli
+  .command('init [file]', 'Write a commented starter configuration for a Rails app (default file: warpdrive.toml; never overwrites)')
+  .action((file: string | undefined) => {
+    process.stdout.write(`${runInitCommand(file)}\n`);
   });
 
 cli.help();

@@ -1,0 +1,89 @@
+/**
+ * The configuration `warpdrive init` writes: a Rails app behind warpdrive, with
+ * every line commented for a reader who has not seen warpdrive before. It must
+ * pass `warpdrive check` as written (test/integration/cli-init.test.ts), so it
+ * only uses keys that take effect today.
+ *
+ * @module
+ */
+
+/** The starter file's text. */
+export const railsStarterConfig = `# warpdrive configuration for a Rails app, written by \`warpdrive init\`.
+#
+# warpdrive starts Puma, waits until it answers, and sends it every request;
+# it restarts Puma if it crashes and stops it (after in-flight requests finish)
+# when warpdrive stops. Put this file in the app's root directory:
+#
+#   warpdrive check --config warpdrive.toml    # validate it and see what would run
+#   warpdrive --config warpdrive.toml          # run it (Ctrl-C stops everything)
+#
+# Relative paths (sockets, cwd) are relative to this file's directory, and the
+# processes run there, wherever warpdrive is started from.
+
+[server]
+# 80 in production: as a systemd service warpdrive binds it without root
+# (packaging/warpdrive.service). 8080 works for anyone.
+http_port = 8080
+bind_address = "0.0.0.0"
+# "auto": one proxy thread per CPU. One thread serves tens of thousands of
+# requests a second; more is for when the proxy itself is the bottleneck.
+worker_threads = 1
+# On stop (SIGTERM, Ctrl-C), how long in-flight requests get to finish before
+# Puma is stopped.
+shutdown_timeout_secs = 30
+
+# Puma on a Unix socket: faster than TCP on the same machine, and only local
+# users who can open tmp/ can connect to it. tmp/ exists in every Rails app.
+[upstreams.rails]
+socket = "tmp/puma.sock"
+# Puma stops gracefully on SIGTERM; warpdrive sends it after draining.
+process.command = "bundle"
+process.args = ["exec", "puma", "--bind", "unix://tmp/puma.sock", "--environment", "production"]
+# RAILS_SERVE_STATIC_FILES makes Rails before 7.1 serve public/ (assets); 7.1
+# and later do so by default. WEB_CONCURRENCY is Puma's number of worker processes.
+process.env = { RAILS_ENV = "production", RAILS_LOG_TO_STDOUT = "1", RAILS_SERVE_STATIC_FILES = "1", WEB_CONCURRENCY = "2" }
+# Booting a large app (and precompiled bootsnap caches) can take a while.
+process.start_timeout_secs = 90
+
+# Rails 7.1 and later answer GET /up with 200 when the app has booted. For an
+# older app, point this at any cheap page, or remove the section.
+[upstreams.rails.health]
+path = "/up"
+interval_secs = 10
+
+# Routes are tried in order; the first that matches takes the request.
+
+# ActionCable WebSockets. In a default Rails app Action Cable is mounted at /cable
+# inside the same Puma. To run a standalone cable server, add an upstream, e.g.
+# [upstreams.cable] with socket = "tmp/cable.sock" and a process running
+# \`bundle exec puma --bind unix://tmp/cable.sock cable/config.ru\`, and send this
+# route there with upstream = "cable".
+[[routes]]
+path_prefix = "/cable"
+upstream = "rails"
+description = "ActionCable WebSockets"
+
+# Precompiled assets (\`rails assets:precompile\` writes them to public/assets),
+# served by Rails's static file server. Rails answers them with long-lived
+# Cache-Control headers because their names carry a digest.
+[[routes]]
+path_prefix = "/assets"
+methods = ["GET", "HEAD"]
+upstream = "rails"
+description = "Precompiled assets"
+
+# Everything else: the Rails app.
+[[routes]]
+path_prefix = "/"
+upstream = "rails"
+description = "Rails"
+
+[middleware]
+# X-Forwarded-For, -Proto and -Host for Rails (request.remote_ip, URL helpers).
+forward_headers = true
+# Behind a load balancer, list its addresses so Rails sees the real client:
+# trusted_proxies = ["10.0.0.0/8"]
+trusted_proxies = []
+# One access-log line per request on stdout.
+log_requests = true
+`;
