@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `warpdrive` command (cac): run the proxy, `check` a config, list or
- * explain `routes`. Kept thin: each command calls one function of src/.
+ * explain `routes`, write a starter config with `init`. Kept thin: each command
+ * calls one function of src/; argument mistakes are caught before any command
+ * runs (check-arguments.ts).
  *
  * Exit codes: 0 ok; 1 runtime failure (port in use, native module missing);
  * 2 invalid configuration or arguments.
@@ -14,11 +16,12 @@ import { startWarpdrive } from '../app.js';
 import { ConfigError, formatPlanSummary, loadConfig } from '../config/index.js';
 import { NativeBindingError } from '../ingress/uws.js';
 import { PortInUseError } from '../ingress/server.js';
-import { createLogger, logLevels, parseLogLevel, setLogLevel } from '../log.js';
+import { createLogger } from '../log.js';
 import { SupervisorSelectionError } from '../supervisor/index.js';
 import { ProxyWorkerStartError } from '../threads/proxy-workers.js';
 import { ArgumentError, checkArguments, repeatable } from './check-arguments.js';
 import { runInitCommand } from './init.js';
+import { applyLogLevelFlag } from './log-level-flag.js';
 import { RoutesArgumentError, runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
@@ -47,15 +50,7 @@ function fail(error: unknown): never {
 }
 
 async function run(options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }): Promise<void> {
-  if (options.logLevel !== undefined) {
-    const level = parseLogLevel(options.logLevel);
-    if (level === undefined) {
-      throw new ArgumentError(`warpdrive: --log-level ${JSON.stringify(options.logLevel)} is not a log level; valid: ${logLevels.join(', ')} (default info). Run "warpdrive --help".`);
-    }
-    setLogLevel(level);
-    // Worker threads (supervisor, proxy threads) read the level from the environment they inherit.
-    process.env.WARPDRIVE_LOG_LEVEL = level;
-  }
+  applyLogLevelFlag(options.logLevel);
   const plan = loadConfig({ configFile: options.config, env: process.env });
   const running = await startWarpdrive(plan, { only: nameList(options.only), except: nameList(options.except) });
   let signals = 0;
@@ -110,7 +105,7 @@ cli
 cli
   .command('init [file]', 'Write a commented starter configuration for a Rails app (default file: warpdrive.toml; never overwrites)')
   .action((file: string | undefined) => {
-    process.stdout.write(`${runInitCommand(file)}\n`);
+    process.stdout.write(`${runInitCommand(file === undefined ? undefined : String(file))}\n`);
   });
 
 cli.help();

@@ -134,7 +134,7 @@ describe('TOML examples in README.md and docs/*.md pass warpdrive check', () => 
       const toml = example.fragment ? stringifyToml(completeFragment(example.toml)) : example.toml;
       const file = writeConfig(toml, path.basename(example.file, '.md') + '.toml');
       const { code, stdout, stderr } = await runCli(['check', '--config', file], cleanEnv);
-      assert.equal(code, 0, `warpdrive check failed on ${example.file} line ${example.line}:\n${stderr}\n--- checked:\n${toml}`);
+      assert.equal(code, 0, `warpdrive check exited ${code} on ${example.file} line ${example.line}:\n${stderr}\n--- checked:\n${toml}`);
       assert.match(stdout, /^upstreams \(\d+\):/m);
     });
   }
