@@ -128,6 +128,24 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
   };
 }
 
+/**
+ * Resolves once warpdrive's output (stdout and stderr) matches `pattern`: for events
+ * it logs (a process ready, a drain started). The caller's test timeout bounds the wait.
+ */
+export function outputMatching(wd: RunningWarpdrive, pattern: RegExp): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!pattern.test(wd.output())) return;
+      wd.child.stdout!.off('data', check);
+      wd.child.stderr!.off('data', check);
+      resolve();
+    };
+    wd.child.stdout!.on('data', check);
+    wd.child.stderr!.on('data', check);
+    check();
+  });
+}
+
 /** Runs the CLI to completion (e.g. `check`) and returns its exit code and output. */
 export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });

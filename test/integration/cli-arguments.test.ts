@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { request } from 'undici';
 import { tempDir } from '../helpers/upstream.js';
-import { cleanEnv, repoRoot, runCli, startWarpdrive, writeConfig } from '../helpers/warpdrive.js';
+import { cleanEnv, outputMatching, repoRoot, runCli, startWarpdrive, writeConfig } from '../helpers/warpdrive.js';
 
 const bounded = { timeout: 20_000 };
 
@@ -110,14 +110,7 @@ upstream = "app"
     await res.body.dump();
     // The child printed its line before it became ready; the supervisor thread forwards it
     // asynchronously, so wait for it (bounded by the test timeout), not for a fixed time.
-    await new Promise<void>((resolve) => {
-      const seen = (): void => {
-        if (wd.output().includes('child-that-talks listening on')) resolve();
-      };
-      wd.child.stderr!.on('data', seen);
-      wd.child.stdout!.on('data', seen);
-      seen();
-    });
+    await outputMatching(wd, /child-that-talks listening on/);
     assert.equal(await wd.stop(), 0);
   });
 });

@@ -7,14 +7,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import WebSocket from 'ws';
+import { fakePumaScript } from '../helpers/fake-puma.js';
 import { tempDir } from '../helpers/upstream.js';
 import { cleanEnv, runCli, startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const bounded = { timeout: 30_000 };
-const fakePuma = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../helpers/fake-puma.js');
 
 describe('warpdrive init', () => {
   const running: RunningWarpdrive[] = [];
@@ -57,7 +56,7 @@ describe('warpdrive init', () => {
     assert.equal(init.code, 0, init.stderr);
     // `bundle` on PATH is the stand-in for Puma; the port becomes any free one.
     const bin = tempDir('wd-init-bin-');
-    writeFileSync(path.join(bin, 'bundle'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(fakePuma)} "$@"\n`);
+    writeFileSync(path.join(bin, 'bundle'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(fakePumaScript())} "$@"\n`);
     chmodSync(path.join(bin, 'bundle'), 0o755);
     const wd = await startWarpdrive(path.join(app, 'warpdrive.toml'), {
       cwd: tempDir('wd-init-elsewhere-'),

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
 import { tempDir } from '../helpers/upstream.js';
-import { cleanEnv, repoRoot, runCli, startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
+import { cleanEnv, outputMatching, repoRoot, runCli, startWarpdrive, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const bounded = { timeout: 30_000 };
 
@@ -94,6 +94,10 @@ upstream = "app"
       env: { ...cleanEnv, WARPDRIVE_HTTP_PORT: '0', WARPDRIVE_BIND_ADDRESS: '127.0.0.1' },
     });
     running.push(wd);
+    // warpdrive listens while its processes start; round robin then uses the ready ones.
+    // Both api instances must be ready before the requests can show that both answer.
+    await outputMatching(wd, /api#0 \(127\.0\.0\.1:3101\) process ready/);
+    await outputMatching(wd, /api#1 \(127\.0\.0\.1:3102\) process ready/);
     const web = await getJson(`${wd.url}/`);
     assert.equal(web.status, 200);
     assert.equal(web.body.app, 'web');
