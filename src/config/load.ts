@@ -16,6 +16,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
 import { compile } from './compile.js';
 import { configBaseDir } from './resolve-config-path.js';
+import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
@@ -129,6 +130,7 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
   issues.push(...checkSections({ server, tls, upstreams, routes, middleware, baseDir }));
+  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

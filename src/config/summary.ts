@@ -95,6 +95,5 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   lines.push(`routes (${plan.routes.length}, first match wins):`);
   for (const route of plan.routes) lines.push(...formatRoute(route));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
-  if (plan.inactive.length > 0) lines.push(`not active yet: ${plan.inactive.join(', ')} (parsed and validated, no effect in this version)`);
   return lines.join('\n');
 }

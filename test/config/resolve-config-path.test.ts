@@ -61,7 +61,7 @@ describe('compile(): every path in the plan is absolute, from the file\'s direct
 
   it('TLS files and the ACME directory', () => {
     const plan = parseConfig(
-      `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n${route}[tls]\nenabled = true\ncert_file = "certs/site.pem"\nkey_file = "/etc/ssl/site.key"\nacme_directory = "acme"\n`,
+      `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n${route}[tls]\nenabled = false\ncert_file = "certs/site.pem"\nkey_file = "/etc/ssl/site.key"\nacme_directory = "acme"\n`,
       file,
     );
     assert.equal(plan.tls?.certFile, '/srv/shop/config/certs/site.pem');
