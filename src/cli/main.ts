@@ -21,6 +21,7 @@ import { checkArguments, repeatable } from './check-arguments.js';
 import { runInitCommand } from './init.js';
 import { applyLogLevelFlag } from './log-level-flag.js';
 import { runRoutesCommand } from './routes.js';
+import { runRestartCommand, runStatusCommand } from './status.js';
 
 const log = createLogger('warpdrive');
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,7 +36,16 @@ function nameList(value: unknown): string[] | undefined {
 /** Errors in what the user wrote (config file, flags, names): the message alone, exit 2. */
 const userErrorCodes: ReadonlySet<string> = new Set(['WD_ERR_CONFIG', 'WD_ERR_ARGUMENT', 'WD_ERR_SUPERVISOR_SELECTION']);
 /** Runtime failures whose message already names the cause and the fix: no stack trace, exit 1. */
-const explainedCodes: ReadonlySet<string> = new Set(['WD_ERR_UWS_NATIVE', 'WD_ERR_LISTEN', 'WD_ERR_PROXY_WORKER', 'WD_ERR_NOT_RUNNING', 'WD_ERR_RELOAD']);
+const explainedCodes: ReadonlySet<string> = new Set([
+  'WD_ERR_UWS_NATIVE',
+  'WD_ERR_LISTEN',
+  'WD_ERR_PROXY_WORKER',
+  'WD_ERR_NOT_RUNNING',
+  'WD_ERR_RELOAD',
+  'WD_ERR_ADMIN_LISTEN',
+  'WD_ERR_LOG_FILE',
+  'WD_ERR_ADMIN_REQUEST',
+]);
 
 class CliError extends Error {
   constructor(
@@ -125,6 +135,9 @@ async function run(options: { config?: string; only?: unknown; except?: unknown;
   process.on('SIGINT', onStopSignal);
   // nginx's and Caddy's reload signal: load the configuration again, without dropping a connection.
   process.on('SIGHUP', () => void running.reload('SIGHUP received').then(recordReload));
+  // logrotate's signal (packaging/logrotate/warpdrive): open the access-log file again. Handling it also
+  // keeps Node.js from starting its inspector, which is what SIGUSR1 does by default.
+  process.on('SIGUSR1', () => void running.reopenLogFile());
   // Not a warpdrive signal: by default it would end the process with no drain and no word.
   process.on('SIGUSR2', () => log.warn('SIGUSR2 received and ignored (SIGHUP reloads, SIGTERM stops)'));
 }
@@ -201,6 +214,22 @@ cli
   .action((options: { config?: string; explain?: string; header?: string | string[] }) => {
     const headers = options.header === undefined ? [] : Array.isArray(options.header) ? options.header : [options.header];
     process.stdout.write(`${runRoutesCommand({ configFile: options.config, explain: options.explain, headers })}\n`);
+  });
+
+cli
+  .command('status', 'Show the processes and instances of a running warpdrive (through its [admin] listener)')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (options: { config?: string }) => {
+    const plan = loadConfig({ configFile: configFileOf(options), env: process.env });
+    process.stdout.write(`${await runStatusCommand(plan)}\n`);
+  });
+
+cli
+  .command('restart <name>', 'Restart a supervised process, or every process of an upstream one at a time (through the [admin] listener)')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (name: string, options: { config?: string }) => {
+    const plan = loadConfig({ configFile: configFileOf(options), env: process.env });
+    process.stdout.write(`${await runRestartCommand(plan, String(name))}\n`);
   });
 
 cli

@@ -13,7 +13,8 @@ import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
 import { maxSocketPathBytes, resolveConfigPath } from './resolve-config-path.js';
-import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import { isLoopback, parseAdminListen } from './addresses.js';
+import type { AdminConfig, InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
 export interface CheckedSections {
@@ -23,6 +24,8 @@ export interface CheckedSections {
   readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
   readonly routes: readonly (RouteConfig | undefined)[] | undefined;
   readonly middleware: MiddlewareConfig | undefined;
+  /** Undefined when absent or when it failed the schema. */
+  readonly admin?: AdminConfig | undefined;
   /** The directory relative paths resolve against (the config file's). */
   readonly baseDir: string;
 }
@@ -196,6 +199,40 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   });
 }
 
+/** log_format and log_file only mean something with log_requests = true. */
+function checkLogging(middleware: MiddlewareConfig | undefined, issues: ConfigIssue[]): void {
+  if (middleware === undefined || middleware.log_requests) return;
+  for (const key of ['log_format', 'log_file'] as const) {
+    if (middleware[key] !== undefined) {
+      issues.push({ path: `middleware.${key}`, message: `set while log_requests is false, so there is no access log to apply it to; fix: add log_requests = true, or remove ${key}` });
+    }
+  }
+}
+
+/** The admin listener: a token beyond loopback, and an address the proxy does not use already. */
+function checkAdmin(admin: AdminConfig | undefined, server: ServerConfig | undefined, baseDir: string, issues: ConfigIssue[]): void {
+  if (admin === undefined) return;
+  const listen = parseAdminListen(admin.listen);
+  if (listen === undefined) return;
+  if (listen.kind === 'tcp') {
+    if (!isLoopback(listen.host) && admin.token === undefined) {
+      issues.push({
+        path: 'admin.token',
+        message: `required when the admin listener is reachable from other machines (listen = "${admin.listen}"): anyone who reaches it could drain instances and restart processes; fix: add token = "..." under [admin] (or export WARPDRIVE_ADMIN_API_TOKEN=...), or listen on 127.0.0.1 or a Unix socket`,
+      });
+    }
+    if (server !== undefined && listen.port === server.http_port) {
+      issues.push({ path: 'admin.listen', message: `port ${listen.port} is server.http_port as well; fix: give the admin listener a port of its own, e.g. "127.0.0.1:9180"` });
+    }
+  } else {
+    const resolved = resolveConfigPath(baseDir, listen.socketPath);
+    const bytes = Buffer.byteLength(resolved);
+    if (bytes > maxSocketPathBytes) {
+      issues.push({ path: 'admin.listen', message: `expected a Unix socket path of at most ${maxSocketPathBytes} bytes, found ${bytes} bytes (${resolved}); fix: use a shorter path, e.g. "/run/warpdrive/admin.sock"` });
+    }
+  }
+}
+
 /** Runs every cross-field check; returns the issues found (empty = consistent). */
 export function checkSections(sections: CheckedSections): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -225,6 +262,9 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
     });
   }
   checkRoutes(sections, issues);
+
+  checkLogging(sections.middleware, issues);
+  checkAdmin(sections.admin, sections.server, sections.baseDir, issues);
 
   const { server, tls } = sections;
   if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {

@@ -9,11 +9,12 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { parseStatusRange } from './addresses.js';
+import { parseAdminListen, parseStatusRange } from './addresses.js';
 import { planProcessOrder } from './process-order.js';
 import { resolveConfigPath } from './resolve-config-path.js';
-import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
 import type {
+  AdminSpec,
   HealthSpec,
   InstanceAddress,
   InstanceSpec,
@@ -142,6 +143,15 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
   };
 }
 
+function compileAdmin(admin: AdminConfig, baseDir: string): AdminSpec {
+  const listen = parseAdminListen(admin.listen);
+  if (listen === undefined) throw new Error(`compile(): admin.listen ${JSON.stringify(admin.listen)} passed the schema unparsed`);
+  return {
+    listen: listen.kind === 'unix' ? { kind: 'unix', socketPath: resolveConfigPath(baseDir, listen.socketPath) } : listen,
+    token: admin.token,
+  };
+}
+
 /**
  * Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`.
  * Relative paths resolve against `baseDir` (the config file's directory): the plan
@@ -155,7 +165,7 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
   const upstreams = new Map<string, UpstreamSpec>();
   for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream, baseDir)));
 
-  const { server, tls, cache, postgres, middleware } = config;
+  const { server, tls, cache, postgres, middleware, admin } = config;
   const plan: RuntimePlan = {
     source,
     baseDir,
@@ -191,8 +201,13 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
       xSendfileEnabled: middleware.x_sendfile_enabled,
       gzipCompressionEnabled: middleware.gzip_compression_enabled,
       logRequests: middleware.log_requests,
+      logFormat: middleware.log_format ?? 'combined',
+      logFile: optionalPath(baseDir, middleware.log_file),
+      requestId: middleware.request_id,
+      requestStartHeader: middleware.request_start_header,
       adminToken: middleware.admin_token,
     },
+    admin: admin === undefined ? undefined : compileAdmin(admin, baseDir),
     processOrder: order,
   };
   return freeze(plan);

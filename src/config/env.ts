@@ -22,6 +22,8 @@ export interface EnvOverrides {
   readonly logRequests: boolean | undefined;
   readonly trustedProxies: readonly string[] | undefined;
   readonly shutdownTimeoutSecs: number | undefined;
+  /** Replaces `[admin] token` (the admin listener's bearer token). */
+  readonly adminApiToken: string | undefined;
 }
 
 /** The one upstream of simple mode. */
@@ -34,6 +36,7 @@ export const envVarNames = [
   'WARPDRIVE_BIND_ADDRESS',
   'WARPDRIVE_MAX_HEADER_BYTES',
   'WARPDRIVE_ADMIN_TOKEN',
+  'WARPDRIVE_ADMIN_API_TOKEN',
   'WARPDRIVE_LOG_REQUESTS',
   'WARPDRIVE_TRUSTED_PROXIES',
   'WARPDRIVE_SHUTDOWN_TIMEOUT_SECS',
@@ -120,6 +123,7 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv, issues: ConfigIssue[]):
     bindAddress,
     maxHeaderBytes,
     adminToken: read(env, 'WARPDRIVE_ADMIN_TOKEN'),
+    adminApiToken: read(env, 'WARPDRIVE_ADMIN_API_TOKEN'),
     logRequests,
     trustedProxies,
     shutdownTimeoutSecs,

@@ -22,7 +22,7 @@ import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
 import type { ConfigIssue } from './errors.js';
 import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
-import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
 
 /** Plan source used in simple mode (no config file). */
@@ -98,6 +98,7 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
   const tls = raw.tls === undefined ? undefined : parsePart(sectionSchemas.tls, raw.tls, ['tls'], issues);
   const cache = raw.cache === undefined ? undefined : parsePart(sectionSchemas.cache, raw.cache, ['cache'], issues);
   const postgres = raw.postgres === undefined ? undefined : parsePart(sectionSchemas.postgres, raw.postgres, ['postgres'], issues);
+  const parsedAdmin = raw.admin === undefined ? undefined : parsePart(sectionSchemas.admin, raw.admin, ['admin'], issues);
 
   const upstreams = new Map<string, UpstreamConfig | undefined>();
   if (raw.upstreams !== undefined && !isTable(raw.upstreams)) {
@@ -129,7 +130,8 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, baseDir }));
+  const admin: AdminConfig | undefined = parsedAdmin === undefined ? undefined : { ...parsedAdmin, token: overrides.adminApiToken ?? parsedAdmin.token };
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir }));
   issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
@@ -143,6 +145,7 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
     cache,
     postgres,
     middleware: middleware!,
+    admin,
   };
   return compile(config, source, baseDir);
 }

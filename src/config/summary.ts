@@ -5,7 +5,7 @@
  */
 
 import { ENVIRONMENT_SOURCE } from './load.js';
-import type { InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
+import type { AdminSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -76,6 +76,12 @@ function formatRoute(route: RouteSpec): string[] {
   return lines;
 }
 
+function formatAdmin(admin: AdminSpec | undefined): string {
+  if (admin === undefined) return 'off (no [admin] section)';
+  const where = admin.listen.kind === 'unix' ? `unix:${admin.listen.socketPath}` : `http://${admin.listen.host.includes(':') ? `[${admin.listen.host}]` : admin.listen.host}:${admin.listen.port}`;
+  return `${where} (metrics at /metrics, dashboard at /, API under /api/; ${admin.token === undefined ? 'no token' : 'token required'})`;
+}
+
 /** A human-readable description of the plan, for `warpdrive check`. */
 export function formatPlanSummary(plan: RuntimePlan): string {
   const { server, middleware } = plan;
@@ -88,7 +94,9 @@ export function formatPlanSummary(plan: RuntimePlan): string {
     `limits: headers ${server.maxHeaderBytes} bytes, body ${server.maxBodyBytes === undefined ? 'unlimited' : `${server.maxBodyBytes} bytes`}, ` +
       `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}`,
     `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
-      `request log ${middleware.logRequests ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
+      `request log ${middleware.logRequests ? `on (${middleware.logFormat}, to ${middleware.logFile ?? 'stdout'})` : 'off'}, X-Request-Id ${middleware.requestId ? 'on' : 'off'}, ` +
+      `X-Request-Start ${middleware.requestStartHeader ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
+    `admin: ${formatAdmin(plan.admin)}`,
     `upstreams (${plan.upstreams.size}):`,
   ];
   for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream, plan.baseDir));

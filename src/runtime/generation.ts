@@ -34,6 +34,8 @@ export interface RequestSettings {
   readonly trusted: TrustedProxies;
   /** Read the peer address only if something uses it. */
   readonly captureClientIp: boolean;
+  /** Time upstream attempts (Exchange.upstreamStartedAt/EndedAt) only if something reads it: the access log or metrics. */
+  readonly timeUpstream: boolean;
 }
 
 let nextId = 1;
@@ -68,7 +70,8 @@ export class Generation {
       maxBodyBytes: plan.server.maxBodyBytes ?? Number.POSITIVE_INFINITY,
       forwardHeaders: plan.middleware.forwardHeaders,
       trusted: filters.trusted,
-      captureClientIp: plan.middleware.forwardHeaders || plan.middleware.logRequests || ipHash,
+      captureClientIp: plan.middleware.forwardHeaders || plan.middleware.logRequests || plan.middleware.requestId || ipHash,
+      timeUpstream: plan.middleware.logRequests || plan.admin !== undefined,
     };
   }
 

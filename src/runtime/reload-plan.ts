@@ -11,7 +11,7 @@ import { sameUpstreamDefinition } from './generation.js';
 
 /**
  * Server settings a running warpdrive cannot change: they belong to the listening
- * sockets and the thread count. A reload keeps the running values and names the
+ * sockets and the thread count (and so does `[admin]`, checked below). A reload keeps the running values and names the
  * keys it left alone.
  */
 const restartOnly: ReadonlyArray<readonly [keyof ServerSpec, string]> = [
@@ -46,7 +46,11 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
       server[key] = running.server[key];
     }
   }
-  const plan: RuntimePlan = needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec) });
+  // The admin listener is a socket too (and metrics are collected for it from the start).
+  const adminChanged = JSON.stringify(running.admin) !== JSON.stringify(next.admin);
+  if (adminChanged) needRestart.push('admin');
+  const plan: RuntimePlan =
+    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), admin: adminChanged ? running.admin : next.admin });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));

@@ -166,7 +166,19 @@ export function planOf(upstreams: UpstreamSpec[], processOrder: string[]): Runti
     routes: [],
     cache: undefined,
     postgres: undefined,
-    middleware: { forwardHeaders: true, trustedProxies: [], xSendfileEnabled: false, gzipCompressionEnabled: false, logRequests: false, adminToken: undefined },
+    middleware: {
+      forwardHeaders: true,
+      trustedProxies: [],
+      xSendfileEnabled: false,
+      gzipCompressionEnabled: false,
+      logRequests: false,
+      logFormat: 'combined',
+      logFile: undefined,
+      requestId: false,
+      requestStartHeader: false,
+      adminToken: undefined,
+    },
+    admin: undefined,
     processOrder,
   };
 }
