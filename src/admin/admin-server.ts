@@ -93,7 +93,8 @@ async function clearStaleSocket(path: string): Promise<void> {
 }
 
 export class AdminServer {
-  readonly address: string;
+  /** Where it listens, with the port the kernel chose when the configuration said 0. */
+  address: string;
   readonly #server: http.Server;
   readonly #host: AdminHost;
   readonly #token: Buffer | undefined;
@@ -139,6 +140,7 @@ export class AdminServer {
     });
     // Only the owner and its group may talk to the socket.
     if (listen.kind === 'unix') chmodSync(listen.socketPath, 0o660);
+    else admin.address = describeAdminAddress({ ...listen, port: (server.address() as net.AddressInfo).port });
     log.info(`admin listener on ${admin.address} (dashboard /, metrics /metrics, API /api/${spec.token === undefined ? '' : '; token required'})`);
     return admin;
   }

@@ -221,7 +221,7 @@ function checkAdmin(admin: AdminConfig | undefined, server: ServerConfig | undef
         message: `required when the admin listener is reachable from other machines (listen = "${admin.listen}"): anyone who reaches it could drain instances and restart processes; fix: add token = "..." under [admin] (or export WARPDRIVE_ADMIN_API_TOKEN=...), or listen on 127.0.0.1 or a Unix socket`,
       });
     }
-    if (server !== undefined && listen.port === server.http_port) {
+    if (server !== undefined && listen.port !== 0 && listen.port === server.http_port) {
       issues.push({ path: 'admin.listen', message: `port ${listen.port} is server.http_port as well; fix: give the admin listener a port of its own, e.g. "127.0.0.1:9180"` });
     }
   } else {

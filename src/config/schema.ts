@@ -391,7 +391,7 @@ export const AdminSchema = table(
       v.string(expect('an address such as "127.0.0.1:9180" or a Unix socket path')),
       v.check(
         (input) => parseAdminListen(input) !== undefined,
-        expect('"HOST:PORT" (an IP address or localhost, and a port 1-65535) or a Unix socket path', 'for example listen = "127.0.0.1:9180" or listen = "/run/warpdrive/admin.sock"'),
+        expect('"HOST:PORT" (an IP address or localhost, and a port 0-65535) or a Unix socket path', 'for example listen = "127.0.0.1:9180" or listen = "/run/warpdrive/admin.sock"'),
       ),
     ),
     token: v.optional(text('a token string')),

@@ -129,13 +129,15 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
 }
 
 /**
- * Resolves once warpdrive's output (stdout and stderr) matches `pattern`: for events
- * it logs (a process ready, a drain started). The caller's test timeout bounds the wait.
+ * Resolves once warpdrive's output (stdout and stderr) matches `pattern` (at least
+ * `times` times): for events it logs (a process ready, a drain started, access-log
+ * lines). The caller's test timeout bounds the wait.
  */
-export function outputMatching(wd: RunningWarpdrive, pattern: RegExp): Promise<void> {
+export function outputMatching(wd: RunningWarpdrive, pattern: RegExp, times = 1): Promise<void> {
+  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
   return new Promise((resolve) => {
     const check = (): void => {
-      if (!pattern.test(wd.output())) return;
+      if (times === 1 ? !pattern.test(wd.output()) : [...wd.output().matchAll(global)].length < times) return;
       wd.child.stdout!.off('data', check);
       wd.child.stderr!.off('data', check);
       resolve();
