@@ -281,7 +281,10 @@ async function warnIfTargetSilent(plan: RuntimePlan): Promise<void> {
   const instance = [...plan.upstreams.values()][0]?.instances[0];
   if (instance === undefined) return;
   const problem = await probeAddress(instance.address);
-  if (problem === undefined) return;
+  if (problem === undefined) {
+    log.debug(`simple mode: ${describeAddress(instance)} answers`);
+    return;
+  }
   log.warn(
     `simple mode: nothing answers at ${describeAddress(instance)} (${problem}); requests will get 502 until something listens there. ` +
       'Set WARPDRIVE_TARGET_HOST and WARPDRIVE_TARGET_PORT (or WARPDRIVE_TARGET_SOCKET) to where your app listens.',
