@@ -20,13 +20,16 @@ const style = `
 body { margin:0; background:var(--bg); color:var(--text); font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 header { display:flex; flex-wrap:wrap; gap:18px; align-items:baseline; padding:12px 18px; border-bottom:1px solid var(--line); }
 header h1 { font-size:18px; margin:0; }
+#facts { display:flex; flex-wrap:wrap; gap:6px 18px; }
 header .fact { color:var(--dim); }
 header .fact b { color:var(--text); font-weight:600; }
-main { display:grid; grid-template-columns: minmax(0,2fr) minmax(0,1fr); gap:14px; padding:14px 18px; }
-section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px 12px; min-width:0; }
+main { display:grid; grid-template-columns: minmax(0,2.3fr) minmax(300px,1fr); gap:14px; padding:14px 18px; }
+@media (max-width: 1100px) { main { grid-template-columns: minmax(0,1fr); } }
+section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px 12px; min-width:0; margin-bottom:14px; overflow-x:auto; }
 section h2 { font-size:13px; text-transform:uppercase; letter-spacing:.06em; color:var(--dim); margin:0 0 8px; }
 table { width:100%; border-collapse:collapse; }
 th, td { text-align:left; padding:4px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
+td.wrap { white-space:normal; word-break:break-all; }
 th { color:var(--dim); font-weight:500; font-size:12px; }
 td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
 .upstream { border:1px solid var(--line); border-radius:6px; padding:8px 10px; margin-bottom:10px; }
@@ -38,8 +41,8 @@ td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
 .state.up { color:var(--up); } .state.down, .state.ejected { color:var(--down); } .state.drained, .state.not-ready { color:var(--warn); }
 button { background:#21262d; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 8px; cursor:pointer; font-size:12px; }
 button:hover { border-color:var(--accent); }
-svg.spark { width:160px; height:28px; vertical-align:middle; }
-svg.spark polyline { fill:none; stroke:var(--accent); stroke-width:1.5; }
+svg.spark { width:180px; height:26px; vertical-align:middle; margin-left:auto; background:#11161c; border:1px solid var(--line); border-radius:3px; }
+svg.spark polyline { fill:none; stroke:var(--accent); stroke-width:1.5; vector-effect:non-scaling-stroke; }
 #errors li { margin-bottom:6px; word-break:break-word; }
 #errors .code { color:var(--down); font-weight:600; }
 #logs { font:12px/1.35 ui-monospace, SFMono-Regular, Menlo, monospace; max-height:320px; overflow:auto; white-space:pre-wrap; word-break:break-all; margin:0; }
@@ -140,7 +143,7 @@ function render(status) {
       const p = i.process ? processes.get(i.process) : undefined;
       const stateClass = i.state.replace(/ /g, '-').replace('process-not-ready', 'not-ready');
       return el('tr', { 'data-instance': i.id },
-        el('td', {}, i.id), el('td', { class: 'dim' }, i.address),
+        el('td', {}, i.id), el('td', { class: 'dim wrap' }, i.address),
         el('td', { class: 'state ' + stateClass }, i.state),
         el('td', { class: 'num' }, i.inFlight), el('td', { class: 'num' }, i.requests), el('td', { class: 'num' }, i.failures),
         el('td', {}, p ? p.unit + ' ' + (p.pid || '-') : '-'),
