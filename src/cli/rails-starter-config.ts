@@ -84,6 +84,19 @@ forward_headers = true
 # Behind a load balancer, list its addresses so Rails sees the real client:
 # trusted_proxies = ["10.0.0.0/8"]
 trusted_proxies = []
-# One access-log line per request on stdout.
+# One access-log line per request on stdout, in nginx's "combined" format plus
+# warpdrive's fields; log_format = "json" for one JSON object per line, and
+# log_file = "log/warpdrive.log" to write to a file (reopened on SIGUSR1).
 log_requests = true
+# X-Request-Id on every request sent to Rails (Rails logs it as request_id),
+# and X-Request-Start for your APM's queue time.
+request_id = true
+request_start_header = true
+
+# The admin listener on a Unix socket in tmp/: \`warpdrive status\` and
+# \`warpdrive restart rails\` use it, Prometheus can scrape /metrics, and / is a live
+# dashboard. To open the dashboard in a browser, listen on "127.0.0.1:9180"
+# instead (and add token = "..." to listen beyond this machine).
+[admin]
+listen = "tmp/warpdrive-admin.sock"
 `;

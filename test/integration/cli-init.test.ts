@@ -38,6 +38,7 @@ describe('warpdrive init', () => {
       '  1. path under /cable -> rails  # ActionCable WebSockets',
       '  2. path under /assets and method GET|HEAD -> rails  # Precompiled assets',
       '  3. path under / -> rails  # Rails',
+      `admin: unix:${path.join(app, 'tmp', 'warpdrive-admin.sock')} (metrics at /metrics, dashboard at /, API under /api/; no token)`,
     ]) {
       assert.ok(check.stdout.split('\n').includes(line), `check shows ${JSON.stringify(line)}:\n${check.stdout}`);
     }
@@ -49,7 +50,7 @@ describe('warpdrive init', () => {
     assert.ok(comments > settings, `${comments} comment lines for ${settings} settings`);
   });
 
-  test('runs as written: the process starts in the app directory, / /assets and /cable reach it', bounded, async () => {
+  test('runs as written: the process starts in the app directory, / /assets and /cable reach it, status works', bounded, async () => {
     const app = tempDir('wd-init-run-');
     mkdirSync(path.join(app, 'tmp'));
     const init = await runCli(['init', path.join(app, 'warpdrive.toml')], cleanEnv);
@@ -78,6 +79,11 @@ describe('warpdrive init', () => {
     });
     assert.equal(echoed, '{"command":"subscribe"}');
     ws.close();
+
+    // The starter's admin socket serves `warpdrive status` from another shell and directory.
+    const status = await runCli(['status', '--config', path.join(app, 'warpdrive.toml')], cleanEnv, tempDir('wd-init-status-'));
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^rails\s+rails#0\s+unix:\S+tmp\/puma\.sock\s+rails\s+\d+\s+\S+\s+0\s+[\d.]+%\s+[\d.]+ MiB\s+up\s+[\d.]+$/m);
     assert.equal(await wd.stop(), 0);
   });
 
