@@ -10,6 +10,7 @@
 
 import { availableParallelism } from 'node:os';
 import { parseAdminListen, parseStatusRange } from './addresses.js';
+import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
 import { resolveConfigPath } from './resolve-config-path.js';
 import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
@@ -119,7 +120,7 @@ function compileUpstream(name: string, upstream: UpstreamConfig, baseDir: string
   };
 }
 
-function compileRoute(route: RouteConfig, index: number): RouteSpec {
+function compileRoute(route: RouteConfig, index: number, configDir: string): RouteSpec {
   return {
     index,
     description: route.description,
@@ -133,6 +134,7 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
       header: route.header === undefined ? undefined : { name: route.header.name, value: route.header.value },
     },
     upstream: route.upstream,
+    staticFiles: compileStaticFiles(route, configDir),
     stripPrefix: route.strip_prefix,
     rewrite: route.rewrite,
     addHeaders: route.add_headers.map((pair) => ({ name: pair.name, value: pair.value })),
@@ -166,6 +168,10 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
   for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream, baseDir)));
 
   const { server, tls, cache, postgres, middleware, admin } = config;
+  // Relative paths of the file features start from the config file's directory, like every other path.
+  const configDir = baseDir;
+  const routes = config.routes.map((route, index) => compileRoute(route, index, configDir));
+  const anyStaticRoute = routes.some((route) => route.staticFiles !== undefined);
   const plan: RuntimePlan = {
     source,
     baseDir,
@@ -192,14 +198,17 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
             keyFile: optionalPath(baseDir, tls.key_file),
           },
     upstreams: freezeMap(upstreams),
-    routes: config.routes.map(compileRoute),
+    routes,
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
     middleware: {
       forwardHeaders: middleware.forward_headers,
       trustedProxies: [...middleware.trusted_proxies],
       xSendfileEnabled: middleware.x_sendfile_enabled,
+      xSendfile: compileXSendfile(middleware, configDir),
       gzipCompressionEnabled: middleware.gzip_compression_enabled,
+      compression: compileCompression(middleware),
+      staticCacheBytes: compileStaticCacheBytes(middleware, anyStaticRoute),
       logRequests: middleware.log_requests,
       logFormat: middleware.log_format ?? 'combined',
       logFile: optionalPath(baseDir, middleware.log_file),

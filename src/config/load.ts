@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
+import { checkFileSettings } from './file-settings.js';
 import { compile } from './compile.js';
 import { configBaseDir } from './resolve-config-path.js';
 import { unavailableFeatures } from './unavailable.js';
@@ -132,7 +133,8 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
   const admin: AdminConfig | undefined = parsedAdmin === undefined ? undefined : { ...parsedAdmin, token: overrides.adminApiToken ?? parsedAdmin.token };
   issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir }));
-  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
+  issues.push(...checkFileSettings(routes, middleware, baseDir));
+  issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

@@ -5,9 +5,10 @@
  * then means the same thing under systemd (cwd `/`), from a shell in another
  * directory, or from `npm start`.
  *
- * Every path-valued key goes through `resolveConfigPath` in `compile()`: instance
- * sockets, `process.cwd` (which also defaults to the file's directory), TLS files
- * and the ACME directory; later static roots and log files. In simple mode there is
+ * Every path-valued key goes through `resolveConfigPath` in `compile()` (and in the
+ * checks that look at the disk): instance sockets, `process.cwd` (which also
+ * defaults to the file's directory), TLS files and the ACME directory, static roots,
+ * X-Sendfile roots and mappings, the access-log file and the admin socket. In simple mode there is
  * no file, and `baseDir` is the working directory, where the shell that set the
  * environment variables stood.
  *
@@ -20,9 +21,9 @@ export function configBaseDir(configFile: string | undefined, cwd: string = proc
   return configFile === undefined ? cwd : dirname(resolve(cwd, configFile));
 }
 
-/** `path` as an absolute path: unchanged when absolute, else resolved against `baseDir` (`..` and `.` collapsed). */
+/** `path` as an absolute path: resolved against `baseDir` when relative; `..` and `.` collapsed either way. */
 export function resolveConfigPath(baseDir: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(baseDir, path);
+  return isAbsolute(path) ? resolve(path) : resolve(baseDir, path);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { ENVIRONMENT_SOURCE } from './load.js';
-import type { AdminSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
+import type { AdminSpec, CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -52,6 +52,13 @@ function formatUpstream(upstream: UpstreamSpec, baseDir: string): string[] {
   return lines;
 }
 
+/** Where a route sends a request: `rails`, `files from /app/public, else rails`, `files from /app/public, else 404`. */
+export function routeTarget(route: RouteSpec): string {
+  const files = route.staticFiles;
+  if (files === undefined) return route.upstream ?? '404';
+  return `files from ${files.root}, else ${route.upstream ?? '404'}`;
+}
+
 function formatRoute(route: RouteSpec): string[] {
   const { match } = route;
   const conditions: string[] = [];
@@ -69,9 +76,14 @@ function formatRoute(route: RouteSpec): string[] {
   if (route.connectTimeoutMs !== undefined) actions.push(`connect timeout ${secs(route.connectTimeoutMs)}`);
   if (route.readTimeoutMs !== undefined) actions.push(`read timeout ${secs(route.readTimeoutMs)}`);
   if (route.requestTimeoutMs !== undefined) actions.push(`request timeout ${secs(route.requestTimeoutMs)}`);
+  const files = route.staticFiles;
+  if (files !== undefined) {
+    if (files.serveDotfiles) actions.push('dotfiles served');
+    actions.push(files.fingerprintPattern === undefined ? 'no immutable caching' : `immutable caching for paths ~ /${files.fingerprintPattern}/`);
+  }
 
   const when = conditions.length === 0 ? 'any request' : conditions.join(' and ');
-  const lines = [`  ${route.index + 1}. ${when} -> ${route.upstream}${route.description === undefined ? '' : `  # ${route.description}`}`];
+  const lines = [`  ${route.index + 1}. ${when} -> ${routeTarget(route)}${route.description === undefined ? '' : `  # ${route.description}`}`];
   if (actions.length > 0) lines.push(`     then: ${actions.join(', ')}`);
   return lines;
 }
@@ -80,6 +92,21 @@ function formatAdmin(admin: AdminSpec | undefined): string {
   if (admin === undefined) return 'off (no [admin] section)';
   const where = admin.listen.kind === 'unix' ? `unix:${admin.listen.socketPath}` : `http://${admin.listen.host.includes(':') ? `[${admin.listen.host}]` : admin.listen.host}:${admin.listen.port}`;
   return `${where} (metrics at /metrics, dashboard at /, API under /api/; ${admin.token === undefined ? 'no token' : 'token required'})`;
+}
+
+function formatCompression(compression: CompressionSpec | undefined): string {
+  if (compression === undefined) return 'compression: off';
+  const levels = compression.codings.map((c) => (c === 'gzip' ? `gzip level ${compression.gzipLevel}` : `br quality ${compression.brotliLevel}`));
+  return `compression: ${levels.join(', ')}; ${compression.types.length} media types; bodies from ${compression.minBytes} bytes`;
+}
+
+function formatXSendfile(xSendfile: XSendfileSpec | undefined): string {
+  if (xSendfile === undefined) return 'x-sendfile: off';
+  const parts = xSendfile.accelMappings.length > 0
+    ? [`X-Accel-Redirect, ${xSendfile.accelMappings.map((m) => `${m.prefix} -> ${m.root}`).join(', ')}`]
+    : ['X-Sendfile'];
+  if (xSendfile.roots.length > 0) parts.push(`roots ${xSendfile.roots.join(', ')}`);
+  return `x-sendfile: ${parts.join('; ')}`;
 }
 
 /** A human-readable description of the plan, for `warpdrive check`. */
@@ -96,9 +123,12 @@ export function formatPlanSummary(plan: RuntimePlan): string {
     `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
       `request log ${middleware.logRequests ? `on (${middleware.logFormat}, to ${middleware.logFile ?? 'stdout'})` : 'off'}, X-Request-Id ${middleware.requestId ? 'on' : 'off'}, ` +
       `X-Request-Start ${middleware.requestStartHeader ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
+    formatCompression(middleware.compression),
+    formatXSendfile(middleware.xSendfile),
     `admin: ${formatAdmin(plan.admin)}`,
-    `upstreams (${plan.upstreams.size}):`,
   ];
+  if (middleware.staticCacheBytes > 0) lines.push(`static file cache: ${middleware.staticCacheBytes / 1048576} MiB per proxy thread`);
+  lines.push(`upstreams (${plan.upstreams.size}):`);
   for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream, plan.baseDir));
   lines.push(`routes (${plan.routes.length}, first match wins):`);
   for (const route of plan.routes) lines.push(...formatRoute(route));

@@ -88,7 +88,7 @@ export class UpstreamErrorLog {
     const instance = x.lastInstance;
     const request = `${x.method} ${x.host}${x.path}${x.query === '' ? '' : `?${x.query}`}`;
     let cause = describeCause(x.cause);
-    if (error.status === 503 && route !== undefined) cause = describeUnavailable(route.upstream);
+    if (error.status === 503 && route?.upstream !== undefined) cause = describeUnavailable(route.upstream);
     const entry: RecentError = {
       at: Date.now(),
       thread: this.#thread,

@@ -12,20 +12,31 @@
  * @module
  */
 import { openSync } from 'node:fs';
-import type { RouteSpec, RuntimePlan } from '../config/types.js';
+import { codingFromToken, type ContentCoding } from '../compression/accept-encoding.js';
+import type { CompressionLevels } from '../compression/codec-options.js';
+import { CompressionPolicy } from '../compression/compression-policy.js';
+import { STATIC_CACHE_MAX_FILE_BYTES } from '../config/file-settings.js';
+import type { RouteSpec, RuntimePlan, XSendfileSpec } from '../config/types.js';
+import { FileRoot, FileRootError } from '../files/file-root.js';
+import { SmallFileCache } from '../files/small-file-cache.js';
+import { StaticFiles } from '../files/static-files.js';
+import { XSendfile } from '../files/x-sendfile.js';
 import { createLogger } from '../log.js';
 import { LogSink } from '../log-sink.js';
 import { ThreadMetrics } from '../metrics/thread-metrics.js';
 import { compileFilterChain, type Filter, type FilterChain } from '../pipeline/filter.js';
 import { AccessLogFilter } from './access-log.js';
 import { AdminAuthFilter } from './admin-auth.js';
+import { CompressionFilter } from './compression.js';
 import { ErrorLogFilter, UpstreamErrorLog } from './error-log.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
 import { MetricsFilter } from './metrics.js';
 import { RequestIdFilter, RequestIdGenerator } from './request-id.js';
 import { RequestStartFilter } from './request-start.js';
 import { RouteHeadersFilter } from './route-headers.js';
+import { StaticFilesFilter } from './static-files.js';
 import { TrustedProxies } from './trusted-proxies.js';
+import { XSendfileFilter } from './x-sendfile.js';
 
 const log = createLogger('proxy');
 
@@ -53,7 +64,9 @@ function openLogFile(path: string): number {
 /**
  * What a proxy thread keeps across generations for its filters: the access-log
  * writer (to stdout or `log_file`), the request counters, the request-id
- * generator and the error log.
+ * generator, the error log, and the small-file cache of static files (kept across
+ * reloads while its size is the same: entries are keyed by absolute path and
+ * checked against the disk anyway).
  */
 export class ThreadServices {
   readonly thread: number;
@@ -63,6 +76,7 @@ export class ThreadServices {
   /** The file the access log goes to; undefined = stdout. */
   #logFile: string | undefined;
   #metrics: ThreadMetrics | undefined;
+  #staticCache: SmallFileCache | undefined;
 
   constructor(thread: number) {
     this.thread = thread;
@@ -107,10 +121,36 @@ export class ThreadServices {
     return this.#metrics !== undefined;
   }
 
+  /** The thread's small-file cache of `bytes` (a new one when the size changed). */
+  staticCache(bytes: number): SmallFileCache {
+    if (this.#staticCache?.maxBytes !== bytes) this.#staticCache = new SmallFileCache({ maxBytes: bytes, maxFileBytes: STATIC_CACHE_MAX_FILE_BYTES });
+    return this.#staticCache;
+  }
+
   /** Resolves when every access-log line so far is written. */
   flush(): Promise<void> {
     return this.#accessLog?.flush() ?? Promise.resolve();
   }
+}
+
+/**
+ * A configured directory, resolved now. The config check saw it exist; one removed
+ * since is named with the key it came from.
+ */
+function resolveRoot(path: string, key: string): FileRoot {
+  try {
+    return FileRoot.resolve(path);
+  } catch (error) {
+    if (error instanceof FileRootError) throw new Error(`${key}: ${error.message} (it existed when the configuration was checked)`);
+    throw error;
+  }
+}
+
+function buildXSendfile(spec: XSendfileSpec): XSendfile {
+  return new XSendfile(
+    spec.roots.map((root, i) => resolveRoot(root, `middleware.x_sendfile_roots[${i}]`)),
+    spec.accelMappings.map((mapping, i) => ({ prefix: mapping.prefix, root: resolveRoot(mapping.root, `middleware.x_accel_mappings[${i}].root`) })),
+  );
 }
 
 /** The filters of one generation, shared by its routes where they are the same object. */
@@ -125,6 +165,11 @@ export class GenerationFilters {
   readonly #errorLog: ErrorLogFilter;
   readonly #accessLog: AccessLogFilter | undefined;
   readonly #metrics: boolean;
+  readonly #xSendfile: XSendfileFilter | undefined;
+  readonly #compression: CompressionFilter | undefined;
+  /** Shared by the compression filter and static files (which compress cached files once). */
+  readonly #compressionSettings: { readonly policy: CompressionPolicy; readonly levels: CompressionLevels } | undefined;
+  readonly #staticCache: SmallFileCache | undefined;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
@@ -139,6 +184,22 @@ export class GenerationFilters {
     this.#accessLog = middleware.logRequests ? new AccessLogFilter(services.accessLog(middleware.logFile), middleware.logFormat) : undefined;
     // Metrics are for the admin listener: without [admin] nobody reads them, and nothing is counted.
     this.#metrics = plan.admin !== undefined;
+    this.#xSendfile = middleware.xSendfile === undefined ? undefined : new XSendfileFilter(buildXSendfile(middleware.xSendfile));
+    const compression = middleware.compression;
+    if (compression !== undefined) {
+      const policy = new CompressionPolicy({
+        codings: compression.codings.map((token) => codingFromToken(token) as ContentCoding),
+        types: compression.types,
+        minBytes: compression.minBytes,
+      });
+      const levels = { gzip: compression.gzipLevel, brotli: compression.brotliLevel };
+      this.#compressionSettings = { policy, levels };
+      this.#compression = new CompressionFilter(policy, levels);
+    } else {
+      this.#compressionSettings = undefined;
+      this.#compression = undefined;
+    }
+    this.#staticCache = middleware.staticCacheBytes > 0 ? services.staticCache(middleware.staticCacheBytes) : undefined;
   }
 
   /** The chain for one route. */
@@ -149,14 +210,33 @@ export class GenerationFilters {
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
       filters.push(this.#auth);
     }
-    if (this.#requestId) filters.push(this.#requestId);
-    if (this.#forwarded) filters.push(this.#forwarded);
-    if (this.#requestStart) filters.push(this.#requestStart);
-    if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
+    // After auth (a protected route protects its files too), before anything upstream.
+    if (spec.staticFiles !== undefined) filters.push(this.#staticFilesFilter(spec));
+    if (spec.upstream !== undefined) {
+      if (this.#requestId) filters.push(this.#requestId);
+      if (this.#forwarded) filters.push(this.#forwarded);
+      if (this.#requestStart) filters.push(this.#requestStart);
+      if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
+      // Before compression: a file served for the upstream is compressed like any response.
+      if (this.#xSendfile) filters.push(this.#xSendfile);
+    }
+    if (this.#compression) filters.push(this.#compression);
     if (this.#metrics) filters.push(new MetricsFilter(this.#services.metrics.forRoute(spec)));
     filters.push(this.#errorLog);
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
+  }
+
+  #staticFilesFilter(spec: RouteSpec): StaticFilesFilter {
+    const settings = spec.staticFiles!;
+    const files = new StaticFiles({
+      root: resolveRoot(settings.root, `routes[${spec.index}].static_root`),
+      serveDotfiles: settings.serveDotfiles,
+      fingerprintPattern: settings.fingerprintPattern === undefined ? undefined : new RegExp(settings.fingerprintPattern),
+      cache: this.#staticCache,
+      compression: this.#compressionSettings,
+    });
+    return new StaticFilesFilter(files, spec.upstream === undefined);
   }
 
   /** The chain for requests that never reached a route (refused or unmatched). */

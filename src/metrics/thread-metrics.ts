@@ -93,9 +93,12 @@ export class ThreadMetrics {
   /** Requests refused or answered before a route was found (400, 404...). */
   readonly unrouted = this.#block('none', 'none');
 
-  /** The block of `spec`'s route: the same object for the same route label and upstream, across generations. */
+  /**
+   * The block of `spec`'s route: the same object for the same route label and upstream,
+   * across generations. A route that only serves static files has upstream `static`.
+   */
   forRoute(spec: RouteSpec): RouteCounters {
-    return this.#block(routeLabel(spec), spec.upstream);
+    return this.#block(routeLabel(spec), spec.upstream ?? 'static');
   }
 
   snapshot(): RouteCountersSnapshot[] {

@@ -20,7 +20,7 @@ describe('resolveConfigPath and configBaseDir', () => {
     ['/srv/shop/config', '../tmp/puma.sock', '/srv/shop/tmp/puma.sock'],
     ['/srv/shop/config', '.', '/srv/shop/config'],
     ['/srv/shop/config', '/run/puma.sock', '/run/puma.sock'],
-    ['/srv/shop/config', '/run/../run/puma.sock', '/run/../run/puma.sock'],
+    ['/srv/shop/config', '/run/../run/puma.sock', '/run/puma.sock'],
   ];
   for (const [base, input, expected] of cases) {
     it(`${input} against ${base} -> ${expected}`, () => assert.equal(resolveConfigPath(base, input), expected));

@@ -20,12 +20,18 @@
  *     - with a `require_auth` route and no admin token, `admin_token` is added.
  *   Nothing the block sets is changed, so a misspelt key or a bad value in a
  *   fragment still fails.
+ * - Directories a block names (`static_root`, `x_sendfile_roots`,
+ *   `x_accel_mappings` roots) must exist for `check`, as on a server: the test
+ *   creates them beside the temporary config file. An absolute one (`/var/app/private`)
+ *   is created under the temporary directory instead, and the block's value pointed
+ *   there: what the block can be checked for is its keys, not this machine's disk.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { tempDir } from '../helpers/upstream.js';
 import { cleanEnv, repoRoot, runCli, writeConfig } from '../helpers/warpdrive.js';
 
 const fragmentMarker = '<!-- not-a-full-config -->';
@@ -92,6 +98,23 @@ function completeFragment(toml: string): Table {
   return doc;
 }
 
+/** Creates the directories `doc` names under `dir` (see the header); returns `doc`, absolute ones re-pointed. */
+function prepareDirectories(doc: Table, dir: string): Table {
+  const place = (value: unknown): unknown => {
+    if (typeof value !== 'string') return value;
+    const target = path.isAbsolute(value) ? path.join(dir, 'absolute', value) : path.join(dir, value);
+    mkdirSync(target, { recursive: true });
+    return path.isAbsolute(value) ? target : value;
+  };
+  for (const route of Array.isArray(doc.routes) ? (doc.routes as Table[]) : []) if ('static_root' in route) route.static_root = place(route.static_root);
+  const middleware = isTable(doc.middleware) ? doc.middleware : undefined;
+  if (middleware !== undefined && Array.isArray(middleware.x_sendfile_roots)) middleware.x_sendfile_roots = (middleware.x_sendfile_roots as unknown[]).map(place);
+  if (middleware !== undefined && Array.isArray(middleware.x_accel_mappings)) {
+    for (const mapping of middleware.x_accel_mappings as Table[]) if (isTable(mapping)) mapping.root = place(mapping.root);
+  }
+  return doc;
+}
+
 function markdownFiles(): string[] {
   const root = repoRoot();
   const docs = path.join(root, 'docs');
@@ -131,8 +154,11 @@ describe('TOML examples in README.md and docs/*.md pass warpdrive check', () => 
 
   for (const example of examples) {
     test(`${example.file}:${example.line}${example.fragment ? ' (fragment)' : ''}`, { timeout: 20_000 }, async () => {
-      const toml = example.fragment ? stringifyToml(completeFragment(example.toml)) : example.toml;
-      const file = writeConfig(toml, path.basename(example.file, '.md') + '.toml');
+      const dir = tempDir('wd-docs-');
+      const doc = prepareDirectories(example.fragment ? completeFragment(example.toml) : (parseToml(example.toml) as Table), dir);
+      const toml = stringifyToml(doc);
+      const file = path.join(dir, `${path.basename(example.file, '.md')}.toml`);
+      writeFileSync(file, toml);
       const { code, stdout, stderr } = await runCli(['check', '--config', file], cleanEnv);
       assert.equal(code, 0, `warpdrive check exited ${code} on ${example.file} line ${example.line}:\n${stderr}\n--- checked:\n${toml}`);
       assert.match(stdout, /^upstreams \(\d+\):/m);

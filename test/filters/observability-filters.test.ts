@@ -121,12 +121,12 @@ describe('UpstreamErrorLog and ErrorLogFilter', () => {
   it('a 503 says why each instance was out', () => {
     const { logger, lines } = capture();
     const x = exchange();
-    generation.routes[0]!.upstream.instances[0]!.setDrained(true);
+    generation.routes[0]!.upstream!.instances[0]!.setDrained(true);
     try {
       x.fail(errors.noInstance);
       new ErrorLogFilter(new UpstreamErrorLog(0, { logger })).done(x);
     } finally {
-      generation.routes[0]!.upstream.instances[0]!.setDrained(false);
+      generation.routes[0]!.upstream!.instances[0]!.setDrained(false);
     }
     assert.match(lines[0]!, /^503 GET \/ -> app: no upstream instance is available \[WD_ERR_NO_INSTANCE\]; app#0 drained$/);
   });
@@ -194,7 +194,7 @@ describe('InstanceStateLog (several proxy threads)', () => {
     const seen: InstanceStateEvent[] = [];
     const previous = setInstanceStateReporter((e) => seen.push(e));
     try {
-      const instance = generation.routes[0]!.upstream.instances[0]!;
+      const instance = generation.routes[0]!.upstream!.instances[0]!;
       instance.setProcessReady(false);
       instance.setProcessReady(true);
     } finally {
