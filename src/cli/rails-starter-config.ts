@@ -17,8 +17,9 @@ export const railsStarterConfig = `# warpdrive configuration for a Rails app, wr
 #   warpdrive check --config warpdrive.toml    # validate it and see what would run
 #   warpdrive --config warpdrive.toml          # run it (Ctrl-C stops everything)
 #
-# Relative paths (sockets, cwd) are relative to this file's directory, and the
-# processes run there, wherever warpdrive is started from.
+# Relative paths (sockets, cwd, public/) are relative to this file's directory,
+# and the processes run there, wherever warpdrive is started from.
+# \`check\` looks for public/: run it in the app's root.
 
 [server]
 # 80 in production: as a systemd service warpdrive binds it without root
@@ -39,9 +40,9 @@ socket = "tmp/puma.sock"
 # Puma stops gracefully on SIGTERM; warpdrive sends it after draining.
 process.command = "bundle"
 process.args = ["exec", "puma", "--bind", "unix://tmp/puma.sock", "--environment", "production"]
-# RAILS_SERVE_STATIC_FILES makes Rails before 7.1 serve public/ (assets); 7.1
-# and later do so by default. WEB_CONCURRENCY is Puma's number of worker processes.
-process.env = { RAILS_ENV = "production", RAILS_LOG_TO_STDOUT = "1", RAILS_SERVE_STATIC_FILES = "1", WEB_CONCURRENCY = "2" }
+# warpdrive serves public/ itself (see the last route); WEB_CONCURRENCY is Puma's
+# number of worker processes.
+process.env = { RAILS_ENV = "production", RAILS_LOG_TO_STDOUT = "1", WEB_CONCURRENCY = "2" }
 # Booting a large app (and precompiled bootsnap caches) can take a while.
 process.start_timeout_secs = 90
 
@@ -63,24 +64,24 @@ path_prefix = "/cable"
 upstream = "rails"
 description = "ActionCable WebSockets"
 
-# Precompiled assets (\`rails assets:precompile\` writes them to public/assets),
-# served by Rails's static file server. Rails answers them with long-lived
-# Cache-Control headers because their names carry a digest.
-[[routes]]
-path_prefix = "/assets"
-methods = ["GET", "HEAD"]
-upstream = "rails"
-description = "Precompiled assets"
-
-# Everything else: the Rails app.
+# Everything else: a file in public/ if there is one (precompiled assets from
+# \`rails assets:precompile\`, with their .br/.gz siblings, favicon, robots.txt),
+# answered by warpdrive without waking Puma, like nginx's try_files; else the
+# Rails app. Fingerprinted assets get Cache-Control: immutable for a year.
 [[routes]]
 path_prefix = "/"
 upstream = "rails"
-description = "Rails"
+static_root = "public"
+description = "public/, then Rails"
 
 [middleware]
 # X-Forwarded-For, -Proto and -Host for Rails (request.remote_ip, URL helpers).
 forward_headers = true
+# Brotli or gzip for clients that accept them (HTML, JSON, CSS, JS...).
+gzip_compression_enabled = true
+# With Rails's send_file, set config.action_dispatch.x_sendfile_header =
+# "X-Sendfile" and add x_sendfile_enabled = true with x_sendfile_roots =
+# ["storage"] here: warpdrive then sends the file instead of Puma.
 # Behind a load balancer, list its addresses so Rails sees the real client:
 # trusted_proxies = ["10.0.0.0/8"]
 trusted_proxies = []

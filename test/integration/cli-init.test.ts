@@ -21,8 +21,9 @@ describe('warpdrive init', () => {
     for (const wd of running) await wd.stop();
   });
 
-  test('writes warpdrive.toml in the working directory, which check accepts: Puma on a socket, /cable, /assets, health /up', bounded, async () => {
+  test('writes warpdrive.toml in the working directory, which check accepts: Puma on a socket, /cable, public/ then Rails, health /up', bounded, async () => {
     const app = tempDir('wd-init-');
+    mkdirSync(path.join(app, 'public')); // a Rails app has one: static_root checks it exists
     const init = await runCli(['init'], cleanEnv, app);
     assert.equal(init.code, 0, init.stderr);
     const file = path.join(app, 'warpdrive.toml');
@@ -33,11 +34,11 @@ describe('warpdrive init', () => {
     assert.equal(check.code, 0, check.stderr);
     for (const line of [
       `    rails#0 unix:${path.join(app, 'tmp', 'puma.sock')}`,
-      '    process: bundle exec puma --bind unix://tmp/puma.sock --environment production (env RAILS_ENV, RAILS_LOG_TO_STDOUT, RAILS_SERVE_STATIC_FILES, WEB_CONCURRENCY)',
+      '    process: bundle exec puma --bind unix://tmp/puma.sock --environment production (env RAILS_ENV, RAILS_LOG_TO_STDOUT, WEB_CONCURRENCY)',
       '    health: GET /up every 10s (timeout 2s, down after 3, up after 2, ok 200-399)',
       '  1. path under /cable -> rails  # ActionCable WebSockets',
-      '  2. path under /assets and method GET|HEAD -> rails  # Precompiled assets',
-      '  3. path under / -> rails  # Rails',
+      `  2. path under / -> files from ${path.join(app, 'public')}, else rails  # public/, then Rails`,
+
       `admin: unix:${path.join(app, 'tmp', 'warpdrive-admin.sock')} (metrics at /metrics, dashboard at /, API under /api/; no token)`,
     ]) {
       assert.ok(check.stdout.split('\n').includes(line), `check shows ${JSON.stringify(line)}:\n${check.stdout}`);
@@ -50,9 +51,11 @@ describe('warpdrive init', () => {
     assert.ok(comments > settings, `${comments} comment lines for ${settings} settings`);
   });
 
-  test('runs as written: the process starts in the app directory, / /assets and /cable reach it, status works', bounded, async () => {
+  test('runs as written: the process starts in the app directory, pages and /cable reach it, assets come from public/, status works', bounded, async () => {
     const app = tempDir('wd-init-run-');
     mkdirSync(path.join(app, 'tmp'));
+    mkdirSync(path.join(app, 'public', 'assets'), { recursive: true });
+    writeFileSync(path.join(app, 'public', 'assets', 'application-0123abcd.css'), 'body{color:red}');
     const init = await runCli(['init', path.join(app, 'warpdrive.toml')], cleanEnv);
     assert.equal(init.code, 0, init.stderr);
     // `bundle` on PATH is the stand-in for Puma; the port becomes any free one.
@@ -65,11 +68,16 @@ describe('warpdrive init', () => {
     });
     running.push(wd);
 
-    for (const url of ['/', '/assets/application-0123abcd.css']) {
+    for (const url of ['/', '/orders/1']) {
       const res = await request(`${wd.url}${url}`);
       assert.equal(res.statusCode, 200);
       assert.deepEqual(await res.body.json(), { app: 'fake-puma', cwd: app, url, env: 'production' });
     }
+    // A precompiled asset comes from public/ without Puma, cached for a year.
+    const asset = await request(`${wd.url}/assets/application-0123abcd.css`);
+    assert.equal(asset.statusCode, 200);
+    assert.equal(await asset.body.text(), 'body{color:red}');
+    assert.match(String(asset.headers['cache-control']), /immutable/);
 
     const ws = new WebSocket(`ws://127.0.0.1:${wd.port}/cable`);
     const echoed = await new Promise<string>((resolve, reject) => {
