@@ -35,7 +35,7 @@ export function runInitCommand(file: string = defaultInitFile): string {
   }
   const shown = file === defaultInitFile ? file : absolute;
   return [
-    `wrote ${absolute}: a starter configuration for a Rails app (Puma on tmp/puma.sock, ActionCable at /cable, assets), every setting commented.`,
+    `wrote ${absolute}: a starter configuration for a Rails app (Puma on tmp/puma.sock, ActionCable at /cable, public/ served directly, the admin socket), every setting commented.`,
     `Next: read it and adjust it, then`,
     `  warpdrive check --config ${shown}    # validate, and see what would run`,
     `  warpdrive --config ${shown}          # run it`,
