@@ -26,6 +26,9 @@ import { ProcessLogs } from './admin/process-logs.js';
 import { restartProcesses } from './admin/rolling-restart.js';
 import { ConfigError, ENVIRONMENT_SOURCE, type RuntimePlan } from './config/index.js';
 import { reservePort } from './ingress/server.js';
+import type { ChallengeAnswers } from './tls/challenge-board.js';
+import { TlsService } from './tls/tls-service.js';
+import type { InstalledCertificate } from './tls/live-files.js';
 import { createLogger } from './log.js';
 import { ProxyStack } from './proxy-stack.js';
 import { planReload, type ReloadPlan } from './runtime/reload-plan.js';
@@ -74,11 +77,18 @@ export interface RunningWarpdrive {
   stop(reason: string): Promise<void>;
 }
 
+/** File certificates only: no ACME order, so no challenge to answer. */
+const noChallenges: ChallengeAnswers = { answer: () => undefined, lookup: () => Promise.resolve(undefined) };
+
 export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
   let plan = initialPlan;
   const threads = plan.server.workerThreads;
   // Several proxy threads share the port (SO_REUSEPORT); check it is free first, before any process starts.
   const port = threads > 1 ? await reservePort(plan.server.bindAddress, plan.server.httpPort) : plan.server.httpPort;
+  // The HTTPS listener is rebuilt on each certificate change and joins its own port (SO_REUSEPORT), so it is always reserved.
+  const tlsOn = plan.tls?.enabled === true && plan.server.httpsPort !== undefined;
+  const httpsPort = tlsOn ? await reservePort(plan.server.bindAddress, plan.server.httpsPort!) : undefined;
+  const tls = tlsOn ? await TlsService.start(plan) : undefined;
 
   const startedAt = Date.now();
   // The dashboard's log tail: only kept when there is an admin listener to show it.
@@ -100,6 +110,8 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
+  // What the main thread's listener starts with: an order may complete while the threads start.
+  const startedWith = tls?.certificates;
   try {
     stack = await ProxyStack.start(plan, {
       port,
@@ -108,18 +120,44 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       thread: 0,
       activeHealthChecks: true,
       onGeneration: (generation) => health?.watch(generation),
+      tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: startedWith!, challenges: tls.challenges ?? noChallenges },
     });
     try {
-      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health, (thread, event) => stateLog?.report(thread, event));
+      if (threads > 1) {
+        workers = await ProxyWorkers.start(
+          plan,
+          stack.port,
+          recorder,
+          health,
+          (thread, event) => stateLog?.report(thread, event),
+          tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls },
+        );
+      }
     } catch (error) {
       await stack.close();
       throw error;
     }
   } catch (error) {
     await supervisor?.stop();
+    await tls?.stop();
     throw error;
   }
   const shownHost = plan.server.bindAddress.includes(':') ? `[${plan.server.bindAddress}]` : plan.server.bindAddress;
+  if (tls !== undefined) {
+    // Before the http line, which tools (and the tests) wait for: the https one is then already out.
+    log.info(`listening on https://${shownHost}:${httpsPort} (${tls.certificates.length} certificate(s) now${tls.acmeDomains.length > 0 ? `; ACME for ${tls.acmeDomains.join(', ')}` : ''})`);
+    // New and renewed certificates: every proxy thread builds its next listener; open connections keep theirs.
+    const serve = (certificates: InstalledCertificate[]): void => {
+      stack.swapCertificates(certificates).then(
+        () => log.info(`now serving ${certificates.length} certificate(s) on https port ${httpsPort}`),
+        (error: unknown) => log.error(`could not swap certificates into the main thread's listener: ${String(error)}`),
+      );
+      workers?.swapCertificates(certificates);
+    };
+    tls.onChange(serve);
+    // Certificates that arrived while the proxy threads were starting (workers spawned after it already have them).
+    if (tls.certificates !== startedWith) serve(tls.certificates);
+  }
   log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
   if (plan.source === ENVIRONMENT_SOURCE) void warnIfTargetSilent(plan);
 
@@ -180,6 +218,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       await Promise.all([stack.drain(deadline, plan.server.shutdownTimeoutMs), workers?.stop(deadline)]);
       if (supervisor) await supervisor.stop();
       await stack.close();
+      await tls?.stop();
       await admin?.close();
       log.info('stopped');
     })();

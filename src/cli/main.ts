@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import { startWarpdrive, type ReloadOutcome } from '../app.js';
 import { formatPlanSummary, loadConfig } from '../config/index.js';
+import { describeTls } from '../tls/certificate-status.js';
 import { createLogger } from '../log.js';
 import { controlFilePath, readControlState, removeControlFile, writeControlState, type ControlState } from '../runtime/control-file.js';
 import { checkArguments, repeatable } from './check-arguments.js';
@@ -194,9 +195,11 @@ cli
 cli
   .command('check', 'Validate the configuration and print what warpdrive would run')
   .option('-c, --config <file>', 'TOML configuration file')
-  .action((options: { config?: string }) => {
+  .action(async (options: { config?: string }) => {
     const plan = loadConfig({ configFile: options.config, env: process.env });
     process.stdout.write(`${formatPlanSummary(plan)}\n`);
+    const tls = await describeTls(plan);
+    if (tls.length > 0) process.stdout.write(`${tls.join('\n')}\n`);
   });
 
 cli

@@ -14,6 +14,7 @@ import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
 import { maxSocketPathBytes, resolveConfigPath } from './resolve-config-path.js';
 import { isLoopback, parseAdminListen } from './addresses.js';
+import { checkTls } from './tls-checks.js';
 import type { AdminConfig, InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
@@ -28,6 +29,8 @@ export interface CheckedSections {
   readonly admin?: AdminConfig | undefined;
   /** The directory relative paths resolve against (the config file's). */
   readonly baseDir: string;
+  /** Whether `[postgres]` is configured (ACME state can live there). */
+  readonly hasPostgres: boolean;
 }
 
 const upstreamName = /^[A-Za-z0-9_-]+$/;
@@ -266,22 +269,6 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
 
   checkLogging(sections.middleware, issues);
   checkAdmin(sections.admin, sections.server, sections.baseDir, issues);
-
-  const { server, tls } = sections;
-  if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {
-    issues.push({ path: 'server.https_port', message: `expected a port other than http_port (${server.http_port}); fix: use 443 or another free port` });
-  }
-  if (tls !== undefined) {
-    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
-      const missing = tls.cert_file === undefined ? 'cert_file' : 'key_file';
-      issues.push({ path: `tls.${missing}`, message: `expected cert_file and key_file together, found only one; fix: add ${missing} = "/path/to/file.pem"` });
-    }
-    if (tls.enabled && tls.domains.length === 0 && tls.cert_file === undefined) {
-      issues.push({
-        path: 'tls',
-        message: 'enabled = true without domains (for ACME) or cert_file/key_file; fix: add domains = ["example.com"] or a certificate pair',
-      });
-    }
-  }
+  issues.push(...checkTls(sections));
   return issues;
 }

@@ -13,7 +13,8 @@ import { parseAdminListen, parseStatusRange } from './addresses.js';
 import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
 import { resolveConfigPath } from './resolve-config-path.js';
-import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import { resolveAcmeCa } from '../tls/acme-directories.js';
+import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
 import type {
   AdminSpec,
   HealthSpec,
@@ -22,6 +23,7 @@ import type {
   ProcessSpec,
   RouteSpec,
   RuntimePlan,
+  TlsSpec,
   UpstreamSpec,
 } from './types.js';
 
@@ -142,6 +144,46 @@ function compileRoute(route: RouteConfig, index: number, configDir: string): Rou
     connectTimeoutMs: optionalMs(route.connect_timeout_secs),
     readTimeoutMs: optionalMs(route.read_timeout_secs),
     requestTimeoutMs: optionalMs(route.request_timeout_secs),
+    httpsRedirect: route.https_redirect ?? true,
+  };
+}
+
+/** `[tls]`; certificate and key files and acme_directory are relative to the config file, like every path. */
+function compileTls(tls: TlsConfig, baseDir: string): TlsSpec {
+  const fileCertificates = tls.certificates.map((entry, i) => ({
+    domains: [...entry.domains],
+    certFile: resolveConfigPath(baseDir, entry.cert_file),
+    keyFile: resolveConfigPath(baseDir, entry.key_file),
+    configPath: `tls.certificates[${i}]`,
+  }));
+  // [tls] cert_file/key_file: one certificate for `domains` (or for the names it carries); no ACME then.
+  if (tls.cert_file !== undefined && tls.key_file !== undefined) {
+    fileCertificates.unshift({ domains: [...tls.domains], certFile: resolveConfigPath(baseDir, tls.cert_file), keyFile: resolveConfigPath(baseDir, tls.key_file), configPath: 'tls' });
+  }
+  const acmeDomains = tls.cert_file === undefined ? tls.domains : [];
+  const hsts =
+    tls.hsts_max_age_secs === undefined
+      ? undefined
+      : {
+          maxAgeSecs: tls.hsts_max_age_secs,
+          includeSubdomains: tls.hsts_include_subdomains,
+          headerValue: `max-age=${tls.hsts_max_age_secs}${tls.hsts_include_subdomains ? '; includeSubDomains' : ''}`,
+        };
+  return {
+    enabled: tls.enabled,
+    acme:
+      acmeDomains.length === 0
+        ? undefined
+        : {
+            domains: [...acmeDomains],
+            ...resolveAcmeCa(tls.acme_ca),
+            email: tls.email,
+            eab: tls.eab === undefined ? undefined : { kid: tls.eab.kid, hmacKey: tls.eab.hmac_key },
+            directory: optionalPath(baseDir, tls.acme_directory),
+          },
+    fileCertificates,
+    redirectHttp: tls.redirect_http,
+    hsts,
   };
 }
 
@@ -187,16 +229,7 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
       websocketMaxMessageBytes: server.websocket_max_message_bytes,
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
     },
-    tls:
-      tls === undefined
-        ? undefined
-        : {
-            enabled: tls.enabled,
-            domains: [...tls.domains],
-            acmeDirectory: optionalPath(baseDir, tls.acme_directory),
-            certFile: optionalPath(baseDir, tls.cert_file),
-            keyFile: optionalPath(baseDir, tls.key_file),
-          },
+    tls: tls === undefined ? undefined : compileTls(tls, baseDir),
     upstreams: freezeMap(upstreams),
     routes,
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },

@@ -25,6 +25,7 @@ import type { ConfigIssue } from './errors.js';
 import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
 import type { AdminConfig, Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
+import { readFileCertificates } from '../tls/certificate-files.js';
 
 /** Plan source used in simple mode (no config file). */
 export const ENVIRONMENT_SOURCE = 'environment';
@@ -132,7 +133,7 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
   const admin: AdminConfig | undefined = parsedAdmin === undefined ? undefined : { ...parsedAdmin, token: overrides.adminApiToken ?? parsedAdmin.token };
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir }));
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir, hasPostgres: raw.postgres !== undefined }));
   issues.push(...checkFileSettings(routes, middleware, baseDir));
   issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
 
@@ -149,7 +150,13 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
     middleware: middleware!,
     admin,
   };
-  return compile(config, source, baseDir);
+  const plan = compile(config, source, baseDir);
+  // Certificate files are judged as a start would serve them: readable, key matching, valid now, covering their names.
+  if (plan.tls?.enabled === true) {
+    const fileIssues = readFileCertificates(plan.tls.fileCertificates, new Date()).issues;
+    if (fileIssues.length > 0) throw new ConfigError(source, fileIssues);
+  }
+  return plan;
 }
 
 /** Describes a TOML syntax error with its position and the offending line. */

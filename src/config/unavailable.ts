@@ -18,15 +18,15 @@ export function unavailableFeatures(config: Sections): ConfigIssue[] {
   const missing = (path: string, what: string, fix: string): void => {
     issues.push({ path, message: `${what} is not available in this version of warpdrive yet; fix: ${fix}` });
   };
-  if (config.server?.https_port !== undefined) {
-    missing('server.https_port', 'HTTPS', 'remove https_port (warpdrive serves plain HTTP on http_port; terminate TLS in front of it for now)');
-  }
   // The uWS build in use has a fixed HTTP idle timeout of about 10 s (native-notes/README.md).
   if (config.server?.idle_timeout_secs !== undefined && config.server.idle_timeout_secs !== 10) {
     missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
   }
-  if (config.tls?.enabled === true) missing('tls.enabled', 'TLS', 'set enabled = false or remove [tls]');
   if (config.cache !== undefined) missing('cache', 'The response cache', 'remove the [cache] section');
-  if (config.postgres !== undefined) missing('postgres', 'PostgreSQL cache invalidation', 'remove the [postgres] section');
+  // [postgres] keeps ACME accounts and certificates for a cluster; cache invalidation through it is not built yet.
+  const acmeUsesPostgres = config.tls?.enabled === true && (config.tls.domains?.length ?? 0) > 0 && config.tls.cert_file === undefined;
+  if (config.postgres !== undefined && !acmeUsesPostgres) {
+    missing('postgres', 'PostgreSQL cache invalidation', 'remove the [postgres] section (it is used for ACME certificates when [tls] orders them for domains)');
+  }
   return issues;
 }

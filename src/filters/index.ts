@@ -30,9 +30,12 @@ import { AdminAuthFilter } from './admin-auth.js';
 import { CompressionFilter } from './compression.js';
 import { ErrorLogFilter, UpstreamErrorLog } from './error-log.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
+import { HstsFilter } from './hsts.js';
+import { HttpsRedirectFilter } from './https-redirect.js';
 import { MetricsFilter } from './metrics.js';
 import { RequestIdFilter, RequestIdGenerator } from './request-id.js';
 import { RequestStartFilter } from './request-start.js';
+import type { ThreadTls } from '../tls/thread-tls.js';
 import { RouteHeadersFilter } from './route-headers.js';
 import { StaticFilesFilter } from './static-files.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -72,6 +75,8 @@ export class ThreadServices {
   readonly thread: number;
   readonly requestIds = new RequestIdGenerator();
   readonly errorLog: UpstreamErrorLog;
+  /** This thread's TLS state when [tls] is on: certificate coverage and ACME answers. */
+  tls: ThreadTls | undefined;
   #accessLog: LogSink | undefined;
   /** The file the access log goes to; undefined = stdout. */
   #logFile: string | undefined;
@@ -170,6 +175,8 @@ export class GenerationFilters {
   /** Shared by the compression filter and static files (which compress cached files once). */
   readonly #compressionSettings: { readonly policy: CompressionPolicy; readonly levels: CompressionLevels } | undefined;
   readonly #staticCache: SmallFileCache | undefined;
+  readonly #httpsRedirect: HttpsRedirectFilter | undefined;
+  readonly #hsts: HstsFilter | undefined;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
@@ -200,11 +207,16 @@ export class GenerationFilters {
       this.#compression = undefined;
     }
     this.#staticCache = middleware.staticCacheBytes > 0 ? services.staticCache(middleware.staticCacheBytes) : undefined;
+    const tls = plan.tls?.enabled === true ? plan.tls : undefined;
+    this.#httpsRedirect = tls?.redirectHttp === true && services.tls !== undefined ? new HttpsRedirectFilter(services.tls) : undefined;
+    this.#hsts = tls?.hsts === undefined ? undefined : new HstsFilter(tls.hsts.headerValue);
   }
 
   /** The chain for one route. */
   forRoute(spec: RouteSpec): FilterChain {
     const filters: Filter[] = [];
+    // Before auth: a plain-HTTP request is sent to https:// without its credentials being looked at.
+    if (this.#httpsRedirect !== undefined && spec.httpsRedirect) filters.push(this.#httpsRedirect);
     if (spec.requireAuth) {
       // checks.ts refuses require_auth without a token, so this never fires on a loaded config.
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
@@ -221,6 +233,7 @@ export class GenerationFilters {
       if (this.#xSendfile) filters.push(this.#xSendfile);
     }
     if (this.#compression) filters.push(this.#compression);
+    if (this.#hsts) filters.push(this.#hsts);
     if (this.#metrics) filters.push(new MetricsFilter(this.#services.metrics.forRoute(spec)));
     filters.push(this.#errorLog);
     if (this.#accessLog) filters.push(this.#accessLog);

@@ -46,11 +46,16 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
       server[key] = running.server[key];
     }
   }
+  // [tls] (certificates, ACME) belongs to the HTTPS listener and the certificate manager: restart-only too.
+  const sameTls = JSON.stringify(running.tls) === JSON.stringify(next.tls);
+  if (!sameTls) needRestart.push('tls');
   // The admin listener is a socket too (and metrics are collected for it from the start).
-  const adminChanged = JSON.stringify(running.admin) !== JSON.stringify(next.admin);
-  if (adminChanged) needRestart.push('admin');
+  const sameAdmin = JSON.stringify(running.admin) === JSON.stringify(next.admin);
+  if (!sameAdmin) needRestart.push('admin');
   const plan: RuntimePlan =
-    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), admin: adminChanged ? running.admin : next.admin });
+    needRestart.length === 0
+      ? next
+      : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls, admin: sameAdmin ? next.admin : running.admin });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));

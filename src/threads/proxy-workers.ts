@@ -20,6 +20,8 @@ import type { InstanceStateEvent } from '../upstream/state-events.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import type { HealthRecorder } from './health-relay.js';
 import type { SupervisorRecorder } from './supervisor-relay.js';
+import type { InstalledCertificate } from '../tls/live-files.js';
+import type { TlsService } from '../tls/tls-service.js';
 
 const log = createLogger('threads');
 const workerUrl = new URL('./proxy-worker.js', import.meta.url);
@@ -30,6 +32,12 @@ const DEATH_WINDOW_MS = 60_000;
 const RESPAWN_DELAY_MS = 500;
 /** After the drain deadline, how long a worker may take to close before it is told to cut its connections. */
 const STOP_GRACE_MS = 2_000;
+
+/** The main thread's TLS service, shared with the proxy workers through messages. */
+export interface WorkersTls {
+  readonly httpsPort: number;
+  readonly service: TlsService;
+}
 
 export class ProxyWorkerStartError extends Error {
   readonly code = 'WD_ERR_PROXY_WORKER';
@@ -57,6 +65,7 @@ export class ProxyWorkers {
   readonly #recorder: SupervisorRecorder | undefined;
   readonly #health: HealthRecorder | undefined;
   readonly #workers: ProxyWorker[];
+  readonly #tls: WorkersTls | undefined;
   #stopping = false;
   /** Instances an operator drained: sent to every worker, and given to one that starts later. */
   #drained: readonly string[] = [];
@@ -64,8 +73,9 @@ export class ProxyWorkers {
   onInstanceState: ((thread: number, event: InstanceStateEvent) => void) | undefined;
   #nextRequestId = 1;
 
-  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined) {
+  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined, tls: WorkersTls | undefined) {
     this.#plan = plan;
+    this.#tls = tls;
     this.#port = port;
     this.#recorder = recorder;
     this.#health = health;
@@ -76,6 +86,15 @@ export class ProxyWorkers {
     health?.on((message) => {
       for (const w of this.#workers) w.post({ type: 'health', message });
     });
+    // ACME answers reach every thread before the CA is asked to validate (the CA may reach any of them).
+    tls?.service.challenges?.onChange((change) => {
+      for (const w of this.#workers) w.post({ type: 'acmeChallenge', change });
+    });
+  }
+
+  /** Every proxy worker builds its next HTTPS listener with `certificates`. */
+  swapCertificates(certificates: readonly InstalledCertificate[]): void {
+    for (const w of this.#workers) w.post({ type: 'tlsCertificates', certificates });
   }
 
   /**
@@ -88,8 +107,9 @@ export class ProxyWorkers {
     recorder: SupervisorRecorder | undefined,
     health: HealthRecorder | undefined,
     onInstanceState?: (thread: number, event: InstanceStateEvent) => void,
+    tls?: WorkersTls | undefined,
   ): Promise<ProxyWorkers> {
-    const workers = new ProxyWorkers(plan, port, recorder, health);
+    const workers = new ProxyWorkers(plan, port, recorder, health, tls);
     workers.onInstanceState = onInstanceState;
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
@@ -210,6 +230,16 @@ export class ProxyWorkers {
       supervisor: this.#recorder?.snapshot(),
       health: this.#health?.snapshot() ?? [],
       drained: this.#drained,
+      tls:
+        this.#tls === undefined
+          ? undefined
+          : {
+              httpsPort: this.#tls.httpsPort,
+              acmeDomains: this.#tls.service.acmeDomains,
+              // The present, for a worker that starts (or restarts) after a renewal.
+              certificates: this.#tls.service.certificates,
+              challenges: this.#tls.service.challenges?.snapshot() ?? [],
+            },
     };
     const worker = new Worker(workerUrl, { workerData: data });
     slot.worker = worker;
@@ -219,7 +249,15 @@ export class ProxyWorkers {
       worker.on('message', (message: FromProxyWorker) => {
         if (message.type === 'instanceState') {
           this.onInstanceState?.(slot.thread, message.event);
-        } else if (message.type === 'listening') {
+          return;
+        }
+        if (message.type === 'acmeLookup') {
+          void this.#tls?.service.challenges?.lookup(message.token).then((keyAuthorization) => {
+            if (keyAuthorization !== undefined) slot.post({ type: 'acmeChallenge', change: { token: message.token, keyAuthorization } });
+          });
+          return;
+        }
+        if (message.type === 'listening') {
           listening = true;
           resolve();
         } else if (message.type === 'startFailed') {

@@ -59,14 +59,14 @@ describe('compile(): every path in the plan is absolute, from the file\'s direct
     assert.equal(plan.upstreams.get('jobs')!.instances[0]!.process!.cwd, '/srv/shop/config');
   });
 
-  it('TLS files and the ACME directory', () => {
-    const plan = parseConfig(
-      `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n${route}[tls]\nenabled = false\ncert_file = "certs/site.pem"\nkey_file = "/etc/ssl/site.key"\nacme_directory = "acme"\n`,
+  it('TLS certificate files and the ACME directory', () => {
+    const files = parseConfig(
+      `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n${route}[tls]\nenabled = false\ncert_file = "certs/site.pem"\nkey_file = "/etc/ssl/site.key"\n`,
       file,
     );
-    assert.equal(plan.tls?.certFile, '/srv/shop/config/certs/site.pem');
-    assert.equal(plan.tls?.keyFile, '/etc/ssl/site.key');
-    assert.equal(plan.tls?.acmeDirectory, '/srv/shop/config/acme');
+    assert.deepEqual([files.tls?.fileCertificates[0]?.certFile, files.tls?.fileCertificates[0]?.keyFile], ['/srv/shop/config/certs/site.pem', '/etc/ssl/site.key']);
+    const acme = parseConfig(`[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n${route}[tls]\nenabled = false\ndomains = ["shop.example"]\nacme_directory = "acme"\n`, file);
+    assert.equal(acme.tls?.acme?.directory, '/srv/shop/config/acme');
   });
 
   it('loadConfig resolves against the file named by a relative --config, not against the working directory\'s root', () => {
