@@ -400,6 +400,7 @@ async function main(): Promise<number> {
     proxyThreads: options.proxyThreads,
     startTimeoutMs: 15_000,
     profile: options.profile,
+    warpdriveExtra: options.warpdriveExtra === undefined ? undefined : path.resolve(options.warpdriveExtra),
   };
   const { adapters, skipped: unavailable } = chooseProxies(options, ctx);
 

@@ -20,7 +20,11 @@
  *
  * @module
  */
-import { ConfigError, type RuntimePlan } from './config/index.js';
+import { readFileSync } from 'node:fs';
+import { AdminServer, type AdminHost } from './admin/admin-server.js';
+import { ProcessLogs } from './admin/process-logs.js';
+import { restartProcesses } from './admin/rolling-restart.js';
+import { ConfigError, ENVIRONMENT_SOURCE, type RuntimePlan } from './config/index.js';
 import { reservePort } from './ingress/server.js';
 import type { ChallengeAnswers } from './tls/challenge-board.js';
 import { TlsService } from './tls/tls-service.js';
@@ -34,8 +38,12 @@ import { HealthRecorder } from './threads/health-relay.js';
 import { ProxyWorkers } from './threads/proxy-workers.js';
 import { SupervisorRecorder } from './threads/supervisor-relay.js';
 import type { Upstream } from './upstream/index.js';
+import { describeAddress } from './upstream/instance.js';
+import { InstanceStateLog, setInstanceStateReporter } from './upstream/state-events.js';
+import { probeAddress } from './runtime/simple-mode-probe.js';
 
 const log = createLogger('warpdrive');
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface StartOptions {
   /** `--only`: supervise just these units (and what they depend on). */
@@ -57,8 +65,12 @@ export interface RunningWarpdrive {
   readonly stack: ProxyStack;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly supervisor: SupervisorClient | undefined;
+  /** The admin listener, when `[admin]` is configured. */
+  readonly admin: AdminServer | undefined;
   /** The configuration being served (the last successful reload's). */
   readonly plan: RuntimePlan;
+  /** SIGUSR1: every proxy thread opens the access-log file again (after logrotate renamed it). */
+  reopenLogFile(): Promise<void>;
   /** Loads the configuration again and swaps it in; never throws. Reloads run one at a time. */
   reload(reason: string): Promise<ReloadOutcome>;
   /** Graceful stop; resolves when everything is closed. Safe to call twice. */
@@ -78,16 +90,23 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
   const httpsPort = tlsOn ? await reservePort(plan.server.bindAddress, plan.server.httpsPort!) : undefined;
   const tls = tlsOn ? await TlsService.start(plan) : undefined;
 
+  const startedAt = Date.now();
+  // The dashboard's log tail: only kept when there is an admin listener to show it.
+  const processLogs = plan.admin === undefined ? undefined : new ProcessLogs();
   let supervisor: SupervisorClient | undefined;
   let recorder: SupervisorRecorder | undefined;
   const startSupervisor = (from: RuntimePlan): void => {
-    supervisor = SupervisorClient.start(from, { only: options.only, except: options.except });
+    supervisor = SupervisorClient.start(from, { only: options.only, except: options.except, forwardLogs: processLogs !== undefined });
+    if (processLogs !== undefined) supervisor.on(processLogs.listener);
     // Follows the supervisor from its first event, so that generations and proxy workers started later know the present.
     recorder = new SupervisorRecorder(supervisor);
   };
   if (plan.processOrder.length > 0) startSupervisor(plan);
   // The main thread alone probes; proxy workers mirror what it finds.
   const health = threads > 1 ? new HealthRecorder() : undefined;
+  // With several threads, ejections and readiness are logged once for all of them (upstream/state-events.ts).
+  const stateLog = threads > 1 ? new InstanceStateLog() : undefined;
+  if (stateLog !== undefined) setInstanceStateReporter((event) => stateLog.report(0, event));
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
@@ -104,7 +123,16 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: startedWith!, challenges: tls.challenges ?? noChallenges },
     });
     try {
-      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health, tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls });
+      if (threads > 1) {
+        workers = await ProxyWorkers.start(
+          plan,
+          stack.port,
+          recorder,
+          health,
+          (thread, event) => stateLog?.report(thread, event),
+          tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls },
+        );
+      }
     } catch (error) {
       await stack.close();
       throw error;
@@ -131,6 +159,53 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     if (tls.certificates !== startedWith) serve(tls.certificates);
   }
   log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
+  if (plan.source === ENVIRONMENT_SOURCE) void warnIfTargetSilent(plan);
+
+  /** Instances an operator drained through the admin API, by id; kept across reloads. */
+  let drained = new Set<string>();
+  const reloads = { ok: 0, failed: 0 };
+  const setDrained = (instanceId: string, drain: boolean): boolean => {
+    const known = [...plan.upstreams.values()].some((u) => u.instances.some((i) => i.id === instanceId));
+    if (!known) return false;
+    const next = new Set(drained);
+    if (drain) next.add(instanceId);
+    else next.delete(instanceId);
+    drained = next;
+    stack.setDrained(drained);
+    workers?.setDrained([...drained]);
+    return true;
+  };
+  const adminHost: AdminHost = {
+    plan: () => plan,
+    snapshots: async () => [stack.snapshot(), ...((await workers?.collect(2_000)) ?? [])],
+    processes: () => supervisor?.states() ?? [],
+    processLogs,
+    facts: () => {
+      const cpu = process.cpuUsage();
+      return {
+        version,
+        startTimeSeconds: startedAt / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        residentBytes: process.memoryUsage.rss(),
+        proxyThreads: plan.server.workerThreads,
+        generation: stack.generation.id,
+        reloads: { ...reloads },
+      };
+    },
+    setDrained,
+    restart: (name) => restartProcesses(supervisor, name),
+    reload: (reason) => reload(reason),
+  };
+  let admin: AdminServer | undefined;
+  if (plan.admin !== undefined) {
+    try {
+      admin = await AdminServer.start(plan.admin, adminHost);
+    } catch (error) {
+      stack.stopListening();
+      await Promise.all([workers?.stop(Date.now()), stack.close(), supervisor?.stop()]);
+      throw error;
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
@@ -144,6 +219,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       if (supervisor) await supervisor.stop();
       await stack.close();
       await tls?.stop();
+      await admin?.close();
       log.info('stopped');
     })();
     return stopping;
@@ -152,7 +228,11 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
   /** One reload at a time: each waits for the previous one, including its process stops. */
   let reloading: Promise<unknown> = Promise.resolve();
   const reload = (reason: string): Promise<ReloadOutcome> => {
-    const run = reloading.then(() => reloadNow(reason));
+    const run = reloading.then(() => reloadNow(reason)).then((outcome) => {
+      if (outcome.ok) reloads.ok++;
+      else reloads.failed++;
+      return outcome;
+    });
     reloading = run.catch(() => undefined);
     return run;
   };
@@ -188,7 +268,9 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       return { ok: false, code: error instanceof SupervisorSelectionError ? error.code : 'WD_ERR_RELOAD', error: message };
     }
     const previous = stack.generation;
-    stack.reload(next.plan);
+    const generation = stack.reload(next.plan);
+    // Rebuilt instances start afresh on every thread: what was logged of their predecessors no longer holds.
+    stateLog?.forget([...generation.created].flatMap((u) => u.instances.map((i) => i.id)));
     let workerProblem = '';
     try {
       await workers?.reload(next.plan);
@@ -208,9 +290,17 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     return { ok: true, summary };
   }
 
+  const reopenLogFile = async (): Promise<void> => {
+    const results = [stack.reopenLogFile(), ...((await workers?.reopenLogFile(2_000)) ?? [])];
+    const distinct = [...new Set(results)];
+    log.info(`SIGUSR1 received: ${distinct.join('; ')}${results.length > 1 ? ` (${results.length} proxy threads)` : ''}`);
+  };
+
   return {
     port: stack.port,
     stack,
+    admin,
+    reopenLogFile,
     get upstreams() {
       return stack.upstreams;
     },
@@ -223,6 +313,21 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     reload,
     stop,
   };
+}
+
+/** Simple mode: says once, at start, when nothing answers at the target (a typo, or the app is not up yet). */
+async function warnIfTargetSilent(plan: RuntimePlan): Promise<void> {
+  const instance = [...plan.upstreams.values()][0]?.instances[0];
+  if (instance === undefined) return;
+  const problem = await probeAddress(instance.address);
+  if (problem === undefined) {
+    log.debug(`simple mode: ${describeAddress(instance)} answers`);
+    return;
+  }
+  log.warn(
+    `simple mode: nothing answers at ${describeAddress(instance)} (${problem}); requests will get 502 until something listens there. ` +
+      'Set WARPDRIVE_TARGET_HOST and WARPDRIVE_TARGET_PORT (or WARPDRIVE_TARGET_SOCKET) to where your app listens.',
+  );
 }
 
 /** The one-line summary a reload logs. */

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { write } from 'node:fs';
+import { close, write } from 'node:fs';
 
 const pipeAtomicBytes = 4096;
 
@@ -35,7 +35,9 @@ export interface LogSinkOptions {
 }
 
 export class LogSink {
-  readonly #fd: number;
+  #fd: number;
+  /** Descriptors replaced by `setFd`, closed once the write in flight (on them) is done. */
+  #retired: number[] = [];
   readonly #maxQueuedBytes: number;
   readonly #onDropped: (count: number, sink: LogSink) => void;
   #queue: Buffer[] = [];
@@ -69,6 +71,23 @@ export class LogSink {
     this.#pump();
   }
 
+  /** The descriptor lines go to. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /**
+   * Sends the following batches to `fd` (a log file reopened after rotation). The
+   * batch being written finishes on the old descriptor, which is then closed if
+   * `closeOld` (never stdout or stderr): a line never straddles two files.
+   */
+  setFd(fd: number, closeOld: boolean): void {
+    if (fd === this.#fd) return;
+    if (closeOld) this.#retired.push(this.#fd);
+    this.#fd = fd;
+    if (!this.#writing) this.#closeRetired();
+  }
+
   close(): void {
     this.#closed = true;
   }
@@ -94,10 +113,11 @@ export class LogSink {
     }
     const batch = count === 1 ? this.#queue[0]! : Buffer.concat(this.#queue.slice(0, count), bytes);
     this.#writing = true;
-    this.#writeAll(batch, () => {
+    this.#writeAll(this.#fd, batch, () => {
       this.#queue.splice(0, count);
       this.#queuedBytes -= bytes;
       this.#writing = false;
+      this.#closeRetired();
       if (this.#dropped > 0 && this.#queuedBytes === 0) {
         const dropped = this.#dropped;
         this.#dropped = 0;
@@ -107,16 +127,21 @@ export class LogSink {
     });
   }
 
-  #writeAll(batch: Buffer, done: () => void): void {
-    write(this.#fd, batch, 0, batch.length, null, (error, written) => {
+  /** Writes all of `batch` to `fd` (the descriptor current when the batch started). */
+  #writeAll(fd: number, batch: Buffer, done: () => void): void {
+    write(fd, batch, 0, batch.length, null, (error, written) => {
       if (error) {
         // EAGAIN: stderr is non-blocking and full; try again shortly. Anything else: give the batch up.
-        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') setTimeout(() => this.#writeAll(batch, done), 20);
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') setTimeout(() => this.#writeAll(fd, batch, done), 20);
         else done();
         return;
       }
-      if (written < batch.length) this.#writeAll(batch.subarray(written), done);
+      if (written < batch.length) this.#writeAll(fd, batch.subarray(written), done);
       else done();
     });
+  }
+
+  #closeRetired(): void {
+    for (const fd of this.#retired.splice(0)) close(fd, () => undefined);
   }
 }

@@ -8,13 +8,25 @@
  * @module
  */
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The levels, least severe first: what `--log-level` and `WARPDRIVE_LOG_LEVEL` accept. */
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
 
 const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** `"WARN"` -> `'warn'`; undefined for anything that is not a level (the caller says so to the user). */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  const lower = text.trim().toLowerCase();
+  return (logLevels as readonly string[]).includes(lower) ? (lower as LogLevel) : undefined;
+}
+
+/**
+ * The level from the environment. An invalid value falls back to info here: the
+ * logger must work before the configuration is loaded, and loading reports the
+ * bad variable (config/env.ts) and stops warpdrive with exit 2.
+ */
 function thresholdFromEnv(): number {
-  const wanted = (process.env.WARPDRIVE_LOG_LEVEL ?? 'info').toLowerCase();
-  return wanted in levelRank ? levelRank[wanted as LogLevel] : levelRank.info;
+  return levelRank[parseLogLevel(process.env.WARPDRIVE_LOG_LEVEL ?? '') ?? 'info'];
 }
 
 let threshold = thresholdFromEnv();

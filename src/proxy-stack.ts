@@ -20,6 +20,7 @@ import type { ChallengeAnswers } from './tls/challenge-board.js';
 import type { InstalledCertificate } from './tls/live-files.js';
 import { ThreadTls } from './tls/thread-tls.js';
 import { createLogger } from './log.js';
+import { snapshotInstances, type ThreadSnapshot } from './metrics/thread-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Generation } from './runtime/generation.js';
 import { linkSupervisor, type SupervisorSource, type Upstream } from './upstream/index.js';
@@ -71,6 +72,9 @@ export class ProxyStack {
   readonly #hooks: GenerationHooks;
   readonly #websockets: WebSocketGateway;
   readonly #retiring = new Set<Promise<void>>();
+  /** Instances an operator drained (admin API), by id: applied to every generation built from now on. */
+  #drained: ReadonlySet<string> = new Set();
+  readonly #thread: number;
   #ingress: IngressServer | undefined;
   #tlsServer: TlsServer | undefined;
   #unlinkSupervisor: (() => void) | undefined;
@@ -81,6 +85,7 @@ export class ProxyStack {
 
   private constructor(plan: RuntimePlan, options: ProxyStackOptions) {
     this.#services = new ThreadServices(options.thread);
+    this.#thread = options.thread;
     // Before the first generation: its filters (HTTPS redirect) read the thread's TLS state.
     if (options.tls !== undefined) {
       const { httpsPort, acmeDomains, challenges, certificates } = options.tls;
@@ -159,6 +164,31 @@ export class ProxyStack {
     return next;
   }
 
+  /** What this thread reports to the admin listener. */
+  snapshot(): ThreadSnapshot {
+    const generation = this.pipeline.generation;
+    return {
+      thread: this.#thread,
+      generation: generation.id,
+      inFlight: this.pipeline.inFlight,
+      websockets: this.openWebSockets,
+      routes: this.#services.metricsEnabled ? this.#services.metrics.snapshot() : [],
+      instances: snapshotInstances(generation),
+      recentErrors: this.#services.errorLog.recent(),
+    };
+  }
+
+  /** The instances an operator has drained (by id); the rest are enabled. Applies now and to later generations. */
+  setDrained(ids: ReadonlySet<string>): void {
+    this.#drained = ids;
+    this.#applyDrained(this.pipeline.generation);
+  }
+
+  /** SIGUSR1: the access-log file is opened again by name (after logrotate). */
+  reopenLogFile(): string {
+    return this.#services.reopenLogFile();
+  }
+
   /** Stops accepting connections; connections already open are still served. */
   stopListening(): void {
     this.#ingress?.stopListening();
@@ -210,6 +240,7 @@ export class ProxyStack {
 
   /** Links a new generation to process readiness and health before it serves. */
   #prepare(generation: Generation, previous: Generation | undefined): Generation {
+    this.#applyDrained(generation);
     this.#hooks.onGeneration?.(generation, previous);
     const supervisor = this.#hooks.supervisor();
     // Each generation follows the supervisor with its own unit -> instance map (units
@@ -220,6 +251,10 @@ export class ProxyStack {
     this.#unlinkSupervisor = unlink;
     if (this.#hooks.activeHealthChecks) for (const upstream of generation.created) upstream.start();
     return generation;
+  }
+
+  #applyDrained(generation: Generation): void {
+    for (const upstream of generation.upstreams.values()) for (const instance of upstream.instances) instance.setDrained(this.#drained.has(instance.id));
   }
 
   async #closeUpstreams(upstreams: Iterable<Upstream>): Promise<void> {

@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly warpdriveMain: string | undefined;
   /** A second warpdrive build measured alongside as `baseline` (before/after in one run). */
   readonly baselineMain: string | undefined;
+  /** TOML appended to the measured warpdrive's config (not the baseline's): e.g. an [admin] section, to price metrics. */
+  readonly warpdriveExtra: string | undefined;
   /** Profile warpdrive (and the baseline) with --cpu-prof: top functions and a flame graph per scenario. */
   readonly profile: boolean;
   /** Re-render the report of this results JSON file, measuring nothing. */
@@ -67,6 +69,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warpdrive FILE     compiled warpdrive CLI entry to measure (default: this build's)
   --baseline FILE      another compiled warpdrive CLI entry, measured alongside as
                        "baseline" (before/after in the same run)
+  --warpdrive-extra FILE
+                       TOML appended to the measured warpdrive's config, not the
+                       baseline's (e.g. [admin] to price metrics: give the same
+                       build as --baseline)
   --profile            run warpdrive under node --cpu-prof; the report gets its top
                        functions and a flame graph per scenario (adds profiler overhead)
   --help               this text`;
@@ -103,6 +109,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       out: { type: 'string' },
       warpdrive: { type: 'string' },
       baseline: { type: 'string' },
+      'warpdrive-extra': { type: 'string' },
       profile: { type: 'boolean', default: false },
       render: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -135,6 +142,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     outDir: values.out,
     warpdriveMain: values.warpdrive,
     baselineMain: values.baseline,
+    warpdriveExtra: values['warpdrive-extra'],
     profile: values.profile === true,
     render: values.render,
     help: values.help === true,

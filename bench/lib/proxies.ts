@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type RenderedConfig } from './configs.js';
@@ -47,6 +47,8 @@ export interface ProxyContext {
   readonly startTimeoutMs: number;
   /** Run warpdrive builds under `node --cpu-prof` (profile written when it exits). */
   readonly profile: boolean;
+  /** TOML appended to the measured warpdrive's config (not the baseline's). */
+  readonly warpdriveExtra?: string | undefined;
 }
 
 export interface RunningProxy {
@@ -127,7 +129,9 @@ function warpdriveAdapter(name: 'warpdrive' | 'baseline', label: string, main: (
     },
     async start(ctx, topology, dir) {
       const port = await freePort();
-      const files = writeRendered(dir, renderWarpdrive(topology, { port, dir, threads: ctx.proxyThreads }));
+      const rendered = renderWarpdrive(topology, { port, dir, threads: ctx.proxyThreads });
+      const extra = name === 'warpdrive' && ctx.warpdriveExtra !== undefined ? `\n${readFileSync(ctx.warpdriveExtra, 'utf8')}` : '';
+      const files = writeRendered(dir, { ...rendered, text: rendered.text + extra });
       // The ready line is logged at info level; request logging is off in the config.
       const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
       const profileDir = ctx.profile ? path.join(dir, 'cpu-profile') : undefined;

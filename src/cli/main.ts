@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `warpdrive` command (cac): run the proxy, `check` a config, `reload` a
- * running warpdrive, list or explain `routes`. Kept thin: each command calls one
- * function of src/.
+ * running warpdrive, list or explain `routes`, write a starter config with `init`.
+ * Kept thin: each command calls one function of src/; argument mistakes are caught
+ * before any command runs (check-arguments.ts).
  *
  * Exit codes: 0 ok; 1 runtime failure (port in use, native module missing, no
  * running warpdrive to reload); 2 invalid configuration or arguments. They are
@@ -18,9 +19,13 @@ import { cac } from 'cac';
 // about a second on a busy machine, and a SIGUSR1 in that window opened Node's inspector.
 import type { ReloadOutcome, RunningWarpdrive } from '../app.js';
 import { formatPlanSummary, loadConfig } from '../config/index.js';
-import { createLogger, setLogLevel, type LogLevel } from '../log.js';
+import { createLogger } from '../log.js';
 import { controlFilePath, readControlState, removeControlFile, writeControlState, type ControlState } from '../runtime/control-file.js';
+import { checkArguments, repeatable } from './check-arguments.js';
+import { runInitCommand } from './init.js';
+import { applyLogLevelFlag } from './log-level-flag.js';
 import { runRoutesCommand } from './routes.js';
+import { runRestartCommand, runStatusCommand } from './status.js';
 
 const log = createLogger('warpdrive');
 
@@ -38,8 +43,11 @@ const log = createLogger('warpdrive');
  * does not do that (`--disable-sigusr1` only exists from Node 22.14). Kept one small
  * function: the access log's reopen-on-SIGUSR1 belongs here.
  */
+/** Once warpdrive runs: reopen the access-log file (logrotate's signal, packaging/logrotate/warpdrive). */
+let onReopenSignal: (() => void) | undefined;
 function onSigusr1(): void {
-  log.info('SIGUSR1 received (the Node inspector stays closed)');
+  if (onReopenSignal !== undefined) onReopenSignal();
+  else log.info('SIGUSR1 received (the Node inspector stays closed)');
 }
 process.on('SIGUSR1', onSigusr1);
 
@@ -75,7 +83,16 @@ function nameList(value: unknown): string[] | undefined {
 /** Errors in what the user wrote (config file, flags, names): the message alone, exit 2. */
 const userErrorCodes: ReadonlySet<string> = new Set(['WD_ERR_CONFIG', 'WD_ERR_ARGUMENT', 'WD_ERR_SUPERVISOR_SELECTION']);
 /** Runtime failures whose message already names the cause and the fix: no stack trace, exit 1. */
-const explainedCodes: ReadonlySet<string> = new Set(['WD_ERR_UWS_NATIVE', 'WD_ERR_LISTEN', 'WD_ERR_PROXY_WORKER', 'WD_ERR_NOT_RUNNING', 'WD_ERR_RELOAD']);
+const explainedCodes: ReadonlySet<string> = new Set([
+  'WD_ERR_UWS_NATIVE',
+  'WD_ERR_LISTEN',
+  'WD_ERR_PROXY_WORKER',
+  'WD_ERR_NOT_RUNNING',
+  'WD_ERR_RELOAD',
+  'WD_ERR_ADMIN_LISTEN',
+  'WD_ERR_LOG_FILE',
+  'WD_ERR_ADMIN_REQUEST',
+]);
 
 class CliError extends Error {
   constructor(
@@ -107,7 +124,7 @@ function configFileOf(options: { config?: string }): string | undefined {
 }
 
 async function run(options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }): Promise<void> {
-  if (options.logLevel) setLogLevel(options.logLevel as LogLevel);
+  applyLogLevelFlag(options.logLevel);
   const configFile = configFileOf(options);
   const plan = loadConfig({ configFile, env: process.env });
 
@@ -181,6 +198,7 @@ async function run(options: { config?: string; only?: unknown; except?: unknown;
   // nginx's and Caddy's reload signal: load the configuration again, without dropping a connection.
   const started = running;
   onReloadSignal = () => void started.reload('SIGHUP received').then(recordReload);
+  onReopenSignal = () => void started.reopenLogFile();
   if (stopRequested !== undefined) {
     stopSignals = 0;
     onStopSignal(stopRequested);
@@ -229,14 +247,10 @@ const cli = cac('warpdrive');
 cli
   .command('[...args]', 'Run the proxy (and the processes it supervises)')
   .option('-c, --config <file>', 'TOML configuration file (default: $WARPDRIVE_CONFIG; none = simple mode from env vars)')
-  .option('--only <names>', 'Supervise only these processes (comma-separated upstream names or instance ids)')
-  .option('--except <names>', 'Supervise every process except these')
+  .option('--only <names>', 'Supervise only these processes (comma-separated upstream names or instance ids)', repeatable)
+  .option('--except <names>', 'Supervise every process except these', repeatable)
   .option('--log-level <level>', 'debug, info, warn or error (default: $WARPDRIVE_LOG_LEVEL or info)')
-  .action(async (args: string[], options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }) => {
-    if (args.length > 0) {
-      process.stderr.write(`warpdrive: unknown command "${args[0]}". Commands: check, reload, routes; run "warpdrive --help".\n`);
-      process.exit(2);
-    }
+  .action(async (_args: string[], options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }) => {
     await run(options);
   });
 
@@ -262,10 +276,32 @@ cli
   .command('routes', 'Print the compiled route table, or explain which route a request matches')
   .option('-c, --config <file>', 'TOML configuration file')
   .option('--explain <request>', 'A request to explain, e.g. "GET https://example.com/cable"')
-  .option('-H, --header <header>', 'A request header for --explain, "Name: value" (repeatable)')
+  .option('-H, --header <header>', 'A request header for --explain, "Name: value" (repeatable)', repeatable)
   .action((options: { config?: string; explain?: string; header?: string | string[] }) => {
     const headers = options.header === undefined ? [] : Array.isArray(options.header) ? options.header : [options.header];
     process.stdout.write(`${runRoutesCommand({ configFile: options.config, explain: options.explain, headers })}\n`);
+  });
+
+cli
+  .command('status', 'Show the processes and instances of a running warpdrive (through its [admin] listener)')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (options: { config?: string }) => {
+    const plan = loadConfig({ configFile: configFileOf(options), env: process.env });
+    process.stdout.write(`${await runStatusCommand(plan)}\n`);
+  });
+
+cli
+  .command('restart <name>', 'Restart a supervised process, or every process of an upstream one at a time (through the [admin] listener)')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (name: string, options: { config?: string }) => {
+    const plan = loadConfig({ configFile: configFileOf(options), env: process.env });
+    process.stdout.write(`${await runRestartCommand(plan, String(name))}\n`);
+  });
+
+cli
+  .command('init [file]', 'Write a commented starter configuration for a Rails app (default file: warpdrive.toml; never overwrites)')
+  .action((file: string | undefined) => {
+    process.stdout.write(`${runInitCommand(file === undefined ? undefined : String(file))}\n`);
   });
 
 cli.help();
@@ -273,6 +309,7 @@ cli.version(version);
 
 try {
   cli.parse(process.argv, { run: false });
+  checkArguments(cli);
   await cli.runMatchedCommand();
 } catch (error) {
   fail(error);

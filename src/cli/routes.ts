@@ -19,7 +19,7 @@ import { explainMismatch } from '../router/route-predicate.js';
 import type { HeaderLookup } from '../router/types.js';
 
 /** The conditions of a route in one line; `any request` when it has none. */
-function describeConditions(route: RouteSpec): string {
+export function describeConditions(route: RouteSpec): string {
   const { match } = route;
   const parts: string[] = [];
   if (match.host !== undefined) parts.push(`host ${match.host}`);
@@ -48,7 +48,7 @@ function describeActions(route: RouteSpec): string {
 }
 
 /** Pads every column of `rows` to its widest cell. */
-function alignColumns(rows: string[][]): string[] {
+export function alignColumns(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());

@@ -49,6 +49,34 @@ export function isSafeHeaderValue(text: string): boolean {
   return !/[\x00-\x08\x0a-\x1f\x7f]/.test(text);
 }
 
+/** Where the admin listener listens: TCP `host:port`, or a Unix socket path. */
+export type AdminListenAddress = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly socketPath: string };
+
+/**
+ * `"127.0.0.1:9180"`, `"[::1]:9180"`, `"localhost:9180"` -> TCP; a path (containing
+ * "/" or ending in ".sock") -> a Unix socket, as written (relative paths are
+ * resolved by compile()). Undefined when it is neither.
+ */
+export function parseAdminListen(text: string): AdminListenAddress | undefined {
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$/.exec(text);
+  const v4 = v6 === null ? /^([^:/\s\[\]]+):([0-9]{1,5})$/.exec(text) : null;
+  const match = v6 ?? v4;
+  if (match !== null) {
+    const host = match[1]!;
+    const port = Number(match[2]);
+    // Port 0: any free port (tests); the listener logs the one it got.
+    if (!isBindAddress(host) || port > 65535) return undefined;
+    return { kind: 'tcp', host, port };
+  }
+  if (text.includes('/') || text.endsWith('.sock')) return { kind: 'unix', socketPath: text };
+  return undefined;
+}
+
+/** Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
+}
+
 /** `"200-399"`, `"200"` or `200` -> inclusive range; undefined when malformed. */
 export function parseStatusRange(spec: string | number): { min: number; max: number } | undefined {
   const text = String(spec).trim();

@@ -12,8 +12,10 @@
 import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
+import { maxSocketPathBytes, resolveConfigPath } from './resolve-config-path.js';
+import { isLoopback, parseAdminListen } from './addresses.js';
 import { checkTls } from './tls-checks.js';
-import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
 export interface CheckedSections {
@@ -23,6 +25,10 @@ export interface CheckedSections {
   readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
   readonly routes: readonly (RouteConfig | undefined)[] | undefined;
   readonly middleware: MiddlewareConfig | undefined;
+  /** Undefined when absent or when it failed the schema. */
+  readonly admin?: AdminConfig | undefined;
+  /** The directory relative paths resolve against (the config file's). */
+  readonly baseDir: string;
   /** Whether `[postgres]` is configured (ACME state can live there). */
   readonly hasPostgres: boolean;
 }
@@ -32,7 +38,7 @@ const upstreamName = /^[A-Za-z0-9_-]+$/;
 type Address = Pick<InstanceConfig, 'host' | 'port' | 'socket'>;
 
 /** Issues of one address (upstream top level or instance); returns its identity key, if any. */
-function checkAddress(address: Address, path: string, issues: ConfigIssue[]): string | undefined {
+function checkAddress(address: Address, path: string, baseDir: string, issues: ConfigIssue[]): string | undefined {
   const { host, port, socket } = address;
   if (socket !== undefined && (host !== undefined || port !== undefined)) {
     issues.push({
@@ -49,7 +55,22 @@ function checkAddress(address: Address, path: string, issues: ConfigIssue[]): st
     issues.push({ path: `${path}.host`, message: `expected a host next to port = ${port}, found nothing; fix: add host = "127.0.0.1"` });
     return undefined;
   }
-  if (socket !== undefined) return `unix:${socket}`;
+  if (socket !== undefined) {
+    // The resolved path is what connect() receives: "a.sock" and "./a.sock" are one address,
+    // and a short relative path can become too long for a socket address once resolved.
+    const resolved = resolveConfigPath(baseDir, socket);
+    const bytes = Buffer.byteLength(resolved);
+    if (bytes > maxSocketPathBytes) {
+      issues.push({
+        path: `${path}.socket`,
+        message:
+          `expected a Unix socket path of at most ${maxSocketPathBytes} bytes (the system's limit), found ${bytes} bytes` +
+          `${resolved === socket ? '' : ` once resolved against the config file's directory (${resolved})`}; fix: use a shorter path, e.g. socket = "/run/app/app.sock"`,
+      });
+      return undefined;
+    }
+    return `unix:${resolved}`;
+  }
   if (host !== undefined) return `tcp:${host}:${port}`;
   return undefined;
 }
@@ -58,7 +79,7 @@ function hasAddress(address: Address): boolean {
   return address.host !== undefined || address.port !== undefined || address.socket !== undefined;
 }
 
-function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIssue[]): void {
+function checkUpstream(name: string, upstream: UpstreamConfig, baseDir: string, issues: ConfigIssue[]): void {
   const path = `upstreams.${name}`;
   const { instances } = upstream;
   if (instances !== undefined && hasAddress(upstream)) {
@@ -72,7 +93,7 @@ function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIss
         path,
         message: `expected an address (host + port, socket, or [[upstreams.${name}.instances]]), found none; fix: add host = "127.0.0.1" and port = 3000, or socket = "/tmp/${name}.sock"`,
       });
-    } else checkAddress(upstream, path, issues);
+    } else checkAddress(upstream, path, baseDir, issues);
   }
 
   if (instances !== undefined) {
@@ -83,7 +104,7 @@ function checkUpstream(name: string, upstream: UpstreamConfig, issues: ConfigIss
         issues.push({ path: instancePath, message: 'expected host + port or socket, found neither; fix: add socket = "/tmp/app.sock" or host and port' });
         return;
       }
-      const key = checkAddress(instance, instancePath, issues);
+      const key = checkAddress(instance, instancePath, baseDir, issues);
       if (key === undefined) return;
       const first = seen.get(key);
       if (first !== undefined) {
@@ -182,6 +203,40 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   });
 }
 
+/** log_format and log_file only mean something with log_requests = true. */
+function checkLogging(middleware: MiddlewareConfig | undefined, issues: ConfigIssue[]): void {
+  if (middleware === undefined || middleware.log_requests) return;
+  for (const key of ['log_format', 'log_file'] as const) {
+    if (middleware[key] !== undefined) {
+      issues.push({ path: `middleware.${key}`, message: `set while log_requests is false, so there is no access log to apply it to; fix: add log_requests = true, or remove ${key}` });
+    }
+  }
+}
+
+/** The admin listener: a token beyond loopback, and an address the proxy does not use already. */
+function checkAdmin(admin: AdminConfig | undefined, server: ServerConfig | undefined, baseDir: string, issues: ConfigIssue[]): void {
+  if (admin === undefined) return;
+  const listen = parseAdminListen(admin.listen);
+  if (listen === undefined) return;
+  if (listen.kind === 'tcp') {
+    if (!isLoopback(listen.host) && admin.token === undefined) {
+      issues.push({
+        path: 'admin.token',
+        message: `required when the admin listener is reachable from other machines (listen = "${admin.listen}"): anyone who reaches it could drain instances and restart processes; fix: add token = "..." under [admin] (or export WARPDRIVE_ADMIN_API_TOKEN=...), or listen on 127.0.0.1 or a Unix socket`,
+      });
+    }
+    if (server !== undefined && listen.port !== 0 && listen.port === server.http_port) {
+      issues.push({ path: 'admin.listen', message: `port ${listen.port} is server.http_port as well; fix: give the admin listener a port of its own, e.g. "127.0.0.1:9180"` });
+    }
+  } else {
+    const resolved = resolveConfigPath(baseDir, listen.socketPath);
+    const bytes = Buffer.byteLength(resolved);
+    if (bytes > maxSocketPathBytes) {
+      issues.push({ path: 'admin.listen', message: `expected a Unix socket path of at most ${maxSocketPathBytes} bytes, found ${bytes} bytes (${resolved}); fix: use a shorter path, e.g. "/run/warpdrive/admin.sock"` });
+    }
+  }
+}
+
 /** Runs every cross-field check; returns the issues found (empty = consistent). */
 export function checkSections(sections: CheckedSections): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -198,7 +253,7 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
       });
     }
     if (upstream === undefined) continue;
-    checkUpstream(name, upstream, issues);
+    checkUpstream(name, upstream, sections.baseDir, issues);
     parsed.set(name, upstream);
   }
   // Process dependencies need every upstream to have parsed, else "unknown" would be a guess.
@@ -212,6 +267,8 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
   }
   checkRoutes(sections, issues);
 
+  checkLogging(sections.middleware, issues);
+  checkAdmin(sections.admin, sections.server, sections.baseDir, issues);
   issues.push(...checkTls(sections));
   return issues;
 }

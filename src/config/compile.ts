@@ -9,12 +9,14 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { parseStatusRange } from './addresses.js';
-import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile, configDirectory } from './file-settings.js';
+import { parseAdminListen, parseStatusRange } from './addresses.js';
+import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
+import { resolveConfigPath } from './resolve-config-path.js';
 import { resolveAcmeCa } from '../tls/acme-directories.js';
-import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
 import type {
+  AdminSpec,
   HealthSpec,
   InstanceAddress,
   InstanceSpec,
@@ -27,6 +29,7 @@ import type {
 
 const ms = (secs: number): number => Math.round(secs * 1000);
 const optionalMs = (secs: number | undefined): number | undefined => (secs === undefined ? undefined : ms(secs));
+const optionalPath = (baseDir: string, path: string | undefined): string | undefined => (path === undefined ? undefined : resolveConfigPath(baseDir, path));
 
 /**
  * Makes a Map read-only in fact, not only in type: Object.freeze leaves a Map's
@@ -53,14 +56,15 @@ function freeze<T>(value: T): T {
   return value;
 }
 
-function compileProcess(process: ProcessConfig | undefined): ProcessSpec | undefined {
+function compileProcess(process: ProcessConfig | undefined, baseDir: string): ProcessSpec | undefined {
   if (process === undefined) return undefined;
   return {
     command: process.command,
     args: [...process.args],
     // A plain object: TOML tables arrive with a null prototype, which surprises spawn() callers that spread it.
     env: { ...process.env },
-    cwd: process.cwd,
+    // Unset: the config file's directory, so `args = ["bin/server"]` works wherever warpdrive is started.
+    cwd: resolveConfigPath(baseDir, process.cwd ?? '.'),
     dependsOn: [...process.depends_on],
     stopTimeoutMs: ms(process.stop_timeout_secs),
     startTimeoutMs: ms(process.start_timeout_secs),
@@ -68,8 +72,8 @@ function compileProcess(process: ProcessConfig | undefined): ProcessSpec | undef
   };
 }
 
-function compileAddress(address: Pick<InstanceConfig, 'host' | 'port' | 'socket'>, where: string): InstanceAddress {
-  if (address.socket !== undefined) return { kind: 'unix', socketPath: address.socket };
+function compileAddress(address: Pick<InstanceConfig, 'host' | 'port' | 'socket'>, where: string, baseDir: string): InstanceAddress {
+  if (address.socket !== undefined) return { kind: 'unix', socketPath: resolveConfigPath(baseDir, address.socket) };
   if (address.host !== undefined && address.port !== undefined) return { kind: 'tcp', host: address.host, port: address.port };
   throw new Error(`compile(): ${where} has no address; checkSections should have rejected it`);
 }
@@ -88,16 +92,16 @@ function compileHealth(health: HealthConfig | undefined): HealthSpec | undefined
   };
 }
 
-function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
+function compileUpstream(name: string, upstream: UpstreamConfig, baseDir: string): UpstreamSpec {
   const instances: InstanceSpec[] =
     upstream.instances !== undefined && upstream.instances.length > 0
       ? upstream.instances.map((instance, i) => ({
           id: `${name}#${i}`,
-          address: compileAddress(instance, `upstreams.${name}.instances[${i}]`),
+          address: compileAddress(instance, `upstreams.${name}.instances[${i}]`, baseDir),
           weight: instance.weight,
-          process: compileProcess(instance.process),
+          process: compileProcess(instance.process, baseDir),
         }))
-      : [{ id: `${name}#0`, address: compileAddress(upstream, `upstreams.${name}`), weight: 1, process: undefined }];
+      : [{ id: `${name}#0`, address: compileAddress(upstream, `upstreams.${name}`, baseDir), weight: 1, process: undefined }];
   return {
     name,
     strategy: upstream.strategy,
@@ -109,7 +113,7 @@ function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
       maxEjectionMs: ms(upstream.passive.max_ejection_secs),
       count5xx: upstream.passive.count_5xx,
     },
-    process: compileProcess(upstream.process),
+    process: compileProcess(upstream.process, baseDir),
     connectTimeoutMs: ms(upstream.connect_timeout_secs),
     readTimeoutMs: ms(upstream.read_timeout_secs),
     maxConnectionsPerInstance: upstream.max_connections,
@@ -144,16 +148,17 @@ function compileRoute(route: RouteConfig, index: number, configDir: string): Rou
   };
 }
 
-function compileTls(tls: TlsConfig): TlsSpec {
+/** `[tls]`; certificate and key files and acme_directory are relative to the config file, like every path. */
+function compileTls(tls: TlsConfig, baseDir: string): TlsSpec {
   const fileCertificates = tls.certificates.map((entry, i) => ({
     domains: [...entry.domains],
-    certFile: entry.cert_file,
-    keyFile: entry.key_file,
+    certFile: resolveConfigPath(baseDir, entry.cert_file),
+    keyFile: resolveConfigPath(baseDir, entry.key_file),
     configPath: `tls.certificates[${i}]`,
   }));
   // [tls] cert_file/key_file: one certificate for `domains` (or for the names it carries); no ACME then.
   if (tls.cert_file !== undefined && tls.key_file !== undefined) {
-    fileCertificates.unshift({ domains: [...tls.domains], certFile: tls.cert_file, keyFile: tls.key_file, configPath: 'tls' });
+    fileCertificates.unshift({ domains: [...tls.domains], certFile: resolveConfigPath(baseDir, tls.cert_file), keyFile: resolveConfigPath(baseDir, tls.key_file), configPath: 'tls' });
   }
   const acmeDomains = tls.cert_file === undefined ? tls.domains : [];
   const hsts =
@@ -174,7 +179,7 @@ function compileTls(tls: TlsConfig): TlsSpec {
             ...resolveAcmeCa(tls.acme_ca),
             email: tls.email,
             eab: tls.eab === undefined ? undefined : { kid: tls.eab.kid, hmacKey: tls.eab.hmac_key },
-            directory: tls.acme_directory,
+            directory: optionalPath(baseDir, tls.acme_directory),
           },
     fileCertificates,
     redirectHttp: tls.redirect_http,
@@ -182,22 +187,36 @@ function compileTls(tls: TlsConfig): TlsSpec {
   };
 }
 
-/** Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`. */
-export function compile(config: Config, source: string): RuntimePlan {
+function compileAdmin(admin: AdminConfig, baseDir: string): AdminSpec {
+  const listen = parseAdminListen(admin.listen);
+  if (listen === undefined) throw new Error(`compile(): admin.listen ${JSON.stringify(admin.listen)} passed the schema unparsed`);
+  return {
+    listen: listen.kind === 'unix' ? { kind: 'unix', socketPath: resolveConfigPath(baseDir, listen.socketPath) } : listen,
+    token: admin.token,
+  };
+}
+
+/**
+ * Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`.
+ * Relative paths resolve against `baseDir` (the config file's directory): the plan
+ * holds only absolute paths.
+ */
+export function compile(config: Config, source: string, baseDir: string): RuntimePlan {
   const parsedUpstreams = new Map(Object.entries(config.upstreams));
   const { order, issues } = planProcessOrder(parsedUpstreams);
   if (issues.length > 0) throw new Error(`compile(): unchecked process dependencies: ${issues[0]!.message}`);
 
   const upstreams = new Map<string, UpstreamSpec>();
-  for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream)));
+  for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream, baseDir)));
 
-  const { server, tls, cache, postgres, middleware } = config;
-  // Relative paths of the file features start from the config file's directory.
-  const configDir = configDirectory(source);
+  const { server, tls, cache, postgres, middleware, admin } = config;
+  // Relative paths of the file features start from the config file's directory, like every other path.
+  const configDir = baseDir;
   const routes = config.routes.map((route, index) => compileRoute(route, index, configDir));
   const anyStaticRoute = routes.some((route) => route.staticFiles !== undefined);
   const plan: RuntimePlan = {
     source,
+    baseDir,
     server: {
       bindAddress: server.bind_address,
       httpPort: server.http_port,
@@ -212,7 +231,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
       websocketMaxBufferedBytes: server.websocket_max_buffered_bytes,
     },
-    tls: tls === undefined ? undefined : compileTls(tls),
+    tls: tls === undefined ? undefined : compileTls(tls, baseDir),
     upstreams: freezeMap(upstreams),
     routes,
     cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
@@ -226,8 +245,13 @@ export function compile(config: Config, source: string): RuntimePlan {
       compression: compileCompression(middleware),
       staticCacheBytes: compileStaticCacheBytes(middleware, anyStaticRoute),
       logRequests: middleware.log_requests,
+      logFormat: middleware.log_format ?? 'combined',
+      logFile: optionalPath(baseDir, middleware.log_file),
+      requestId: middleware.request_id,
+      requestStartHeader: middleware.request_start_header,
       adminToken: middleware.admin_token,
     },
+    admin: admin === undefined ? undefined : compileAdmin(admin, baseDir),
     processOrder: order,
   };
   return freeze(plan);

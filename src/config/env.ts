@@ -11,6 +11,7 @@
 import type { ConfigIssue } from './errors.js';
 import { describeValue } from './errors.js';
 import { isBindAddress, isIpOrCidr } from './addresses.js';
+import { logLevels, parseLogLevel } from '../log.js';
 
 /** Values from `WARPDRIVE_*` variables that replace the file's. */
 export interface EnvOverrides {
@@ -21,6 +22,8 @@ export interface EnvOverrides {
   readonly logRequests: boolean | undefined;
   readonly trustedProxies: readonly string[] | undefined;
   readonly shutdownTimeoutSecs: number | undefined;
+  /** Replaces `[admin] token` (the admin listener's bearer token). */
+  readonly adminApiToken: string | undefined;
 }
 
 /** The one upstream of simple mode. */
@@ -33,12 +36,14 @@ export const envVarNames = [
   'WARPDRIVE_BIND_ADDRESS',
   'WARPDRIVE_MAX_HEADER_BYTES',
   'WARPDRIVE_ADMIN_TOKEN',
+  'WARPDRIVE_ADMIN_API_TOKEN',
   'WARPDRIVE_LOG_REQUESTS',
   'WARPDRIVE_TRUSTED_PROXIES',
   'WARPDRIVE_SHUTDOWN_TIMEOUT_SECS',
   'WARPDRIVE_TARGET_HOST',
   'WARPDRIVE_TARGET_PORT',
   'WARPDRIVE_TARGET_SOCKET',
+  'WARPDRIVE_LOG_LEVEL',
 ] as const;
 
 /** An unset or blank variable counts as absent (`VAR= warpdrive` is a common way to unset). */
@@ -97,6 +102,13 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv, issues: ConfigIssue[]):
     }
   }
 
+  // The logger reads this variable itself (it must work before any config is loaded);
+  // checking it here makes a typo stop `check` and a start like any other bad value.
+  const logLevel = read(env, 'WARPDRIVE_LOG_LEVEL');
+  if (logLevel !== undefined && parseLogLevel(logLevel) === undefined) {
+    issues.push(bad('WARPDRIVE_LOG_LEVEL', `a log level: ${logLevels.join(', ')}`, logLevel, 'export WARPDRIVE_LOG_LEVEL=debug (or info, warn, error), or unset it for info'));
+  }
+
   let shutdownTimeoutSecs: number | undefined;
   const shutdownText = read(env, 'WARPDRIVE_SHUTDOWN_TIMEOUT_SECS');
   if (shutdownText !== undefined) {
@@ -111,6 +123,7 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv, issues: ConfigIssue[]):
     bindAddress,
     maxHeaderBytes,
     adminToken: read(env, 'WARPDRIVE_ADMIN_TOKEN'),
+    adminApiToken: read(env, 'WARPDRIVE_ADMIN_API_TOKEN'),
     logRequests,
     trustedProxies,
     shutdownTimeoutSecs,

@@ -26,12 +26,13 @@
  * @module
  */
 import { statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
 import * as v from 'valibot';
 import { defaultCompressibleTypes, mediaTypePattern } from '../compression/compressible-types.js';
 import { DEFAULT_FINGERPRINT_PATTERN } from '../files/static-files.js';
 import type { ConfigIssue } from './errors.js';
 import { describeValue, didYouMean } from './errors.js';
+import { resolveConfigPath } from './resolve-config-path.js';
 import { boolean, expect, integer, regexError, table, text } from './schema-parts.js';
 import type { CompressionSpec, StaticFilesSpec, XSendfileSpec } from './types.js';
 
@@ -129,19 +130,7 @@ export type FileMiddlewareConfig = v.InferOutput<typeof FileMiddlewareSchema> & 
 };
 
 // ---------------------------------------------------------------------------
-// Paths
-
-/**
- * The directory relative paths are resolved against: the config file's, or the
- * working directory in simple mode (`source` is then "environment").
- */
-export function configDirectory(source: string): string {
-  return source === 'environment' ? process.cwd() : dirname(resolve(source));
-}
-
-export function resolveConfigPath(configDir: string, path: string): string {
-  return isAbsolute(path) ? resolve(path) : resolve(configDir, path);
-}
+// Paths: relative to the config file's directory, through the one helper every key uses.
 
 /** An issue when `path` is not an existing directory; the message shows where a relative path led. */
 function checkDirectory(configDir: string, path: string, at: string, issues: ConfigIssue[]): void {

@@ -14,15 +14,16 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
-import { checkFileSettings, configDirectory } from './file-settings.js';
+import { checkFileSettings } from './file-settings.js';
 import { compile } from './compile.js';
+import { configBaseDir } from './resolve-config-path.js';
 import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
 import type { ConfigIssue } from './errors.js';
 import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
-import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
 import { readFileCertificates } from '../tls/certificate-files.js';
 
@@ -79,8 +80,9 @@ function applyMiddlewareOverrides(middleware: MiddlewareConfig, overrides: EnvOv
 /**
  * Validates a parsed TOML document (or the document simple mode synthesises),
  * applies env overrides and compiles; `issues` may already hold env problems.
+ * Relative paths in the document resolve against `baseDir`.
  */
-function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides, issues: ConfigIssue[]): RuntimePlan {
+function planFromDocument(raw: unknown, source: string, baseDir: string, overrides: EnvOverrides, issues: ConfigIssue[]): RuntimePlan {
   if (!isTable(raw)) throw new ConfigError(source, [...issues, { path: '', message: 'expected a TOML document of tables' }]);
 
   for (const key of Object.keys(raw)) {
@@ -98,6 +100,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
   const tls = raw.tls === undefined ? undefined : parsePart(sectionSchemas.tls, raw.tls, ['tls'], issues);
   const cache = raw.cache === undefined ? undefined : parsePart(sectionSchemas.cache, raw.cache, ['cache'], issues);
   const postgres = raw.postgres === undefined ? undefined : parsePart(sectionSchemas.postgres, raw.postgres, ['postgres'], issues);
+  const parsedAdmin = raw.admin === undefined ? undefined : parsePart(sectionSchemas.admin, raw.admin, ['admin'], issues);
 
   const upstreams = new Map<string, UpstreamConfig | undefined>();
   if (raw.upstreams !== undefined && !isTable(raw.upstreams)) {
@@ -129,8 +132,9 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, hasPostgres: raw.postgres !== undefined }));
-  issues.push(...checkFileSettings(routes, middleware, configDirectory(source)));
+  const admin: AdminConfig | undefined = parsedAdmin === undefined ? undefined : { ...parsedAdmin, token: overrides.adminApiToken ?? parsedAdmin.token };
+  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir, hasPostgres: raw.postgres !== undefined }));
+  issues.push(...checkFileSettings(routes, middleware, baseDir));
   issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
@@ -144,8 +148,9 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
     cache,
     postgres,
     middleware: middleware!,
+    admin,
   };
-  const plan = compile(config, source);
+  const plan = compile(config, source, baseDir);
   // Certificate files are judged as a start would serve them: readable, key matching, valid now, covering their names.
   if (plan.tls?.enabled === true) {
     const fileIssues = readFileCertificates(plan.tls.fileCertificates, new Date()).issues;
@@ -164,9 +169,11 @@ function syntaxIssue(error: TomlError, text: string): ConfigIssue {
 
 /**
  * Parses TOML text into a RuntimePlan (env overrides applied). Throws ConfigError
- * listing every problem. `source` names the text in messages and `plan.source`.
+ * listing every problem. `source` names the text in messages and `plan.source`;
+ * relative paths in the text resolve against `baseDir`, by default the directory of
+ * `source` taken as a file path.
  */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}): RuntimePlan {
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}, baseDir: string = configBaseDir(source)): RuntimePlan {
   const issues: ConfigIssue[] = [];
   const overrides = readEnvOverrides(env, issues);
   let raw: unknown;
@@ -176,7 +183,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     if (!(error instanceof TomlError)) throw error;
     throw new ConfigError(source, [...issues, syntaxIssue(error, text)]);
   }
-  return planFromDocument(raw, source, overrides, issues);
+  return planFromDocument(raw, source, baseDir, overrides, issues);
 }
 
 /** Simple mode: one upstream "default" from WARPDRIVE_TARGET_*, one catch-all route. */
@@ -186,7 +193,8 @@ function planFromEnvironment(env: NodeJS.ProcessEnv): RuntimePlan {
   const target = readSimpleTarget(env, issues);
   if (issues.length > 0) throw new ConfigError(ENVIRONMENT_SOURCE, issues);
   const document = { upstreams: { default: { ...target } }, routes: [{ upstream: 'default', path_prefix: '/' }] };
-  return planFromDocument(document, ENVIRONMENT_SOURCE, overrides, issues);
+  // No file: WARPDRIVE_TARGET_SOCKET is relative to where the shell that set it stands.
+  return planFromDocument(document, ENVIRONMENT_SOURCE, configBaseDir(undefined), overrides, issues);
 }
 
 function readConfigFile(file: string, origin: string): string {

@@ -11,7 +11,7 @@
 
 import * as v from 'valibot';
 import { describeValue, didYouMean } from './errors.js';
-import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, isUpstreamHost, parseStatusRange } from './addresses.js';
+import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, isUpstreamHost, parseAdminListen, parseStatusRange } from './addresses.js';
 import { fileMiddlewareEntries, staticRouteEntries } from './file-settings.js';
 import { boolean, expect, integer, regexError, table, text } from './schema-parts.js';
 
@@ -384,6 +384,8 @@ export const PostgresSchema = table(
   '[postgres]',
 );
 
+export const logFormats = ['combined', 'json'] as const;
+
 export const MiddlewareSchema = table(
   {
     forward_headers: v.optional(boolean, true),
@@ -398,9 +400,36 @@ export const MiddlewareSchema = table(
     gzip_compression_enabled: v.optional(boolean, false),
     ...fileMiddlewareEntries,
     log_requests: v.optional(boolean, false),
+    /** Unset means "combined"; kept unset here so that a format without log_requests can be reported. */
+    log_format: v.optional(
+      v.picklist(logFormats, (issue) => {
+        const found = typeof issue.input === 'string' ? didYouMean(issue.input, logFormats) : '';
+        return `expected one of ${logFormats.map((f) => `"${f}"`).join(', ')}, found ${describeValue(issue.input)}${found}`;
+      }),
+    ),
+    log_file: v.optional(text('a file path')),
+    request_id: v.optional(boolean, true),
+    request_start_header: v.optional(boolean, false),
     admin_token: v.optional(text('a token string')),
   },
   '[middleware]',
+);
+
+// ---------------------------------------------------------------------------
+// [admin]
+
+export const AdminSchema = table(
+  {
+    listen: v.pipe(
+      v.string(expect('an address such as "127.0.0.1:9180" or a Unix socket path')),
+      v.check(
+        (input) => parseAdminListen(input) !== undefined,
+        expect('"HOST:PORT" (an IP address or localhost, and a port 0-65535) or a Unix socket path', 'for example listen = "127.0.0.1:9180" or listen = "/run/warpdrive/admin.sock"'),
+      ),
+    ),
+    token: v.optional(text('a token string')),
+  },
+  '[admin]',
 );
 
 // ---------------------------------------------------------------------------
@@ -415,6 +444,7 @@ export const ConfigSchema = table(
     cache: v.optional(CacheSchema),
     postgres: v.optional(PostgresSchema),
     middleware: v.optional(MiddlewareSchema, {}),
+    admin: v.optional(AdminSchema),
   },
   'the top level',
 );
@@ -430,10 +460,11 @@ export type RouteConfig = v.InferOutput<typeof RouteSchema>;
 export type CacheConfig = v.InferOutput<typeof CacheSchema>;
 export type PostgresConfig = v.InferOutput<typeof PostgresSchema>;
 export type MiddlewareConfig = v.InferOutput<typeof MiddlewareSchema>;
+export type AdminConfig = v.InferOutput<typeof AdminSchema>;
 export type Config = v.InferOutput<typeof ConfigSchema>;
 
 /** The top-level sections, for unknown-key detection in load.ts. */
-export const topLevelKeys = ['server', 'tls', 'upstreams', 'routes', 'cache', 'postgres', 'middleware'] as const;
+export const topLevelKeys = ['server', 'tls', 'upstreams', 'routes', 'cache', 'postgres', 'middleware', 'admin'] as const;
 
 /** The single-table sections, for the section-by-section parse in load.ts. */
 export const sectionSchemas = {
@@ -442,4 +473,5 @@ export const sectionSchemas = {
   cache: CacheSchema,
   postgres: PostgresSchema,
   middleware: MiddlewareSchema,
+  admin: AdminSchema,
 } as const;

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
+import { ENVIRONMENT_SOURCE } from './load.js';
+import type { AdminSpec, CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -12,10 +13,11 @@ function formatAddress(address: InstanceAddress): string {
   return address.kind === 'unix' ? `unix:${address.socketPath}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
 }
 
-function formatProcess(process: ProcessSpec): string {
+/** `baseDir`: a process running there (the default) needs no mention of its cwd. */
+function formatProcess(process: ProcessSpec, baseDir: string): string {
   const command = [process.command, ...process.args].map((part) => (/\s/.test(part) ? JSON.stringify(part) : part)).join(' ');
   const extras: string[] = [];
-  if (process.cwd !== undefined) extras.push(`cwd ${process.cwd}`);
+  if (process.cwd !== undefined && process.cwd !== baseDir) extras.push(`cwd ${process.cwd}`);
   if (process.dependsOn.length > 0) extras.push(`after ${process.dependsOn.join(', ')}`);
   if (process.maxMemoryMb !== undefined) extras.push(`max ${process.maxMemoryMb} MB`);
   const envNames = Object.keys(process.env);
@@ -23,14 +25,14 @@ function formatProcess(process: ProcessSpec): string {
   return extras.length === 0 ? command : `${command} (${extras.join('; ')})`;
 }
 
-function formatUpstream(upstream: UpstreamSpec): string[] {
+function formatUpstream(upstream: UpstreamSpec, baseDir: string): string[] {
   const lines = [`  ${upstream.name}: ${upstream.strategy}, ${upstream.instances.length} instance${upstream.instances.length === 1 ? '' : 's'}`];
   for (const instance of upstream.instances) {
     const weight = instance.weight === 1 ? '' : ` weight ${instance.weight}`;
     lines.push(`    ${instance.id} ${formatAddress(instance.address)}${weight}`);
-    if (instance.process !== undefined) lines.push(`      process: ${formatProcess(instance.process)}`);
+    if (instance.process !== undefined) lines.push(`      process: ${formatProcess(instance.process, baseDir)}`);
   }
-  if (upstream.process !== undefined) lines.push(`    process: ${formatProcess(upstream.process)}`);
+  if (upstream.process !== undefined) lines.push(`    process: ${formatProcess(upstream.process, baseDir)}`);
   const { health, passive } = upstream;
   if (health !== undefined) {
     lines.push(
@@ -86,6 +88,12 @@ function formatRoute(route: RouteSpec): string[] {
   return lines;
 }
 
+function formatAdmin(admin: AdminSpec | undefined): string {
+  if (admin === undefined) return 'off (no [admin] section)';
+  const where = admin.listen.kind === 'unix' ? `unix:${admin.listen.socketPath}` : `http://${admin.listen.host.includes(':') ? `[${admin.listen.host}]` : admin.listen.host}:${admin.listen.port}`;
+  return `${where} (metrics at /metrics, dashboard at /, API under /api/; ${admin.token === undefined ? 'no token' : 'token required'})`;
+}
+
 function formatCompression(compression: CompressionSpec | undefined): string {
   if (compression === undefined) return 'compression: off';
   const levels = compression.codings.map((c) => (c === 'gzip' ? `gzip level ${compression.gzipLevel}` : `br quality ${compression.brotliLevel}`));
@@ -107,19 +115,22 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   const host = server.bindAddress.includes(':') ? `[${server.bindAddress}]` : server.bindAddress;
   const lines = [
     `config: ${plan.source}`,
+    `relative paths from: ${plan.baseDir}${plan.source === ENVIRONMENT_SOURCE ? ' (the working directory)' : " (the config file's directory; processes run there unless they set cwd)"}`,
     `listen: http://${host}:${server.httpPort}${server.httpPort === 0 ? ' (any free port)' : ''}`,
     `proxy threads: ${server.workerThreads}${server.workerThreads > 1 ? ' (sharing the port; the supervisor runs in a thread of its own)' : ''}`,
     `limits: headers ${server.maxHeaderBytes} bytes, body ${server.maxBodyBytes === undefined ? 'unlimited' : `${server.maxBodyBytes} bytes`}, ` +
       `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}` +
       (server.requestBodyChunked === 'reject' ? ', chunked request bodies refused (411)' : ''),
     `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
-      `request log ${middleware.logRequests ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
+      `request log ${middleware.logRequests ? `on (${middleware.logFormat}, to ${middleware.logFile ?? 'stdout'})` : 'off'}, X-Request-Id ${middleware.requestId ? 'on' : 'off'}, ` +
+      `X-Request-Start ${middleware.requestStartHeader ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
     formatCompression(middleware.compression),
     formatXSendfile(middleware.xSendfile),
+    `admin: ${formatAdmin(plan.admin)}`,
   ];
   if (middleware.staticCacheBytes > 0) lines.push(`static file cache: ${middleware.staticCacheBytes / 1048576} MiB per proxy thread`);
   lines.push(`upstreams (${plan.upstreams.size}):`);
-  for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream));
+  for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream, plan.baseDir));
   lines.push(`routes (${plan.routes.length}, first match wins):`);
   for (const route of plan.routes) lines.push(...formatRoute(route));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);

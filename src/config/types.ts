@@ -256,13 +256,31 @@ export interface MiddlewareSpec {
   /** Small-file cache per proxy thread, in bytes; 0 when no route serves files or the cache is off. */
   readonly staticCacheBytes: number;
   readonly logRequests: boolean;
+  /** The access log's line format: nginx's `combined` plus warpdrive's fields, or one JSON object per line. */
+  readonly logFormat: 'combined' | 'json';
+  /** Absolute path of the access-log file (reopened on SIGUSR1); undefined = stdout. */
+  readonly logFile: string | undefined;
+  /** Generate an X-Request-Id (or keep a trusted hop's) and send it upstream. */
+  readonly requestId: boolean;
+  /** Send `X-Request-Start: t=<microseconds since the epoch>` upstream (Rails APM queue time). */
+  readonly requestStartHeader: boolean;
   /** Value of X-Admin-Token that `require_auth` routes demand. */
   readonly adminToken: string | undefined;
+}
+
+/** The admin listener (`[admin]`): metrics, the JSON API and the dashboard. */
+export interface AdminSpec {
+  /** TCP address, or a Unix socket (absolute path). */
+  readonly listen: { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly socketPath: string };
+  /** Bearer token the API demands; required when listening beyond loopback. */
+  readonly token: string | undefined;
 }
 
 export interface RuntimePlan {
   /** The config file path, or `"environment"` in simple mode. */
   readonly source: string;
+  /** The directory relative paths were resolved against: the config file's (simple mode: the working directory). Every path in the plan is absolute. */
+  readonly baseDir: string;
   readonly server: ServerSpec;
   readonly tls: TlsSpec | undefined;
   readonly upstreams: ReadonlyMap<string, UpstreamSpec>;
@@ -270,6 +288,8 @@ export interface RuntimePlan {
   readonly cache: CacheSpec | undefined;
   readonly postgres: PostgresSpec | undefined;
   readonly middleware: MiddlewareSpec;
+  /** Undefined when there is no `[admin]` section: no listener, no metrics work per request. */
+  readonly admin: AdminSpec | undefined;
   /**
    * Supervised process units in start order (dependencies first): an upstream name
    * for an upstream-level process, an instance id (`name#i`) for an instance-level one.

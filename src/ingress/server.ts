@@ -5,6 +5,7 @@
  * @module
  */
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { lacksPrivilegeFor } from './privileged-port.js';
 import { loadUws } from './uws.js';
 
 export interface HttpHandler {
@@ -36,6 +37,12 @@ export type ListenMode = 'exclusive' | 'shared';
 type NativeListen = (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => void;
 
 function portInUse(host: string, port: number): PortInUseError {
+  if (lacksPrivilegeFor(port)) {
+    return new PortInUseError(
+      `cannot listen on ${host}:${port}: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability, and this process has neither. ` +
+        `Run it as a service with AmbientCapabilities=CAP_NET_BIND_SERVICE (packaging/warpdrive.service), or choose a port from 1024 up with [server] http_port or WARPDRIVE_HTTP_PORT.`,
+    );
+  }
   return new PortInUseError(
     `cannot listen on ${host}:${port}: the port is in use or the address is not available on this machine. ` +
       `Stop the other process, or choose another port with [server] http_port or WARPDRIVE_HTTP_PORT.`,

@@ -181,6 +181,15 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
   finished: boolean;
   /** Per-filter state by slot (Filter slots are assigned at build time); allocated on first use. */
   locals: unknown[] | undefined;
+  /** The X-Request-Id sent upstream and logged ('' when the request_id filter did not run). */
+  requestId: string;
+  /**
+   * performance.now() at the first upstream attempt and at the end of the upstream's
+   * response (or its failure); 0 when not measured. Only set when the generation asks
+   * for upstream timing (metrics or the access log), so that it costs nothing otherwise.
+   */
+  upstreamStartedAt: number;
+  upstreamEndedAt: number;
   #drainBound: (() => void) | undefined;
 
   /** Set for a WebSocket upgrade: the socket context uWS gave its upgrade handler. */
@@ -244,6 +253,9 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     this.cause = undefined;
     this.finished = false;
     this.locals = undefined;
+    this.requestId = '';
+    this.upstreamStartedAt = 0;
+    this.upstreamEndedAt = 0;
     this.#drainBound = undefined;
   }
 
@@ -375,8 +387,9 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
     options.bodyTimeout = route.readTimeoutMs;
     // A fresh iterator per attempt: the source survives an attempt that failed to connect.
     options.body = this.body ? (this.body.chunks() as unknown as Dispatcher.DispatchOptions['body']) : null;
-    if (this.attempts === 1 && route.requestTimeoutMs !== undefined) {
-      this.deadline = setTimeout(onDeadline, route.requestTimeoutMs, this);
+    if (this.attempts === 1) {
+      if (route.requestTimeoutMs !== undefined) this.deadline = setTimeout(onDeadline, route.requestTimeoutMs, this);
+      if (this.generation.settings.timeUpstream) this.upstreamStartedAt = performance.now();
     }
     instance.requestStarted();
     // dispatch() returning false means the pool is saturated: the request is queued
@@ -429,12 +442,14 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
   }
 
   onComplete(): void {
+    if (this.upstreamStartedAt !== 0) this.upstreamEndedAt = performance.now();
     this.#settleInstance(this.upstreamStatus >= 500 ? 'status_5xx' : 'success');
     if (this.finished || this.replacement !== undefined) return;
     this.writer.end();
   }
 
   onError(error: Error): void {
+    if (this.upstreamStartedAt !== 0) this.upstreamEndedAt = performance.now();
     const kind = this.#deadlinePassed ? errors.deadline : this.finished ? errors.clientGone : fromUpstreamError(error);
     // undici refuses a 204/304 (or a HEAD answer) whose Content-Length it did not
     // read a body for, after the head was complete. The client's response is complete

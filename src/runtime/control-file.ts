@@ -4,7 +4,9 @@
  * pid, its config, the outcome of its last reload) at a path derived from its
  * config file's real path, so that the same `--config` names the same process.
  *
- *   $XDG_RUNTIME_DIR/warpdrive/<config name>-<hash>.json   (else the OS temp dir)
+ *   $XDG_RUNTIME_DIR/warpdrive/<config name>-<hash>.json
+ *   (else <OS temp dir>/warpdrive-<uid>/...: one directory per user, so that another
+ *   user's directory in a shared /tmp is neither in the way nor trusted)
  *
  * `warpdrive reload` checks the file like `check` does, reads the pid, sends
  * SIGHUP, and waits for the reload counter to move. The file is written
@@ -37,7 +39,7 @@ export function controlFilePath(configFile: string, env: NodeJS.ProcessEnv = pro
     real = path.resolve(configFile);
   }
   const hash = createHash('sha256').update(real).digest('hex').slice(0, 16);
-  const dir = path.join(env.XDG_RUNTIME_DIR || tmpdir(), 'warpdrive');
+  const dir = env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'warpdrive') : path.join(tmpdir(), `warpdrive-${process.getuid?.() ?? 'user'}`);
   return path.join(dir, `${path.basename(real, path.extname(real))}-${hash}.json`);
 }
 
@@ -59,8 +61,13 @@ export function readControlState(file: string): ControlState | undefined {
   return typeof state.pid === 'number' && isAlive(state.pid) ? state : undefined;
 }
 
+/** Removes the file on a clean stop; a file that cannot be removed (never written, not ours) must not turn the stop into a crash. */
 export function removeControlFile(file: string): void {
-  rmSync(file, { force: true });
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // Left behind: its pid is gone, so readControlState ignores it.
+  }
 }
 
 function isAlive(pid: number): boolean {

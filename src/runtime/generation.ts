@@ -36,6 +36,8 @@ export interface RequestSettings {
   readonly captureClientIp: boolean;
   /** server.request_body_chunked = "reject": a chunked request body gets 411. */
   readonly rejectChunkedBodies: boolean;
+  /** Time upstream attempts (Exchange.upstreamStartedAt/EndedAt) only if something reads it: the access log or metrics. */
+  readonly timeUpstream: boolean;
 }
 
 let nextId = 1;
@@ -74,8 +76,9 @@ export class Generation {
       maxBodyBytes: plan.server.maxBodyBytes ?? Number.POSITIVE_INFINITY,
       forwardHeaders: plan.middleware.forwardHeaders,
       trusted: filters.trusted,
-      captureClientIp: plan.middleware.forwardHeaders || plan.middleware.logRequests || ipHash,
+      captureClientIp: plan.middleware.forwardHeaders || plan.middleware.logRequests || plan.middleware.requestId || ipHash,
       rejectChunkedBodies: plan.server.requestBodyChunked === 'reject',
+      timeUpstream: plan.middleware.logRequests || plan.admin !== undefined,
     };
   }
 

@@ -11,7 +11,7 @@ import { sameUpstreamDefinition } from './generation.js';
 
 /**
  * Server settings a running warpdrive cannot change: they belong to the listening
- * sockets and the thread count. A reload keeps the running values and names the
+ * sockets and the thread count (and so does `[admin]`, checked below). A reload keeps the running values and names the
  * keys it left alone.
  */
 const restartOnly: ReadonlyArray<readonly [keyof ServerSpec, string]> = [
@@ -50,8 +50,13 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
   // [tls] (certificates, ACME) belongs to the HTTPS listener and the certificate manager: restart-only too.
   const sameTls = JSON.stringify(running.tls) === JSON.stringify(next.tls);
   if (!sameTls) needRestart.push('tls');
+  // The admin listener is a socket too (and metrics are collected for it from the start).
+  const sameAdmin = JSON.stringify(running.admin) === JSON.stringify(next.admin);
+  if (!sameAdmin) needRestart.push('admin');
   const plan: RuntimePlan =
-    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls });
+    needRestart.length === 0
+      ? next
+      : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls, admin: sameAdmin ? next.admin : running.admin });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));

@@ -52,6 +52,8 @@ export interface UnitStatus {
   readonly instanceIds: readonly string[];
   readonly state: UnitStateName;
   readonly pid: number | undefined;
+  /** Epoch ms of the process's last start (undefined before the first). */
+  readonly startedAt: number | undefined;
   /** Respawns after the first start (crashes, graceful restarts, worker restarts). */
   readonly restarts: number;
   /** Percent of one core, summed over the process group, at the last sample. */
@@ -121,6 +123,7 @@ export class SupervisorClient {
         instanceIds: unit.instances.map((i) => i.id),
         state: 'pending',
         pid: undefined,
+        startedAt: undefined,
         restarts: 0,
         cpu: 0,
         rssBytes: 0,
@@ -291,6 +294,7 @@ export class SupervisorClient {
           status.restarts = status.started - 1;
           status.state = 'starting';
           status.pid = event.pid;
+          status.startedAt = Date.now();
           status.failure = undefined;
         }
         this.#log?.info(`${event.unit}: started, pid ${event.pid}`);

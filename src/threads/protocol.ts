@@ -4,6 +4,8 @@
  * @module
  */
 import type { RuntimePlan } from '../config/types.js';
+import type { ThreadSnapshot } from '../metrics/thread-snapshot.js';
+import type { InstanceStateEvent } from '../upstream/state-events.js';
 import type { SupervisorEvent } from '../supervisor/protocol.js';
 import type { HealthMessage } from './health-relay.js';
 import type { ChallengeChange } from '../tls/challenge-board.js';
@@ -20,6 +22,8 @@ export interface ProxyWorkerData {
   readonly supervisor: RelayedSupervisorData | undefined;
   /** What the main thread's active health checks have concluded so far. */
   readonly health: readonly HealthMessage[];
+  /** Instances an operator has drained (admin API), by id. */
+  readonly drained: readonly string[];
   /** With [tls] enabled: the HTTPS port, the certificates now served and pending ACME answers. */
   readonly tls: WorkerTlsData | undefined;
 }
@@ -47,6 +51,12 @@ export type ToProxyWorker =
   | { readonly type: 'stop'; readonly deadline: number }
   /** The drain deadline has passed: cut every connection now and exit. */
   | { readonly type: 'abort' }
+  /** Report this thread's counters and view of the instances (`snapshot` with the same id). */
+  | { readonly type: 'collect'; readonly id: number }
+  /** The instances an operator has drained now (the rest are enabled). */
+  | { readonly type: 'drained'; readonly ids: readonly string[] }
+  /** SIGUSR1: open the access-log file again (`logFileReopened` with the same id). */
+  | { readonly type: 'reopenLogFile'; readonly id: number }
   /** Throw an uncaught exception, as a bug would (tests of the restart). */
   | { readonly type: 'crashForTest' };
 
@@ -58,4 +68,8 @@ export type FromProxyWorker =
   /** The reload's generation serves new requests on this thread. */
   | { readonly type: 'reloaded' }
   | { readonly type: 'reloadFailed'; readonly message: string }
-  | { readonly type: 'stopped' };
+  | { readonly type: 'stopped' }
+  | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: ThreadSnapshot }
+  | { readonly type: 'logFileReopened'; readonly id: number; readonly message: string }
+  /** An ejection or restoration on this thread, for the main thread to log once for all (upstream/state-events.ts). */
+  | { readonly type: 'instanceState'; readonly event: InstanceStateEvent };

@@ -15,6 +15,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
 import { ProxyStack } from '../proxy-stack.js';
+import { setInstanceStateReporter } from '../upstream/state-events.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import { HealthMirror } from './health-relay.js';
 import { ChallengeMirror } from '../tls/thread-tls.js';
@@ -30,6 +31,13 @@ function send(message: FromProxyWorker): void {
 }
 
 const log = createLogger(`thread ${data.thread}`);
+// Ejections on this thread are logged by the main thread, once for all threads; readiness
+// comes from the supervisor to every thread alike, and the main thread logs its own copy.
+setInstanceStateReporter((event) => {
+  if (event.kind === 'ejected' || event.kind === 'restored' || event.kind === 'half_open') send({ type: 'instanceState', event });
+});
+/** Instances an operator drained (admin API); applied once the stack exists. */
+let drained: ReadonlySet<string> = new Set(data.drained);
 /** Replaced on reload: the units change, and the new generation links to the new set. */
 let supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
 let stack: ProxyStack | undefined;
@@ -90,6 +98,16 @@ port.on('message', (message: ToProxyWorker) => {
     case 'abort':
       endNow();
       return;
+    case 'collect':
+      if (stack !== undefined) send({ type: 'snapshot', id: message.id, snapshot: stack.snapshot() });
+      return;
+    case 'drained':
+      drained = new Set(message.ids);
+      stack?.setDrained(drained);
+      return;
+    case 'reopenLogFile':
+      send({ type: 'logFileReopened', id: message.id, message: stack?.reopenLogFile() ?? 'not running' });
+      return;
     case 'crashForTest':
       setImmediate(() => {
         throw new Error('crash requested by a test');
@@ -142,6 +160,7 @@ try {
         ? undefined
         : { httpsPort: data.tls.httpsPort, acmeDomains: data.tls.acmeDomains, certificates: data.tls.certificates, challenges: challenges! },
   });
+  stack.setDrained(drained);
   send({ type: 'listening' });
   if (certificatesDuringStart !== undefined) await stack.swapCertificates(certificatesDuringStart);
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);

@@ -15,6 +15,8 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
+import type { ThreadSnapshot } from '../metrics/thread-snapshot.js';
+import type { InstanceStateEvent } from '../upstream/state-events.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import type { HealthRecorder } from './health-relay.js';
 import type { SupervisorRecorder } from './supervisor-relay.js';
@@ -65,6 +67,11 @@ export class ProxyWorkers {
   readonly #workers: ProxyWorker[];
   readonly #tls: WorkersTls | undefined;
   #stopping = false;
+  /** Instances an operator drained: sent to every worker, and given to one that starts later. */
+  #drained: readonly string[] = [];
+  /** Where workers' ejections and restorations go (the main thread's InstanceStateLog). */
+  onInstanceState: ((thread: number, event: InstanceStateEvent) => void) | undefined;
+  #nextRequestId = 1;
 
   private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined, tls: WorkersTls | undefined) {
     this.#plan = plan;
@@ -99,9 +106,11 @@ export class ProxyWorkers {
     port: number,
     recorder: SupervisorRecorder | undefined,
     health: HealthRecorder | undefined,
+    onInstanceState?: (thread: number, event: InstanceStateEvent) => void,
     tls?: WorkersTls | undefined,
   ): Promise<ProxyWorkers> {
     const workers = new ProxyWorkers(plan, port, recorder, health, tls);
+    workers.onInstanceState = onInstanceState;
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
     } catch (error) {
@@ -147,6 +156,54 @@ export class ProxyWorkers {
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
 
+  /**
+   * Every running worker's snapshot (counters, instances, errors). A worker that does
+   * not answer within `timeoutMs` (busy, or restarting) is left out of this one.
+   */
+  collect(timeoutMs: number): Promise<ThreadSnapshot[]> {
+    return this.#ask(timeoutMs, (id) => ({ type: 'collect', id }), (reply, id) => (reply.type === 'snapshot' && reply.id === id ? reply.snapshot : undefined));
+  }
+
+  /** SIGUSR1: every worker opens the access-log file again; resolves with what each reported. */
+  reopenLogFile(timeoutMs: number): Promise<string[]> {
+    return this.#ask(timeoutMs, (id) => ({ type: 'reopenLogFile', id }), (reply, id) => (reply.type === 'logFileReopened' && reply.id === id ? reply.message : undefined));
+  }
+
+  /** The instances an operator has drained (the rest are enabled), on every worker. */
+  setDrained(ids: readonly string[]): void {
+    this.#drained = [...ids];
+    for (const w of this.#workers) w.post({ type: 'drained', ids: this.#drained });
+  }
+
+  /** Sends each running worker a request and gathers the matching replies, each within `timeoutMs`. */
+  async #ask<T>(timeoutMs: number, request: (id: number) => ToProxyWorker, match: (reply: FromProxyWorker, id: number) => T | undefined): Promise<T[]> {
+    const id = this.#nextRequestId++;
+    const answers = await Promise.all(
+      this.#workers.map((slot) => {
+        const worker = slot.worker;
+        if (worker === undefined) return undefined;
+        return new Promise<T | undefined>((resolve) => {
+          const done = (value: T | undefined): void => {
+            clearTimeout(timer);
+            worker.off('message', onMessage);
+            worker.off('exit', onExit);
+            resolve(value);
+          };
+          const onMessage = (reply: FromProxyWorker): void => {
+            const value = match(reply, id);
+            if (value !== undefined) done(value);
+          };
+          const onExit = (): void => done(undefined);
+          const timer = setTimeout(() => done(undefined), timeoutMs);
+          worker.on('message', onMessage);
+          worker.once('exit', onExit);
+          worker.postMessage(request(id));
+        });
+      }),
+    );
+    return answers.filter((a): a is Awaited<T> => a !== undefined);
+  }
+
   /** Drains every worker until `deadline` (Date.now() value) and waits for them to end. */
   async stop(deadline: number): Promise<void> {
     this.#stopping = true;
@@ -172,6 +229,7 @@ export class ProxyWorkers {
       thread: slot.thread,
       supervisor: this.#recorder?.snapshot(),
       health: this.#health?.snapshot() ?? [],
+      drained: this.#drained,
       tls:
         this.#tls === undefined
           ? undefined
@@ -189,6 +247,10 @@ export class ProxyWorkers {
       let listening = false;
       let lastError: Error | undefined;
       worker.on('message', (message: FromProxyWorker) => {
+        if (message.type === 'instanceState') {
+          this.onInstanceState?.(slot.thread, message.event);
+          return;
+        }
         if (message.type === 'acmeLookup') {
           void this.#tls?.service.challenges?.lookup(message.token).then((keyAuthorization) => {
             if (keyAuthorization !== undefined) slot.post({ type: 'acmeChallenge', change: { token: message.token, keyAuthorization } });

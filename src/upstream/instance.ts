@@ -2,18 +2,19 @@
  * One address of an upstream (TCP or Unix socket): its pinned undici Pool, its
  * counters, and the single availability predicate every selector asks.
  *
- * Availability combines three independent signals, each owned elsewhere:
+ * Availability combines four independent signals, each owned elsewhere:
  * - the supervisor says whether the instance's process is ready (`setProcessReady`);
  * - active health checks say up/down (`setHealth`, from `health/active-checker.ts`);
- * - passive health (the circuit breaker) ejects after consecutive failed requests.
+ * - passive health (the circuit breaker) ejects after consecutive failed requests;
+ * - an operator may drain it (admin API), and enable it again.
  *
  * @module
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { InstanceSpec, UpstreamSpec } from '../config/types.js';
-import { createLogger } from '../log.js';
 import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
 import { continueTolerantConnector } from './unsolicited-continue.js';
+import { reportInstanceState } from './state-events.js';
 
 /**
  * How a request to an instance ended. `cancelled` (the client went away, or the
@@ -24,8 +25,6 @@ export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout'
 export type HealthState = 'up' | 'down' | 'unknown';
 /** A change of health state (to `unknown` when the process is replaced), or one more passing check. */
 export type HealthReport = HealthState | 'passed';
-
-const log = createLogger('upstream');
 
 /** `127.0.0.1:3000` or `unix:/tmp/puma.sock`, for logs and state snapshots. */
 export function describeAddress(spec: InstanceSpec): string {
@@ -81,6 +80,8 @@ export class Instance {
   inFlight = 0;
   requests = 0;
   failures = 0;
+  /** Passive ejections so far (this thread's breaker), for metrics. */
+  ejections = 0;
   readonly #usesProcess: boolean;
   readonly #count5xx: boolean;
   readonly #breaker: CircuitBreaker;
@@ -88,8 +89,10 @@ export class Instance {
   /** The supervisor gave up on the process (or it was stopped for good): nothing to wait for. */
   #processGone = false;
   #health: HealthState = 'unknown';
+  /** Taken out by an operator (admin API `drain`): no new requests; those in flight finish. */
+  #drained = false;
   /**
-   * Cached result of the three signals, recomputed only when one changes, so that
+   * Cached result of the four signals, recomputed only when one changes, so that
    * `isAvailable()` (asked for every instance on every request) is one field read.
    */
   #available: boolean;
@@ -123,7 +126,7 @@ export class Instance {
     this.#available = this.#computeAvailable();
   }
 
-  /** The one predicate every selector asks: process ready, not down by active health, not ejected. */
+  /** The one predicate every selector asks: process ready, not drained, not down by active health, not ejected. */
   isAvailable(): boolean {
     return this.#available;
   }
@@ -170,7 +173,7 @@ export class Instance {
     this.#processGone = true;
     this.#processReady = false;
     this.#forgetHealth();
-    log.warn(`${this.id} (${this.address}) process gone: ${reason}`);
+    reportInstanceState({ instanceId: this.id, address: this.address, kind: 'process_gone', reason });
     if (wasReady) this.#refresh();
   }
 
@@ -186,7 +189,21 @@ export class Instance {
       // Health history belongs to the process that is gone; the next one is judged afresh.
       this.#forgetHealth();
     }
-    log.info(`${this.id} (${this.address}) process ${ready ? 'ready' : 'not ready'}`);
+    reportInstanceState({ instanceId: this.id, address: this.address, kind: ready ? 'process_ready' : 'process_not_ready', reason: '' });
+    this.#refresh();
+  }
+
+  get drained(): boolean {
+    return this.#drained;
+  }
+
+  /**
+   * An operator takes the instance out of rotation (`true`: drain) or puts it back.
+   * Requests in flight and open WebSockets are left to finish.
+   */
+  setDrained(drained: boolean): void {
+    if (drained === this.#drained) return;
+    this.#drained = drained;
     this.#refresh();
   }
 
@@ -252,7 +269,7 @@ export class Instance {
   }
 
   #computeAvailable(): boolean {
-    return this.#processReady && this.#health !== 'down' && this.#breaker.allowsRequest();
+    return this.#processReady && !this.#drained && this.#health !== 'down' && this.#breaker.allowsRequest();
   }
 
   #refresh(): void {
@@ -263,9 +280,9 @@ export class Instance {
   }
 
   #onBreakerChange(state: BreakerState, reason: string): void {
-    const level = state === 'open' ? 'warn' : 'info';
-    const what = state === 'open' ? 'ejected' : state === 'half_open' ? 'half-open' : 'restored';
-    log[level](`${this.id} (${this.address}) ${what}: ${reason}`);
+    if (state === 'open') this.ejections++;
+    const kind = state === 'open' ? 'ejected' : state === 'half_open' ? 'half_open' : 'restored';
+    reportInstanceState({ instanceId: this.id, address: this.address, kind, reason });
     this.#refresh();
   }
 }

@@ -17,12 +17,12 @@ import {
   compileStaticCacheBytes,
   compileStaticFiles,
   compileXSendfile,
-  configDirectory,
   fileMiddlewareEntries,
   staticRouteEntries,
   type FileMiddlewareConfig,
   type StaticRouteConfig,
 } from '../../src/config/file-settings.js';
+import { configBaseDir } from '../../src/config/resolve-config-path.js';
 import type { ConfigIssue } from '../../src/config/errors.js';
 import { defaultCompressibleTypes } from '../../src/compression/compressible-types.js';
 import { DEFAULT_FINGERPRINT_PATTERN } from '../../src/files/static-files.js';
@@ -71,8 +71,8 @@ describe('static routes', () => {
       fingerprintPattern: undefined,
     });
     assert.equal(compileStaticFiles(route('upstream = "app"'), dir), undefined);
-    assert.equal(configDirectory('/etc/warpdrive/warpdrive.toml'), '/etc/warpdrive');
-    assert.equal(configDirectory('environment'), process.cwd());
+    assert.equal(configBaseDir('/etc/warpdrive/warpdrive.toml'), '/etc/warpdrive');
+    assert.equal(configBaseDir(undefined), process.cwd());
   });
 
   test('a files-only route (no upstream) is fine', () => {

@@ -310,8 +310,13 @@ describe('compiled plan', () => {
       compression: undefined,
       staticCacheBytes: 0,
       logRequests: false,
+      logFormat: 'combined',
+      logFile: undefined,
+      requestId: true,
+      requestStartHeader: false,
       adminToken: undefined,
     });
+    assert.equal(plan.admin, undefined);
     assert.equal(plan.tls, undefined);
     assert.equal(plan.cache, undefined);
     assert.equal(plan.postgres, undefined);

@@ -11,6 +11,8 @@ describe('formatPlanSummary', () => {
   it('describes the seed example: listen address, upstreams, routes in order, start order', () => {
     const text = formatPlanSummary(parseConfig(seedWithoutUnavailable(), 'seed.toml', { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' }));
     const expectedLines = [
+      // parseConfig's source "seed.toml" is a file in the working directory.
+      `relative paths from: ${process.cwd()} (the config file's directory; processes run there unless they set cwd)`,
       'listen: http://0.0.0.0:80',
       'proxy threads: 4 (sharing the port; the supervisor runs in a thread of its own)',
       '  rails: round_robin, 3 instances',

@@ -104,16 +104,45 @@ describe('RouteHeadersFilter', () => {
 });
 
 describe('AccessLogFilter', () => {
-  it('writes one line with client, request line, status, bytes, time, upstream, instance and thread', () => {
+  const logged = (format: 'combined' | 'json', setup: (x: Exchange) => void): string => {
     const lines: string[] = [];
-    const filter = new AccessLogFilter({ writeLine: (line: string) => lines.push(line) } as unknown as LogSink);
+    const filter = new AccessLogFilter({ writeLine: (line: string) => lines.push(line) } as unknown as LogSink, format);
     const { x } = exchange();
     x.clientIp = '127.0.0.1';
+    x.host = 'shop.example';
     x.path = '/orders';
     x.query = 'page=2';
+    setup(x);
     x.respond(404, [], 'nope');
     filter.done(x);
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!, /^127\.0\.0\.1 "GET \/orders\?page=2" 404 4 \d+\.\dms upstream=app instance=- thread=0$/);
+    return lines[0]!;
+  };
+
+  it('combined: nginx\'s combined fields, then host, times, route, request id, upstream, instance and thread', () => {
+    const line = logged('combined', (x) => {
+      x.upstreamHeaders.push('user-agent', 'curl/8.5 "quoted"', 'referer', 'https://shop.example/');
+      x.requestId = 'abc-1';
+    });
+    assert.match(
+      line,
+      /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/orders\?page=2 HTTP\/1\.1" 404 4 "https:\/\/shop\.example\/" "curl\/8\.5 \\x22quoted\\x22" host=shop\.example rt=\d+\.\d{3} urt=- route=1 rid=abc-1 upstream=app instance=- thread=0$/,
+    );
+  });
+
+  it('combined: absent referer, agent, id and upstream time are "-"', () => {
+    assert.match(logged('combined', () => undefined), /" 404 4 "-" "-" host=shop\.example rt=[\d.]+ urt=- route=1 rid=- upstream=app/);
+  });
+
+  it('json: the same fields, named, one object per line', () => {
+    const record = JSON.parse(logged('json', (x) => x.upstreamHeaders.push('user-agent', 'curl/8.5'))) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(record), [
+      'time', 'client', 'method', 'host', 'path', 'query', 'status', 'bytes', 'duration_ms', 'upstream', 'instance', 'upstream_ms', 'route', 'request_id', 'user_agent', 'referer', 'thread',
+    ]);
+    assert.deepEqual(
+      { ...record, time: undefined, duration_ms: undefined },
+      { time: undefined, client: '127.0.0.1', method: 'GET', host: 'shop.example', path: '/orders', query: 'page=2', status: 404, bytes: 4, duration_ms: undefined, upstream: 'app', instance: null, upstream_ms: null, route: 1, request_id: null, user_agent: 'curl/8.5', referer: null, thread: 0 },
+    );
+    assert.match(String(record.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 });

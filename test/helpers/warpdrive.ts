@@ -4,7 +4,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './upstream.js';
@@ -33,6 +33,8 @@ export interface RunOptions {
   args?: string[];
   /** How long to wait for the listening line. */
   startTimeoutMs?: number;
+  /** The working directory to start warpdrive in (default: the test runner's). */
+  cwd?: string;
 }
 
 /** Writes `toml` to a temporary file and returns its path. */
@@ -91,6 +93,7 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
   const args = [warpdriveBin, ...(configFile ? ['--config', configFile] : []), ...(options.args ?? [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, WARPDRIVE_LOG_LEVEL: 'info', ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -125,9 +128,29 @@ export async function startWarpdrive(configFile: string | undefined, options: Ru
   };
 }
 
+/**
+ * Resolves once warpdrive's output (stdout and stderr) matches `pattern` (at least
+ * `times` times): for events it logs (a process ready, a drain started, access-log
+ * lines). The caller's test timeout bounds the wait.
+ */
+export function outputMatching(wd: RunningWarpdrive, pattern: RegExp, times = 1): Promise<void> {
+  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (times === 1 ? !pattern.test(wd.output()) : [...wd.output().matchAll(global)].length < times) return;
+      wd.child.stdout!.off('data', check);
+      wd.child.stderr!.off('data', check);
+      resolve();
+    };
+    wd.child.stdout!.on('data', check);
+    wd.child.stderr!.on('data', check);
+    check();
+  });
+}
+
 /** Runs the CLI to completion (e.g. `check`) and returns its exit code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [warpdriveBin, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -135,4 +158,28 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   // 'close' rather than 'exit': it fires after stdout and stderr are drained.
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   return { code, stdout, stderr };
+}
+
+/**
+ * Environment entries that blank the runner's own WARPDRIVE_* variables (and UWS_USE_FALLBACK):
+ * a developer's exported settings must not leak into what a CLI test checks.
+ */
+export const cleanEnv: Record<string, string> = Object.fromEntries(
+  Object.keys(process.env)
+    .filter((name) => name.startsWith('WARPDRIVE_') || name === 'UWS_USE_FALLBACK')
+    .map((name) => [name, '']),
+);
+
+/** The repository's root (where package.json names warpdrive), found from the compiled helper in any outDir. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    try {
+      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'warpdrive') return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('the warpdrive repository root was not found above the compiled test helper');
 }

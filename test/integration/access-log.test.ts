@@ -53,16 +53,19 @@ async function startWithStuckStdout(configFile: string): Promise<{ child: ChildP
 }
 
 describe('access log', () => {
-  test('one line per request: client, request line, status, bytes, time, upstream, instance, thread', { timeout: 20_000 }, async () => {
+  test('one line per request, nginx\'s combined format then warpdrive\'s fields (the default log_format)', { timeout: 20_000 }, async () => {
     const upstream = await startUpstream((_req, res) => res.end('twelve bytes'));
     cleanups.push(() => upstream.close());
     const wd = await startWarpdrive(config(upstream));
     cleanups.push(() => wd.stop());
-    const res = await request(`${wd.url}/orders?page=2`);
+    const res = await request(`${wd.url}/orders?page=2`, { headers: { 'user-agent': 'shop-test/1.0', referer: 'https://shop.example/cart' } });
     await res.body.text();
     const deadline = Date.now() + 5_000;
-    while (!wd.output().includes('"GET /orders?page=2"') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.match(wd.output(), /^127\.0\.0\.1 "GET \/orders\?page=2" 200 12 \d+\.\dms upstream=app instance=app#0 thread=0$/m);
+    while (!wd.output().includes('"GET /orders?page=2 HTTP/1.1"') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(
+      wd.output(),
+      /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/orders\?page=2 HTTP\/1\.1" 200 12 "https:\/\/shop\.example\/cart" "shop-test\/1\.0" host=127\.0\.0\.1 rt=\d+\.\d{3} urt=\d+\.\d{3} route=1 rid=[0-9a-f]{12}-1 upstream=app instance=app#0 thread=0$/m,
+    );
   });
 
   for (const threads of [1, 2]) {
@@ -92,7 +95,7 @@ describe('access log', () => {
       const deadline = Date.now() + 10_000;
       while (!/access-log lines dropped/.test(wd.stderr() + stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.match(wd.stderr() + stdout, /\d+ access-log lines dropped: stdout could not keep up/);
-      assert.ok(stdout.includes(`"GET ${path}" 200`), 'the lines that fitted were written');
+      assert.ok(stdout.includes(`"GET ${path} HTTP/1.1" 200`), 'the lines that fitted were written');
     });
   }
 });

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { request } from 'undici';
 import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { runCli, startWarpdrive, writeConfig } from '../helpers/warpdrive.js';
+import { cleanEnv, runCli, startWarpdrive, writeConfig } from '../helpers/warpdrive.js';
 import { seedTodayFile, seedWithoutUnavailable } from '../config/fixtures.js';
 
 /** test/fixtures/config, found from the compiled test (outDir/test/integration) or the sources. */
@@ -27,16 +27,6 @@ function fixturesDir(): string {
 }
 const fixtures = fixturesDir();
 const fixture = (name: string): string => path.join(fixtures, name);
-
-/**
- * The environment of every CLI run: the runner's own WARPDRIVE_* variables (if a
- * developer has some exported) must not leak into what these tests check.
- */
-const cleanEnv: Record<string, string> = Object.fromEntries(
-  Object.keys(process.env)
-    .filter((name) => name.startsWith('WARPDRIVE_') || name === 'UWS_USE_FALLBACK')
-    .map((name) => [name, '']),
-);
 
 /** Bounds every test that waits for a child process, so a hang fails instead of stalling the suite. */
 const bounded = { timeout: 20_000 };

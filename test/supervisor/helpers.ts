@@ -159,13 +159,29 @@ export function upstream(name: string, instances: InstanceSpec[], process?: Proc
 export function planOf(upstreams: UpstreamSpec[], processOrder: string[]): RuntimePlan {
   return {
     source: 'test',
+    baseDir: process.cwd(),
     server: { bindAddress: '127.0.0.1', httpPort: 0, httpsPort: undefined, workerThreads: 1, maxHeaderBytes: 16_384, maxBodyBytes: undefined, shutdownTimeoutMs: 5_000, requestBodyChunked: 'accept', idleTimeoutMs: 10_000 },
     tls: undefined,
     upstreams: new Map(upstreams.map((u) => [u.name, u])),
     routes: [],
     cache: undefined,
     postgres: undefined,
-    middleware: { forwardHeaders: true, trustedProxies: [], xSendfileEnabled: false, xSendfile: undefined, gzipCompressionEnabled: false, compression: undefined, staticCacheBytes: 0, logRequests: false, adminToken: undefined },
+    middleware: {
+      forwardHeaders: true,
+      trustedProxies: [],
+      xSendfileEnabled: false,
+      xSendfile: undefined,
+      gzipCompressionEnabled: false,
+      compression: undefined,
+      staticCacheBytes: 0,
+      logRequests: false,
+      logFormat: 'combined',
+      logFile: undefined,
+      requestId: false,
+      requestStartHeader: false,
+      adminToken: undefined,
+    },
+    admin: undefined,
     processOrder,
   };
 }
