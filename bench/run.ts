@@ -18,7 +18,7 @@ import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
 import { differentTls, negotiatedTls, probeUntilReady, verifyResponse, type NegotiatedTls, type ProbeTls } from './lib/probe.js';
 import { writeBenchFiles } from './lib/bench-files.js';
-import { writeBenchCertificate, type BenchTlsFiles } from './lib/bench-tls.js';
+import { BENCH_TLS_SERVER_NAME, writeBenchCertificate, type BenchTlsFiles } from './lib/bench-tls.js';
 import { buildNoResumeLibrary, checkFullHandshakes, noResumeEnv, NO_RESUME_SOURCE, type ResumptionCount } from './lib/wrk-no-resume.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
@@ -59,7 +59,7 @@ interface HttpsSetup {
 /** The URL the load generator uses for a proxy on `port` (the name in the certificate for HTTPS: wrk sends it as SNI). */
 function loadUrl(scenario: Scenario, port: number | 'PORT', https: HttpsSetup | undefined): string {
   if (scenario.https === undefined) return `http://127.0.0.1:${port}${scenario.path}`;
-  return `https://${https?.files.serverName ?? 'localhost'}:${port}${scenario.path}`;
+  return `https://${https?.files.serverName ?? BENCH_TLS_SERVER_NAME}:${port}${scenario.path}`;
 }
 
 async function startUpstream(ctx: ProxyContext, instances: number): Promise<Upstream> {
@@ -257,7 +257,7 @@ async function runScenario(
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
   // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one), certificate for HTTPS.
   const topology: Topology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'), https?.files);
-  const negotiated: NonNullable<ScenarioTls['negotiated']> = [];
+  const negotiated: ScenarioTls['negotiated'] = [];
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
   const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
@@ -400,19 +400,19 @@ async function runScenario(
  */
 async function prepareHttps(scenarios: readonly Scenario[], tools: Readonly<Record<ToolName, ToolStatus>>, workDir: string, ctx: ProxyContext): Promise<HttpsSetup | undefined> {
   if (!scenarios.some((s) => s.https !== undefined)) return undefined;
-  const files = writeBenchCertificate(tools.openssl.path!, path.join(workDir, 'tls'));
-  const probe: ProbeTls = { serverName: files.serverName, ca: readFileSync(files.certFile, 'utf8') };
-  if (!scenarios.some((s) => s.https === 'full-handshakes')) return { files, probe, fullHandshakes: undefined };
-  const library = buildNoResumeLibrary(tools.cc.path!, workDir);
-  const wrkEnv = noResumeEnv(library);
-  let check: ResumptionCount;
   try {
-    check = await checkFullHandshakes({ wrkPath: tools.wrk.path!, tls: files, env: wrkEnv, durationSec: 1, connections: 4, cpus: ctx.cpus.load, tasksetPath: ctx.cpus.tasksetPath });
+    const files = writeBenchCertificate(tools.openssl.path!, path.join(workDir, 'tls'));
+    const probe: ProbeTls = { serverName: files.serverName, ca: readFileSync(files.certFile, 'utf8') };
+    if (!scenarios.some((s) => s.https === 'full-handshakes')) return { files, probe, fullHandshakes: undefined };
+    const library = buildNoResumeLibrary(tools.cc.path!, workDir);
+    const wrkEnv = noResumeEnv(library);
+    const check: ResumptionCount = await checkFullHandshakes({ wrkPath: tools.wrk.path!, tls: files, env: wrkEnv, durationSec: 1, connections: 4, cpus: ctx.cpus.load, tasksetPath: ctx.cpus.tasksetPath });
+    log(`full TLS handshakes: wrk with ${NO_RESUME_SOURCE} made ${check.handshakes} handshakes and resumed ${check.resumed} against a server that resumes what it is offered`);
+    return { files, probe, fullHandshakes: { wrkEnv, check } };
   } catch (error) {
+    // The certificate, the library or its check: a setup the user has to fix, said without a stack trace.
     throw new BenchSetupError((error as Error).message);
   }
-  log(`full TLS handshakes: wrk with ${NO_RESUME_SOURCE} made ${check.handshakes} handshakes and resumed ${check.resumed} against a server that resumes what it is offered`);
-  return { files, probe, fullHandshakes: { wrkEnv, check } };
 }
 
 /**
@@ -496,7 +496,6 @@ async function main(): Promise<number> {
   const stamp = timestampForFile(startedAt);
   const outRoot = path.resolve(options.outDir ?? path.join(root, 'bench', 'results', options.smoke ? 'tmp' : ''));
   const resultsDir = path.join(outRoot, stamp);
-  mkdirSync(resultsDir, { recursive: true });
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'warpdrive-bench-'));
   // Started as root, nginx's worker runs as "nobody" and must reach its temp dirs in here.
   chmodSync(workDir, 0o755);
@@ -511,6 +510,8 @@ async function main(): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
     throw error;
   }
+  // Only now: a setup that fails above leaves no empty results directory behind.
+  mkdirSync(resultsDir, { recursive: true });
 
   const perMeasurement = options.warmupSec + options.durationSec;
   const estimateSec = scenarios.length * options.rounds * adapters.length * perMeasurement;
