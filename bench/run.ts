@@ -16,11 +16,13 @@ import { projectRoot } from './lib/configs.js';
 import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
-import { probeUntilReady, verifyResponse } from './lib/probe.js';
+import { differentTls, negotiatedTls, probeUntilReady, verifyResponse, type NegotiatedTls, type ProbeTls } from './lib/probe.js';
 import { writeBenchFiles } from './lib/bench-files.js';
+import { BENCH_TLS_SERVER_NAME, writeBenchCertificate, type BenchTlsFiles } from './lib/bench-tls.js';
+import { buildNoResumeLibrary, checkFullHandshakes, noResumeEnv, NO_RESUME_SOURCE, type ResumptionCount } from './lib/wrk-no-resume.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
-import { cpuMicrosPerRequest, summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
+import { cpuMicrosPerRequest, summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult, type ScenarioTls } from './lib/results.js';
 import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './lib/cpu-profile.js';
 import { renderFlameGraph } from './report/flame-graph.js';
 import { expectedResponse, scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
@@ -43,6 +45,21 @@ function timestampForFile(date: Date): string {
 interface Upstream {
   readonly process: ManagedProcess;
   readonly ports: number[];
+}
+
+/** What the HTTPS scenarios share in one run: the certificate, and wrk's full-handshake setup. */
+interface HttpsSetup {
+  readonly files: BenchTlsFiles;
+  /** The probes trust the bench certificate only. */
+  readonly probe: ProbeTls;
+  /** https-new-conn: wrk's environment preloading wrk-no-resume.so, and its check (run once, before any scenario). */
+  readonly fullHandshakes: { readonly wrkEnv: NodeJS.ProcessEnv; readonly check: ResumptionCount } | undefined;
+}
+
+/** The URL the load generator uses for a proxy on `port` (the name in the certificate for HTTPS: wrk sends it as SNI). */
+function loadUrl(scenario: Scenario, port: number | 'PORT', https: HttpsSetup | undefined): string {
+  if (scenario.https === undefined) return `http://127.0.0.1:${port}${scenario.path}`;
+  return `https://${https?.files.serverName ?? BENCH_TLS_SERVER_NAME}:${port}${scenario.path}`;
 }
 
 async function startUpstream(ctx: ProxyContext, instances: number): Promise<Upstream> {
@@ -80,9 +97,19 @@ function chooseProxies(options: BenchOptions, ctx: ProxyContext): { adapters: Pr
   throw new BenchSetupError(`some proxies cannot run here:\n${list}\nInstall them, or leave them out with --proxies (e.g. --proxies warpdrive,direct).`);
 }
 
-async function measureOnce(scenario: Scenario, proxy: RunningProxy, durationSec: number, ctx: ProxyContext, options: BenchOptions, scriptFile: string | undefined): Promise<LoadResult> {
-  const url = `http://127.0.0.1:${proxy.port}${scenario.path}`;
+async function measureOnce(
+  scenario: Scenario,
+  proxy: RunningProxy,
+  durationSec: number,
+  ctx: ProxyContext,
+  options: BenchOptions,
+  scriptFile: string | undefined,
+  https: HttpsSetup | undefined,
+): Promise<LoadResult> {
+  const url = loadUrl(scenario, proxy.port, https);
   if (scenario.tool === 'wrk') {
+    const env = scenario.https === 'full-handshakes' ? https?.fullHandshakes?.wrkEnv : undefined;
+    if (scenario.https === 'full-handshakes' && env === undefined) throw new Error(`bench: ${scenario.name} needs wrk-no-resume.so, which was not built`);
     return runWrk({
       wrkPath: ctx.tools.wrk.path!,
       url,
@@ -93,6 +120,7 @@ async function measureOnce(scenario: Scenario, proxy: RunningProxy, durationSec:
       headers: scenario.headers ?? [],
       cpus: ctx.cpus.load,
       tasksetPath: ctx.cpus.tasksetPath,
+      ...(env === undefined ? {} : { env }),
     });
   }
   if (scenario.tool === 'autocannon') {
@@ -131,13 +159,15 @@ async function measureOnce(scenario: Scenario, proxy: RunningProxy, durationSec:
   return JSON.parse(match[1]!) as LoadResult;
 }
 
-function loadCommandFor(scenario: Scenario, options: BenchOptions, scriptFile: string | undefined): string {
-  const url = `http://127.0.0.1:PORT${scenario.path}`;
+function loadCommandFor(scenario: Scenario, options: BenchOptions, scriptFile: string | undefined, https: HttpsSetup | undefined): string {
+  const url = loadUrl(scenario, 'PORT', https);
   if (scenario.tool === 'wrk') {
     const parts = [...(scenario.wrkScript?.parts ?? []), 'report.lua'].map((p) => `bench/lua/${p}`).join(' + ');
     const args = wrkArgs({ wrkPath: 'wrk', url, scriptFile: `${scenario.name}.lua`, durationSec: options.durationSec, connections: options.connections, threads: options.threads, headers: scenario.headers ?? [], cpus: undefined, tasksetPath: undefined });
     const generated = scenario.wrkScript?.prelude ? ' with the generated route targets' : '';
-    return `wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}  # ${scenario.name}.lua = ${parts}${generated}`;
+    const preload = scenario.https === 'full-handshakes' ? `LD_PRELOAD=wrk-no-resume.so ` : '';
+    const preloadNote = scenario.https === 'full-handshakes' ? `; wrk-no-resume.so built from ${NO_RESUME_SOURCE}` : '';
+    return `${preload}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}  # ${scenario.name}.lua = ${parts}${generated}${preloadNote}`;
   }
   if (scenario.tool === 'autocannon') return `autocannon --json -c ${options.connections} -R ${scenario.ratePerSec} -d ${options.durationSec} ${url}`;
   if (scenario.tool === 'paced') return `node dist/bench/paced-load.js ${url} ${scenario.ratePerSec} ${options.connections} ${options.durationSec}`;
@@ -174,18 +204,30 @@ function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], r
 
 /**
  * Starts a proxy and checks it proxies. One retry: a port picked free a moment
- * ago can be taken by someone else before the proxy binds it.
+ * ago can be taken by someone else before the proxy binds it. In an HTTPS
+ * scenario the probes trust the bench certificate only, and the handshake's
+ * outcome is returned.
  */
-async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: Topology, dir: string, upstream: Upstream, scenario: Scenario): Promise<RunningProxy> {
+async function startAndProbe(
+  adapter: ProxyAdapter,
+  ctx: ProxyContext,
+  topology: Topology,
+  dir: string,
+  upstream: Upstream,
+  scenario: Scenario,
+  https: HttpsSetup | undefined,
+): Promise<{ proxy: RunningProxy; negotiated: NegotiatedTls | undefined }> {
+  const probeTls = scenario.https === undefined ? undefined : https?.probe;
   let firstError: Error | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     let proxy: RunningProxy | undefined;
     try {
       proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
       const target = probeTarget(topology);
-      await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+      await probeUntilReady(proxy.port, target.path, target.host, 5_000, probeTls);
       await verifyResponse(proxy.port, scenario.path, scenario.headers ?? [], expectedResponse(scenario));
-      return proxy;
+      const negotiated = probeTls === undefined ? undefined : await negotiatedTls(proxy.port, scenario.path, probeTls);
+      return { proxy, negotiated };
     } catch (error) {
       await proxy?.stop();
       if (firstError) throw new Error(`${firstError.message}\n(and again on a second try: ${(error as Error).message})`);
@@ -201,11 +243,21 @@ interface ScenarioRun {
   failures: string[];
 }
 
-async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[], upstream: Upstream, ctx: ProxyContext, options: BenchOptions, workDir: string, resultsDir: string | undefined): Promise<ScenarioRun> {
+async function runScenario(
+  scenario: Scenario,
+  adapters: readonly ProxyAdapter[],
+  upstream: Upstream,
+  ctx: ProxyContext,
+  options: BenchOptions,
+  workDir: string,
+  resultsDir: string | undefined,
+  https: HttpsSetup | undefined,
+): Promise<ScenarioRun> {
   const failures: string[] = [];
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
-  // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one).
-  const topology: Topology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'));
+  // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one), certificate for HTTPS.
+  const topology: Topology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'), https?.files);
+  const negotiated: ScenarioTls['negotiated'] = [];
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
   const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
@@ -225,7 +277,13 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
       mkdirSync(dir, { recursive: true });
       let proxy: RunningProxy;
       try {
-        proxy = await startAndProbe(adapter, ctx, topology, dir, upstream, scenario);
+        const started = await startAndProbe(adapter, ctx, topology, dir, upstream, scenario, https);
+        proxy = started.proxy;
+        if (started.negotiated) {
+          negotiated.push({ proxy: adapter.name, ...started.negotiated });
+          const n = started.negotiated;
+          log(`[${scenario.name}] ${adapter.name}: ${n.protocol} ${n.cipher} ${n.group}, ${n.tickets} session ticket(s) per connection, the bench certificate verified`);
+        }
       } catch (error) {
         const reason = `did not start or did not proxy correctly: ${(error as Error).message}`;
         skipped.push({ proxy: adapter.name, reason });
@@ -258,6 +316,10 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
       }
     }
 
+    // The HTTPS figures compare only if every proxy did the same crypto.
+    const tlsDifference = differentTls(negotiated);
+    if (tlsDifference !== undefined) failures.push(`${scenario.name}: ${tlsDifference}`);
+
     const measurements: Measurement[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const proxy of running) {
@@ -266,7 +328,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
           continue;
         }
         try {
-          await measureOnce(scenario, proxy, options.warmupSec, ctx, options, scriptFile);
+          await measureOnce(scenario, proxy, options.warmupSec, ctx, options, scriptFile, https);
           const sampler = proxy.pid !== undefined ? new ProcessSampler(proxy.pid) : undefined;
           // The upstream too: near 100% it, not the proxy, would be the limit.
           const upstreamSampler = new ProcessSampler(upstream.process.pid!, 500);
@@ -275,7 +337,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
           sampler?.start();
           upstreamSampler.start();
           loadCpus?.start();
-          const load = await measureOnce(scenario, proxy, options.durationSec, ctx, options, scriptFile);
+          const load = await measureOnce(scenario, proxy, options.durationSec, ctx, options, scriptFile, https);
           const usage = sampler?.stop();
           const upstreamUsage = upstreamSampler.stop();
           const loadCpuBusyPercent = loadCpus?.stop();
@@ -317,16 +379,39 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
         description: scenario.description,
         tool: scenario.tool,
         rate: scenario.ratePerSec,
-        loadCommand: loadCommandFor(scenario, options, scriptFile),
+        loadCommand: loadCommandFor(scenario, options, scriptFile, https),
         measurements,
         summaries: summarize(measurements, labels),
         skipped,
         configs: relConfigs,
         profiles,
+        ...(scenario.https === undefined ? {} : { tls: { negotiated, ...(scenario.https === 'full-handshakes' && https?.fullHandshakes ? { resumptionCheck: https.fullHandshakes.check } : {}) } }),
       },
     };
   } finally {
     await Promise.all(running.map((p) => p.stop()));
+  }
+}
+
+/**
+ * For the HTTPS scenarios: the run's certificate, and for full handshakes the
+ * library that keeps wrk from resuming sessions, checked once before any load
+ * (a wrk it cannot change stops the run here, not after the other scenarios).
+ */
+async function prepareHttps(scenarios: readonly Scenario[], tools: Readonly<Record<ToolName, ToolStatus>>, workDir: string, ctx: ProxyContext): Promise<HttpsSetup | undefined> {
+  if (!scenarios.some((s) => s.https !== undefined)) return undefined;
+  try {
+    const files = writeBenchCertificate(tools.openssl.path!, path.join(workDir, 'tls'));
+    const probe: ProbeTls = { serverName: files.serverName, ca: readFileSync(files.certFile, 'utf8') };
+    if (!scenarios.some((s) => s.https === 'full-handshakes')) return { files, probe, fullHandshakes: undefined };
+    const library = buildNoResumeLibrary(tools.cc.path!, workDir);
+    const wrkEnv = noResumeEnv(library);
+    const check: ResumptionCount = await checkFullHandshakes({ wrkPath: tools.wrk.path!, tls: files, env: wrkEnv, durationSec: 1, connections: 4, cpus: ctx.cpus.load, tasksetPath: ctx.cpus.tasksetPath });
+    log(`full TLS handshakes: wrk with ${NO_RESUME_SOURCE} made ${check.handshakes} handshakes and resumed ${check.resumed} against a server that resumes what it is offered`);
+    return { files, probe, fullHandshakes: { wrkEnv, check } };
+  } catch (error) {
+    // The certificate, the library or its check: a setup the user has to fix, said without a stack trace.
+    throw new BenchSetupError((error as Error).message);
   }
 }
 
@@ -380,13 +465,16 @@ async function main(): Promise<number> {
     log((error as Error).message);
     return 2;
   }
-  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon'];
+  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon', 'openssl', 'cc'];
   const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
   const needed = new Set<ToolName>();
   // The WebSocket and paced clients are the bench's own; wrk and autocannon are not.
   for (const s of scenarios) if (s.tool === 'wrk' || s.tool === 'autocannon') needed.add(s.tool);
+  // HTTPS: openssl makes the certificate; full handshakes need the C library built for wrk.
+  if (scenarios.some((s) => s.https !== undefined)) needed.add('openssl');
+  if (scenarios.some((s) => s.https === 'full-handshakes')) needed.add('cc');
   const missingLoad = [...needed].map((t) => tools[t]).filter((t) => !t.path);
-  if (missingLoad.length > 0) throw new BenchSetupError(`the load generators these scenarios need are missing:\n${describeMissing(missingLoad)}`);
+  if (missingLoad.length > 0) throw new BenchSetupError(`the tools these scenarios need are missing:\n${describeMissing(missingLoad)}`);
   if (!tools.taskset.path && options.pin) log(`taskset not found, running unpinned. Install: ${tools.taskset.installHint}`);
 
   const root = projectRoot();
@@ -409,13 +497,22 @@ async function main(): Promise<number> {
   const stamp = timestampForFile(startedAt);
   const outRoot = path.resolve(options.outDir ?? path.join(root, 'bench', 'results', options.smoke ? 'tmp' : ''));
   const resultsDir = path.join(outRoot, stamp);
-  mkdirSync(resultsDir, { recursive: true });
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'warpdrive-bench-'));
   // Started as root, nginx's worker runs as "nobody" and must reach its temp dirs in here.
   chmodSync(workDir, 0o755);
 
   // The file scenarios' tree, once per run (readable by nginx's "nobody" worker).
   if (scenarios.some((s) => s.feature === 'static' || s.feature === 'x-accel-redirect')) writeBenchFiles(path.join(workDir, 'files'));
+
+  let https: HttpsSetup | undefined;
+  try {
+    https = await prepareHttps(scenarios, tools, workDir, ctx);
+  } catch (error) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  // Only now: a setup that fails above leaves no empty results directory behind.
+  mkdirSync(resultsDir, { recursive: true });
 
   const perMeasurement = options.warmupSec + options.durationSec;
   const estimateSec = scenarios.length * options.rounds * adapters.length * perMeasurement;
@@ -430,7 +527,7 @@ async function main(): Promise<number> {
   try {
     for (const scenario of scenarios) {
       log(`scenario ${scenario.name}: ${scenario.title}`);
-      const run = await runScenario(scenario, adapters, upstream, ctx, options, workDir, resultsDir);
+      const run = await runScenario(scenario, adapters, upstream, ctx, options, workDir, resultsDir, https);
       run.result.skipped.unshift(...unavailable);
       scenarioResults.push(run.result);
       failures.push(...run.failures);

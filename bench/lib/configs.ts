@@ -12,6 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Strategy } from '../../src/config/types.js';
 import { ACCEL_PREFIX } from './bench-files.js';
+import {
+  BENCH_TLS12_CIPHERS,
+  BENCH_TLS13_SUITES,
+  BENCH_TLS_GROUPS,
+  BENCH_TLS_SESSION_CACHE_ENTRIES,
+  BENCH_TLS_SESSION_LIFETIME_SECS,
+  type BenchTlsFiles,
+} from './bench-tls.js';
 import type { ProxyFeature, Topology } from './topology.js';
 
 /**
@@ -85,8 +93,13 @@ function loadTemplate(name: string): string {
 }
 
 export interface RenderContext {
-  /** The port the proxy listens on (127.0.0.1). */
+  /** The port the proxy listens on (127.0.0.1): where the load goes, with TLS in an HTTPS scenario. */
   readonly port: number;
+  /**
+   * warpdrive in an HTTPS scenario: the port of the plain-HTTP listener it always
+   * has besides `https_port` (nothing is sent to it).
+   */
+  readonly plainHttpPort?: number;
   /** A private directory for the proxy's pid, logs, temp files and side files. */
   readonly dir: string;
   /** Workers/threads of each proxy (`--proxy-threads`); 1 when absent. */
@@ -102,6 +115,8 @@ export interface RenderedConfig {
 
 export function renderNginx(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('nginx.conf.tmpl')): RenderedConfig {
   const balance = NGINX_BALANCE[strategyOf(topology)];
+  // HTTPS: every server listens with TLS; the settings are http-wide (nginxTls).
+  const listen = (extra: string): string => `        listen 127.0.0.1:${ctx.port}${topology.tls ? ' ssl' : ''}${extra};`;
   const upstreamServers = topology.upstreamPorts.map((p) => `        server 127.0.0.1:${p};`).join('\n');
   const webSocketLocation = [
     '        # WebSocket echo: the one place the upgrade headers pass through.',
@@ -117,7 +132,7 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
   if (topology.routes === undefined) {
     servers = [
       '    server {',
-      `        listen 127.0.0.1:${ctx.port} default_server;`,
+      listen(' default_server'),
       ...nginxFeature(topology.feature),
       webSocketLocation,
       '    }',
@@ -133,19 +148,44 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     const blocks = [
       '    # Requests for no known host get 404, as in the other proxies.',
       '    server {',
-      `        listen 127.0.0.1:${ctx.port} default_server;`,
+      listen(' default_server'),
       '        return 404;',
       '    }',
     ];
     for (const [host, prefixes] of byHost) {
-      blocks.push('    server {', `        listen 127.0.0.1:${ctx.port};`, `        server_name ${host};`);
+      blocks.push('    server {', listen(''), `        server_name ${host};`);
       for (const prefix of prefixes) blocks.push(`        location ${prefix} { proxy_pass http://app; }`);
       blocks.push('        location / { return 404; }', '    }');
     }
     servers = blocks.join('\n');
   }
-  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, servers });
+  const tls = topology.tls ? nginxTls(topology.tls).join('\n') : '';
+  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, tls, servers });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
+}
+
+/**
+ * nginx's TLS settings for the HTTPS scenarios: the bench certificate and what
+ * warpdrive's uWS build does by itself (bench-tls.ts; docs/bench.md compares them).
+ */
+function nginxTls(tls: BenchTlsFiles): string[] {
+  return [
+    '    # HTTPS scenarios: the certificate the bench made for this run, and the TLS settings',
+    "    # warpdrive's uWS build has by itself (bench/lib/bench-tls.ts, docs/bench.md).",
+    `    ssl_certificate ${tls.certFile};`,
+    `    ssl_certificate_key ${tls.keyFile};`,
+    '    ssl_protocols TLSv1.2 TLSv1.3;',
+    "    # TLS 1.2: warpdrive's list. TLS 1.3: OpenSSL's three suites, the same three as BoringSSL's.",
+    `    ssl_ciphers ${BENCH_TLS12_CIPHERS};`,
+    "    # The client's order decides, as in BoringSSL (measured); and BoringSSL's default groups.",
+    '    ssl_prefer_server_ciphers off;',
+    `    ssl_ecdh_curve ${BENCH_TLS_GROUPS.join(':')};`,
+    '    # Session tickets on (uWS cannot turn them off), an in-process cache of BoringSSL\'s default size.',
+    '    ssl_session_tickets on;',
+    `    ssl_session_cache builtin:${BENCH_TLS_SESSION_CACHE_ENTRIES};`,
+    `    ssl_session_timeout ${BENCH_TLS_SESSION_LIFETIME_SECS}s;`,
+    '',
+  ];
 }
 
 /** The catch-all server's locations for a file scenario's feature (plain proxying without one). */
@@ -223,8 +263,40 @@ export function renderHaproxy(topology: BalancedTopology, ctx: RenderContext, te
     defaultBackend = 'not_found';
     sideFiles.push({ name: 'routes.map', text: topology.routes.map((r) => `${r.host}${r.pathPrefix} app`).join('\n') + '\n' });
   }
-  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, routing, default_backend: defaultBackend });
+  const tls = haproxyTls(topology.tls);
+  const text = fillTemplate(template, {
+    port: String(ctx.port),
+    threads: String(ctx.threads ?? 1),
+    balance,
+    upstream_servers: upstreamServers,
+    routing,
+    default_backend: defaultBackend,
+    ...tls,
+  });
   return { mainFile: 'haproxy.cfg', text, sideFiles };
+}
+
+/** HAProxy's part of the HTTPS scenarios (see nginxTls): global cache settings, the bind options, the forwarded scheme. */
+function haproxyTls(tls: BenchTlsFiles | undefined): { global_tls: string; bind_tls: string; forwarded_proto: string } {
+  if (tls === undefined) return { global_tls: '', bind_tls: '', forwarded_proto: 'http' };
+  return {
+    global_tls: [
+      '    # HTTPS scenarios: an in-process session cache of BoringSSL\'s default size and lifetime;',
+      '    # session tickets stay on (the default), as uWS cannot turn them off.',
+      `    tune.ssl.cachesize ${BENCH_TLS_SESSION_CACHE_ENTRIES}`,
+      `    tune.ssl.lifetime ${BENCH_TLS_SESSION_LIFETIME_SECS}`,
+    ].join('\n'),
+    // The certificate and key in one file; warpdrive's TLS 1.2 list; the client's order decides.
+    bind_tls: [
+      ` ssl crt ${tls.bundleFile}`,
+      'ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3',
+      `ciphers ${BENCH_TLS12_CIPHERS}`,
+      `ciphersuites ${BENCH_TLS13_SUITES}`,
+      `curves ${BENCH_TLS_GROUPS.join(':')}`,
+      'prefer-client-ciphers',
+    ].join(' '),
+    forwarded_proto: 'https',
+  };
 }
 
 /** TOML basic string: the bench only ever emits host names and paths, but quote them properly anyway. */
@@ -240,8 +312,31 @@ export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, 
     topology.routes === undefined
       ? `[[routes]]\npath_prefix = "/"\nupstream = "app"\n${feature.route}`
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
-  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes, middleware: feature.middleware });
+  const listeners = warpdriveListeners(topology.tls, ctx);
+  const text = fillTemplate(template, { ...listeners, threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes, middleware: feature.middleware });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
+}
+
+/**
+ * warpdrive's ports and `[tls]`: plain HTTP on `ctx.port`, or, in an HTTPS scenario,
+ * HTTPS on `ctx.port` with the bench certificate beside the plain listener it always
+ * has. Its TLS settings are uWS's own and fixed (native-notes/tls.md).
+ */
+function warpdriveListeners(tls: BenchTlsFiles | undefined, ctx: RenderContext): { http_port: string; https_port: string; tls: string } {
+  if (tls === undefined) return { http_port: String(ctx.port), https_port: '', tls: '' };
+  if (ctx.plainHttpPort === undefined) throw new Error('bench: warpdrive in an HTTPS scenario needs a port for its plain-HTTP listener (plainHttpPort)');
+  return {
+    http_port: String(ctx.plainHttpPort),
+    https_port: `https_port = ${ctx.port}`,
+    tls: [
+      '[tls]',
+      "# The certificate the bench made for this run; TLS 1.2-1.3, ciphers and tickets are uWS's own (native-notes/tls.md).",
+      'enabled = true',
+      `cert_file = ${tomlString(tls.certFile)}`,
+      `key_file = ${tomlString(tls.keyFile)}`,
+      '',
+    ].join('\n'),
+  };
 }
 
 /**

@@ -45,10 +45,12 @@ export const USAGE = `Usage: npm run bench -- [options]
                        small-get, large-100k, upload-1m, routes-1000, pool-3,
                        pool-3-least-conn, pool-3-random, pool-3-ip-hash,
                        new-conn, gzip-json-100k, sendfile-1m, static-small,
-                       static-precompressed, ws-echo, rate-1k, rate-5k, paced-1k,
-                       paced-5k (rate-* with autocannon, paced-* with
-                       bench/paced-load.ts, one of each per --rates entry; the
-                       gzip/sendfile/static ones run warpdrive and nginx only)
+                       static-precompressed, https-small-get, https-new-conn,
+                       ws-echo, rate-1k, rate-5k, paced-1k, paced-5k (rate-* with
+                       autocannon, paced-* with bench/paced-load.ts, one of each
+                       per --rates entry; the gzip/sendfile/static ones run
+                       warpdrive and nginx only, the https ones warpdrive, nginx
+                       and HAProxy)
   --duration SECS      measured seconds per run (default 10; smoke 2)
   --warmup SECS        discarded warm-up before each measured run (default 2; smoke 1)
   --connections N      concurrent connections (default 50)

@@ -149,10 +149,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs a command to completion and returns its exit code and output (bounded by `timeoutMs`). */
-export function runToCompletion(command: string, args: readonly string[], timeoutMs: number, cpus?: string, tasksetPath?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a command to completion and returns its exit code and output (bounded by `timeoutMs`).
+ * `env`: its environment (default: the bench's own).
+ */
+export function runToCompletion(
+  command: string,
+  args: readonly string[],
+  timeoutMs: number,
+  cpus?: string,
+  tasksetPath?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const pinned = cpus !== undefined && tasksetPath !== undefined;
-  const child = spawn(pinned ? tasksetPath : command, pinned ? ['-c', cpus, command, ...args] : [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(pinned ? tasksetPath : command, pinned ? ['-c', cpus, command, ...args] : [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -129,10 +129,13 @@ function warpdriveAdapter(name: 'warpdrive' | 'baseline', label: string, main: (
     },
     async start(ctx, topology, dir) {
       const port = await freePort();
-      const rendered = renderWarpdrive(topology, { port, dir, threads: ctx.proxyThreads });
-      const extra = name === 'warpdrive' && ctx.warpdriveExtra !== undefined ? `\n${readFileSync(ctx.warpdriveExtra, 'utf8')}` : '';
+      // HTTPS: the load goes to https_port (`port`); warpdrive always has a plain listener too.
+      const plainHttpPort = topology.tls ? await freePort() : undefined;
+      const rendered = renderWarpdrive(topology, { port, dir, threads: ctx.proxyThreads, ...(plainHttpPort === undefined ? {} : { plainHttpPort }) });
+      const extra = name === 'warpdrive' && ctx.warpdriveExtra !== undefined ? `
+${readFileSync(ctx.warpdriveExtra, 'utf8')}` : '';
       const files = writeRendered(dir, { ...rendered, text: rendered.text + extra });
-      // The ready line is logged at info level; request logging is off in the config.
+      // The ready line is logged at info level (the https one comes before it); request logging is off in the config.
       const env = { ...process.env, WARPDRIVE_LOG_LEVEL: 'info' };
       const profileDir = ctx.profile ? path.join(dir, 'cpu-profile') : undefined;
       const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -168,6 +171,22 @@ function noFileFeatures(what: string): (scenario: Scenario) => string | undefine
   return (scenario) => (scenario.feature === undefined ? undefined : `${what} (the file scenarios compare warpdrive with nginx)`);
 }
 
+/** The HTTPS scenarios compare warpdrive, nginx and HAProxy: the others serve plain HTTP only. */
+function noHttps(what: string): (scenario: Scenario) => string | undefined {
+  return (scenario) => (scenario.https === undefined ? undefined : `${what} (the HTTPS scenarios compare warpdrive, nginx and HAProxy)`);
+}
+
+/** The first reason a proxy sits a scenario out, of several. */
+function firstReason(...checks: Array<(scenario: Scenario) => string | undefined>): (scenario: Scenario) => string | undefined {
+  return (scenario) => {
+    for (const check of checks) {
+      const reason = check(scenario);
+      if (reason !== undefined) return reason;
+    }
+    return undefined;
+  };
+}
+
 const haproxy: ProxyAdapter = {
   name: 'haproxy',
   label: 'HAProxy',
@@ -186,7 +205,7 @@ const haproxy: ProxyAdapter = {
 const nodePeer: ProxyAdapter = {
   name: 'node',
   label: 'Node (http-proxy)',
-  unsupportedReason: noFileFeatures('the Node.js peer only proxies'),
+  unsupportedReason: firstReason(noFileFeatures('the Node.js peer only proxies'), noHttps('the Node.js peer serves plain HTTP only')),
   unavailableReason() {
     const entry = path.join(benchDistDir(), 'node-peer-proxy.js');
     if (!existsSync(entry)) return `the Node.js peer is not built: ${entry} does not exist. Run: npm run build`;
@@ -218,8 +237,8 @@ function floorAdapter(name: 'floor-net' | 'floor-undici', client: 'net' | 'undic
       return existsSync(entry) ? undefined : `the egress floor is not built: ${entry} does not exist. Run: npm run build`;
     },
     unsupportedReason(scenario) {
-      const plainGet = scenario.instances === 1 && scenario.routes === undefined && scenario.path === '/' && scenario.tool !== 'ws';
-      return plainGet ? undefined : 'a reference point for GET / to one instance only (bench/egress-floor.ts)';
+      const plainGet = scenario.instances === 1 && scenario.routes === undefined && scenario.path === '/' && scenario.tool !== 'ws' && scenario.https === undefined;
+      return plainGet ? undefined : 'a reference point for plain-HTTP GET / to one instance only (bench/egress-floor.ts)';
     },
     async start(ctx, topology) {
       const port = await freePort();
@@ -236,7 +255,7 @@ const direct: ProxyAdapter = {
   name: 'direct',
   label: 'direct (no proxy)',
   unavailableReason: () => undefined,
-  unsupportedReason: noFileFeatures('the upstream alone neither compresses nor serves files'),
+  unsupportedReason: firstReason(noFileFeatures('the upstream alone neither compresses nor serves files'), noHttps('the upstream serves plain HTTP only')),
   async start(_ctx, topology) {
     // The first upstream instance itself: no proxy, nothing to sample or stop.
     return { name: 'direct', port: topology.upstreamPorts[0]!, pid: undefined, configFiles: [], process: undefined, stop: async () => {} };

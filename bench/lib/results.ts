@@ -9,6 +9,8 @@ import type { LoadTool } from './scenarios.js';
 import { ratio, spread, type Spread } from './stats.js';
 import type { LoadResult } from './wrk.js';
 import type { FunctionCost } from './cpu-profile.js';
+import type { NegotiatedTls } from './probe.js';
+import type { ResumptionCount } from './wrk-no-resume.js';
 
 /** A warpdrive CPU profile over one scenario (warm-ups and all rounds). */
 export interface ProfileSummary {
@@ -81,6 +83,19 @@ export interface ScenarioResult {
   readonly configs: Array<{ readonly proxy: ProxyName; readonly files: string[] }>;
   /** With --profile: warpdrive's CPU profiles. */
   readonly profiles: ProfileSummary[];
+  /** An HTTPS scenario: what was checked about TLS before measuring. */
+  readonly tls?: ScenarioTls;
+}
+
+/** What an HTTPS scenario checked about TLS before it measured. */
+export interface ScenarioTls {
+  /** Each proxy's handshake in its check (Node's OpenSSL client, with wrk's defaults). */
+  readonly negotiated: Array<{ readonly proxy: ProxyName } & NegotiatedTls>;
+  /**
+   * https-new-conn: wrk with wrk-no-resume.so against a server that resumes what it is
+   * offered: how many handshakes it made and resumed (0, or the scenario is not run).
+   */
+  readonly resumptionCheck?: ResumptionCount;
 }
 
 export interface RunResult {

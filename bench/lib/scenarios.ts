@@ -6,6 +6,7 @@
  */
 import type { Strategy } from '../../src/config/types.js';
 import { ASSET_PATH, benchFileContents, SMALL_STATIC_PATH } from './bench-files.js';
+import type { BenchTlsFiles } from './bench-tls.js';
 import { sampleJson } from './sample-bodies.js';
 import type { BalancedTopology } from './configs.js';
 import { buildRouteTable, requestTargetsFor, type ProxyFeature, type Topology } from './topology.js';
@@ -43,6 +44,14 @@ export interface Scenario {
   readonly feature?: ProxyFeature['kind'];
   /** The Content-Encoding the response must have (checked once before measuring). */
   readonly expectEncoding?: 'gzip';
+  /**
+   * An HTTPS scenario: every proxy serves the bench certificate (bench-tls.ts) and the
+   * load goes over TLS. `keep-alive`: one handshake per connection, then requests.
+   * `full-handshakes`: a new connection per request, each a full handshake (wrk with
+   * wrk-no-resume.ts, checked before measuring). Only warpdrive, nginx and HAProxy
+   * take part; the Node.js peer, the floors and "direct" speak plain HTTP only.
+   */
+  readonly https?: 'keep-alive' | 'full-handshakes';
 }
 
 /** The gzip level of the compression scenario, the same in every proxy (warpdrive's default). */
@@ -185,6 +194,31 @@ const BASE_SCENARIOS: readonly Scenario[] = [
     expectEncoding: 'gzip',
   },
   {
+    name: 'https-small-get',
+    title: 'HTTPS small GET, keep-alive',
+    description:
+      'GET / with a 30-byte response over persistent TLS connections (TLS 1.3, ECDSA P-256 certificate, X25519): the proxy\'s per-request cost plus decrypting the request and encrypting the response (each wrk connection does one handshake when it opens, a negligible share of the run). Beside small-get, what TLS adds per request.',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+    https: 'keep-alive',
+  },
+  {
+    name: 'https-new-conn',
+    title: 'HTTPS, new TLS connection per request (full handshakes)',
+    description:
+      'Small GET with "Connection: close" over TLS, every connection a full handshake (no session resumption: wrk is kept from offering sessions, and that is checked before measuring): ECDHE key exchange and an ECDSA P-256 signature per request, plus accept, parse and close (upstream side stays pooled).',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: [] },
+    headers: ['Connection: close'],
+    https: 'full-handshakes',
+  },
+  {
     name: 'ws-echo',
     title: 'WebSocket echo',
     description: '64-byte messages echoed through an upgraded connection, one in flight per connection (Node.js client).',
@@ -237,14 +271,19 @@ export function allScenarios(rates: readonly number[]): Scenario[] {
 
 /**
  * What every proxy is configured with for `scenario`: its first `instances`
- * upstream ports, its routes, its balancing strategy and, for a file scenario,
- * its feature (`filesDir`: where bench-files.ts wrote the files).
+ * upstream ports, its routes, its balancing strategy, for a file scenario its
+ * feature (`filesDir`: where bench-files.ts wrote the files) and for an HTTPS
+ * scenario the certificate (`tls`: what bench-tls.ts wrote).
  */
-export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly number[], filesDir?: string): BalancedTopology {
+export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly number[], filesDir?: string, tls?: BenchTlsFiles): BalancedTopology {
   if (upstreamPorts.length < scenario.instances) {
     throw new Error(`bench: scenario ${scenario.name} needs ${scenario.instances} upstream ports, got ${upstreamPorts.length}`);
   }
-  const topology: BalancedTopology = { upstreamPorts: upstreamPorts.slice(0, scenario.instances), routes: scenario.routes, strategy: scenario.strategy ?? 'round_robin' };
+  let topology: BalancedTopology = { upstreamPorts: upstreamPorts.slice(0, scenario.instances), routes: scenario.routes, strategy: scenario.strategy ?? 'round_robin' };
+  if (scenario.https !== undefined) {
+    if (tls === undefined) throw new Error(`bench: scenario ${scenario.name} is served over HTTPS but no certificate was given`);
+    topology = { ...topology, tls };
+  }
   if (scenario.feature === undefined) return topology;
   if (scenario.feature === 'compression') return { ...topology, feature: { kind: 'compression', gzipLevel: BENCH_GZIP_LEVEL } };
   if (filesDir === undefined) throw new Error(`bench: scenario ${scenario.name} serves files but no files directory was given`);

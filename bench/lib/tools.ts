@@ -8,7 +8,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-export type ToolName = 'wrk' | 'nginx' | 'haproxy' | 'taskset' | 'autocannon';
+export type ToolName = 'wrk' | 'nginx' | 'haproxy' | 'taskset' | 'autocannon' | 'openssl' | 'cc';
 
 export interface ToolStatus {
   readonly name: ToolName;
@@ -26,6 +26,8 @@ const INSTALL_HINTS: Record<ToolName, { installHint: string; neededFor: string }
   haproxy: { installHint: 'sudo apt-get install haproxy', neededFor: 'the HAProxy proxy' },
   taskset: { installHint: 'sudo apt-get install util-linux', neededFor: 'CPU pinning (runs unpinned without it)' },
   autocannon: { installHint: 'npm install -D autocannon', neededFor: 'latency at fixed request rates' },
+  openssl: { installHint: 'sudo apt-get install openssl', neededFor: 'the HTTPS scenarios (it makes the certificate every proxy serves)' },
+  cc: { installHint: 'sudo apt-get install gcc', neededFor: 'https-new-conn (it builds the small library that keeps wrk from resuming TLS sessions)' },
 };
 
 /**

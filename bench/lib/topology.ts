@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { BenchTlsFiles } from './bench-tls.js';
 
 /** One host + path-prefix route; every route leads to the same upstream. */
 export interface RouteEntry {
@@ -38,6 +39,11 @@ export interface Topology {
   readonly routes: readonly RouteEntry[] | undefined;
   /** A file scenario's feature (undefined: proxying only). */
   readonly feature?: ProxyFeature;
+  /**
+   * The HTTPS scenarios: the proxy listens with TLS only, serving this certificate
+   * with the settings of bench-tls.ts (undefined: plain HTTP).
+   */
+  readonly tls?: BenchTlsFiles;
 }
 
 /**

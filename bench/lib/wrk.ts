@@ -126,6 +126,8 @@ export interface WrkRun {
   readonly headers: readonly string[];
   readonly cpus: string | undefined;
   readonly tasksetPath: string | undefined;
+  /** wrk's environment (https-new-conn preloads wrk-no-resume.so); the bench's own when absent. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export function wrkArgs(run: WrkRun): string[] {
@@ -145,7 +147,7 @@ export function wrkArgs(run: WrkRun): string[] {
 }
 
 export async function runWrk(run: WrkRun): Promise<LoadResult> {
-  const { code, stdout, stderr } = await runToCompletion(run.wrkPath, wrkArgs(run), (run.durationSec + 30) * 1000, run.cpus, run.tasksetPath);
+  const { code, stdout, stderr } = await runToCompletion(run.wrkPath, wrkArgs(run), (run.durationSec + 30) * 1000, run.cpus, run.tasksetPath, run.env);
   if (code !== 0) throw new Error(`bench: wrk exited with ${String(code)}: ${stderr.trim() || stdout.trim()}`);
   return parseWrkOutput(stdout);
 }

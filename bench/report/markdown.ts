@@ -4,7 +4,7 @@
  * @module
  */
 import type { ProxyName } from '../lib/proxies.js';
-import { LOAD_CPU_SATURATED_PERCENT, limitedByLoadSide, type ProxySummary, type RunResult, type ScenarioResult } from '../lib/results.js';
+import { LOAD_CPU_SATURATED_PERCENT, limitedByLoadSide, type ProxySummary, type RunResult, type ScenarioResult, type ScenarioTls } from '../lib/results.js';
 import type { Spread } from '../lib/stats.js';
 import { renderChart, type ChartPanel } from './svg-chart.js';
 
@@ -125,6 +125,7 @@ export function renderMarkdown(result: RunResult, assets: ReportAssets): string 
   );
   for (const s of result.scenarios) {
     out.push(`## ${s.title} (\`${s.name}\`)`, '', s.description, '', `Load: \`${s.loadCommand}\``, '');
+    if (s.tls) out.push(...tlsLines(s.tls), '');
     if (s.summaries.length > 0) out.push(...scenarioTable(s), '');
     const loadBound = limitedByLoadSide(s.summaries);
     if (loadBound.length > 0) {
@@ -181,4 +182,20 @@ function proxyThreadsLine(threads: number): string {
   return threads === 1
     ? '1 each (warpdrive worker_threads, nginx worker_processes, HAProxy nbthread): the per-core comparison.'
     : `${threads} each (warpdrive worker_threads, nginx worker_processes, HAProxy nbthread); the Node peer and the floors stay single-threaded. Not a per-core comparison: every process shares the machine's CPUs.`;
+}
+
+/** An HTTPS scenario's TLS checks, as one paragraph. */
+function tlsLines(tls: ScenarioTls): string[] {
+  const each = tls.negotiated.map((n) => `${n.proxy} ${n.protocol} ${n.cipher} ${n.group}, ${n.tickets} session ticket(s) per connection`);
+  const lines = [
+    `TLS, checked before measuring with one GET per proxy (Node's OpenSSL client, which offers what wrk offers; the bench certificate, ECDSA P-256, the only one trusted): ${each.join('; ') || 'no proxy answered'}.`,
+  ];
+  const check = tls.resumptionCheck;
+  if (check) {
+    lines.push(
+      '',
+      `Full handshakes: wrk with \`wrk-no-resume.so\` made ${formatCount(check.handshakes)} handshakes against a server that resumes any session it is offered, and resumed ${check.resumed}. (wrk by itself resumes the session on every reconnection: see docs/bench.md.)`,
+    );
+  }
+  return lines;
 }

@@ -188,3 +188,95 @@ test('the file scenarios: warpdrive and nginx configured for the same job, accep
     }
   }
 });
+
+/** The bench certificate, made once for the HTTPS tests (openssl required). */
+const openssl = findExecutable('openssl');
+let benchTls: import('../../bench/lib/bench-tls.js').BenchTlsFiles | undefined;
+async function httpsTopology(): Promise<Topology> {
+  if (!benchTls) {
+    const { writeBenchCertificate } = await import('../../bench/lib/bench-tls.js');
+    benchTls = writeBenchCertificate(openssl!, path.join(mkdtempSync(path.join(tmpdir(), 'wd-bench-tls-')), 'tls'));
+  }
+  return { ...SINGLE, tls: benchTls };
+}
+const noOpenssl = openssl ? false : 'openssl is not installed (apt-get install openssl)';
+
+test('HTTPS: warpdrive serves the bench certificate on the measured port, with its plain listener on another', { skip: noOpenssl }, async () => {
+  const topology = await httpsTopology();
+  // parseConfig reads the certificate files as a start would: key matches, valid now, covers its names.
+  const plan = parseConfig(renderWarpdrive(topology, { port: 18090, dir: '/tmp', plainHttpPort: 18091 }).text, 'bench.toml');
+  assert.equal(plan.server.httpsPort, 18090);
+  assert.equal(plan.server.httpPort, 18091);
+  assert.equal(plan.tls?.enabled, true);
+  assert.deepEqual(plan.tls?.fileCertificates.map((c) => [c.certFile, c.keyFile]), [[topology.tls!.certFile, topology.tls!.keyFile]]);
+  assert.equal(plan.tls?.acme, undefined);
+  assert.throws(() => renderWarpdrive(topology, { port: 18090, dir: '/tmp' }), /needs a port for its plain-HTTP listener/);
+  // Plain scenarios are untouched: no https_port, no [tls].
+  const plain = parseConfig(renderWarpdrive(SINGLE, { port: 18090, dir: '/tmp', plainHttpPort: 18091 }).text, 'bench.toml');
+  assert.equal(plain.server.httpPort, 18090);
+  assert.equal(plain.server.httpsPort, undefined);
+  assert.equal(plain.tls, undefined);
+});
+
+test('HTTPS: nginx -t and haproxy -c accept the configs with the bench certificate', { skip: noOpenssl || (!nginx && !haproxy ? 'neither nginx nor haproxy is installed' : false) }, async () => {
+  const topology = await httpsTopology();
+  if (nginx) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-nginx-'));
+    const { main } = writeOut(renderNginx(topology, { port: 18092, dir }), dir);
+    const r = spawnSync(nginx, ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /\[warn\]/);
+  }
+  if (haproxy) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-haproxy-'));
+    const { main } = writeOut(renderHaproxy(topology, { port: 18093, dir }), dir);
+    const r = spawnSync(haproxy, ['-c', '-f', main], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /\[WARNING\]/);
+  }
+});
+
+test("HTTPS: nginx and HAProxy get the settings warpdrive's uWS build has by itself", async () => {
+  const { TLS12_CIPHERS } = await import('../../src/ingress/tls-server.js');
+  const tls = { certFile: '/run/x/cert.pem', keyFile: '/run/x/key.pem', bundleFile: '/run/x/bundle.pem', serverName: 'localhost' };
+  const topology: Topology = { ...SINGLE, tls };
+  const n = renderNginx(topology, { port: 18094, dir: '/tmp/x' }).text;
+  assert.match(n, /listen 127\.0\.0\.1:18094 ssl default_server;/);
+  assert.match(n, /ssl_certificate \/run\/x\/cert\.pem;\n\s+ssl_certificate_key \/run\/x\/key\.pem;/);
+  assert.match(n, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+  assert.ok(n.includes(`ssl_ciphers ${TLS12_CIPHERS};`), "warpdrive's TLS 1.2 list");
+  assert.match(n, /ssl_prefer_server_ciphers off;/);
+  assert.match(n, /ssl_ecdh_curve X25519:P-256:P-384;/);
+  assert.match(n, /ssl_session_tickets on;/);
+  assert.match(n, /ssl_session_cache builtin:20480;/);
+  assert.match(n, /ssl_session_timeout 7200s;/);
+  assert.match(n, /proxy_set_header X-Forwarded-Proto \$scheme;/);
+
+  const h = renderHaproxy(topology, { port: 18095, dir: '/tmp/x' }).text;
+  const bind = h.split('\n').find((l) => l.trim().startsWith('bind '))!.trim();
+  assert.equal(
+    bind,
+    `bind 127.0.0.1:18095 ssl crt /run/x/bundle.pem ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 ciphers ${TLS12_CIPHERS} ` +
+      'ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256 curves X25519:P-256:P-384 prefer-client-ciphers',
+  );
+  assert.doesNotMatch(h, /no-tls-tickets/, 'tickets stay on, as in uWS');
+  assert.match(h, /^ {4}tune\.ssl\.cachesize 20480$/m);
+  assert.match(h, /^ {4}tune\.ssl\.lifetime 7200$/m);
+  assert.match(h, /http-request set-header X-Forwarded-Proto https/);
+
+  // With a route table too, every server listens with TLS.
+  const routed = renderNginx({ ...ROUTES, tls }, { port: 18096, dir: '/tmp/x' }).text;
+  assert.equal((routed.match(/listen 127\.0\.0\.1:18096 ssl/g) ?? []).length, 101);
+});
+
+test('plain HTTP scenarios render no TLS at all', () => {
+  const ctx = { port: 18097, dir: '/tmp/x' };
+  const n = renderNginx(SINGLE, ctx).text;
+  assert.doesNotMatch(n, /\bssl/);
+  assert.match(n, /listen 127\.0\.0\.1:18097 default_server;/);
+  const h = renderHaproxy(SINGLE, ctx).text;
+  assert.doesNotMatch(h, /ssl/);
+  assert.match(h, /^ {4}bind 127\.0\.0\.1:18097$/m);
+  assert.match(h, /http-request set-header X-Forwarded-Proto http$/m);
+  assert.doesNotMatch(renderWarpdrive(SINGLE, ctx).text, /https_port|\[tls\]/);
+});

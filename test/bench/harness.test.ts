@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,9 +16,9 @@ import type { RunResult } from '../../bench/lib/results.js';
 
 const runJs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/run.js');
 
-function bench(args: string[]) {
+function bench(args: string[], timeoutMs = 90_000) {
   // Bounded: a smoke run with 1 s warm-up and 1 s measured per proxy takes a few seconds.
-  return spawnSync(process.execPath, [runJs, ...args], { encoding: 'utf8', timeout: 90_000 });
+  return spawnSync(process.execPath, [runJs, ...args], { encoding: 'utf8', timeout: timeoutMs });
 }
 
 const missing = ['wrk', 'nginx'].filter((t) => !findExecutable(t));
@@ -63,3 +63,45 @@ test('an unknown scenario or option exits 2 with the usage', () => {
   assert.equal(u.status, 2);
   assert.match(u.stderr, /Usage: npm run bench/);
 });
+
+const httpsMissing = ['wrk', 'nginx', 'haproxy', 'openssl', 'cc'].filter((t) => !findExecutable(t));
+test(
+  'the HTTPS scenarios end to end: warpdrive, nginx and HAProxy serve the run\'s certificate alike, full handshakes checked, the plain-HTTP peers sit out',
+  { skip: httpsMissing.length ? `${httpsMissing.join(', ')} not installed` : false },
+  () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'wd-bench-out-'));
+    const args = ['--scenario', 'https-small-get,https-new-conn', '--proxies', 'warpdrive,nginx,haproxy,node,direct', '--duration', '1', '--warmup', '1', '--rounds', '1', '--out', out];
+    // 2 scenarios x 3 proxies x 2 s, starts and checks: well under a minute even on a busy machine.
+    const r = bench(args, 180_000);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /full TLS handshakes: wrk with bench\/native\/wrk-no-resume\.c made \d+ handshakes and resumed 0/);
+    const json = readdirSync(out).find((f) => f.endsWith('.json'))!;
+    const result = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as RunResult;
+    assert.deepEqual(result.scenarios.map((s) => s.name), ['https-small-get', 'https-new-conn']);
+    for (const scenario of result.scenarios) {
+      assert.deepEqual(scenario.measurements.map((m) => m.proxy), ['warpdrive', 'nginx', 'haproxy'], scenario.name);
+      for (const m of scenario.measurements) {
+        assert.ok(m.requests > 0, `${scenario.name}/${m.proxy} served requests`);
+        assert.equal(m.socketErrors + m.statusErrors, 0, `${scenario.name}/${m.proxy} failed none`);
+      }
+      assert.deepEqual(scenario.skipped.map((k) => k.proxy), ['node', 'direct']);
+      assert.ok(scenario.skipped.every((k) => /plain HTTP only/.test(k.reason)));
+      // The same crypto everywhere, checked before measuring.
+      const negotiated = scenario.tls!.negotiated;
+      assert.deepEqual(negotiated.map((n) => n.proxy), ['warpdrive', 'nginx', 'haproxy']);
+      assert.equal(new Set(negotiated.map((n) => `${n.protocol} ${n.cipher} ${n.group}`)).size, 1);
+      assert.equal(negotiated[0]!.protocol, 'TLSv1.3');
+      assert.ok(negotiated.every((n) => n.tickets > 0), 'every proxy issues session tickets, as uWS does');
+    }
+    const [keepAlive, newConn] = result.scenarios;
+    assert.equal(keepAlive!.tls!.resumptionCheck, undefined);
+    assert.equal(newConn!.tls!.resumptionCheck!.resumed, 0);
+    assert.ok(newConn!.tls!.resumptionCheck!.handshakes >= 20);
+    assert.match(newConn!.loadCommand, /^LD_PRELOAD=wrk-no-resume\.so wrk .*-H 'Connection: close' https:\/\/localhost:PORT\//);
+    const stamp = json.replace(/\.json$/, '');
+    assert.match(readFileSync(path.join(out, stamp, 'configs', 'https-new-conn', 'haproxy', 'haproxy.cfg'), 'utf8'), /bind 127\.0\.0\.1:\d+ ssl crt \S+bench-bundle\.pem/);
+    assert.match(readFileSync(path.join(out, `${stamp}.md`), 'utf8'), /Full handshakes: wrk with `wrk-no-resume\.so` made \d+ handshakes against a server that resumes any session it is offered, and resumed 0/);
+    // The certificate and key live in the run's temporary directory only.
+    assert.equal(execFileSync('find', [out, '-name', '*.pem'], { encoding: 'utf8' }), '');
+  },
+);

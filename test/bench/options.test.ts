@@ -54,3 +54,14 @@ test('--proxy-threads: 1 by default (per core), a positive integer otherwise', (
   assert.equal(parseOptions(['--proxy-threads', '2']).proxyThreads, 2);
   assert.throws(() => parseOptions(['--proxy-threads', '0']), /proxy-threads/);
 });
+
+test('the HTTPS scenarios are named in the usage and selected like the others', async () => {
+  const { USAGE } = await import('../../bench/lib/options.js');
+  const { selectScenarios } = await import('../../bench/lib/scenarios.js');
+  assert.match(USAGE, /https-small-get, https-new-conn/);
+  assert.match(USAGE, /the https ones warpdrive, nginx\s+and HAProxy/);
+  const o = parseOptions(['--scenario', 'https-small-get,https-new-conn', '--proxies', 'warpdrive,nginx,haproxy', '--duration', '5', '--rounds', '1']);
+  assert.deepEqual(o.scenarios, ['https-small-get', 'https-new-conn']);
+  assert.deepEqual(o.proxies, ['warpdrive', 'nginx', 'haproxy']);
+  assert.deepEqual(selectScenarios(o.scenarios, o.rates).map((s) => s.https), ['keep-alive', 'full-handshakes']);
+});

@@ -8,6 +8,7 @@ test('every scenario of the issue exists, plus one fixed-rate scenario per rate'
   assert.deepEqual(names, [
     'small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash', 'new-conn',
     'gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed',
+    'https-small-get', 'https-new-conn',
     'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k',
   ]);
 });
@@ -73,7 +74,7 @@ test('a scenario topology takes its instance count, routes and strategy from the
   assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
 
-test('the egress floors take part only in the GET / scenarios they can serve; the file scenarios are warpdrive against nginx', async () => {
+test('the egress floors take part only in the plain GET / scenarios they can serve; the file scenarios are warpdrive against nginx; HTTPS is warpdrive, nginx and HAProxy', async () => {
   const { PROXIES } = await import('../../bench/lib/proxies.js');
   const all = selectScenarios([], [1000, 5000]);
   const served = (name: keyof typeof PROXIES) => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
@@ -81,10 +82,42 @@ test('the egress floors take part only in the GET / scenarios they can serve; th
   assert.deepEqual(served('floor-net'), expected);
   assert.deepEqual(served('floor-undici'), expected);
   const fileScenarios = ['gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed'];
-  for (const name of ['warpdrive', 'nginx'] as const) assert.deepEqual(served(name), all.map((s) => s.name), name);
-  for (const name of ['haproxy', 'node', 'direct'] as const) {
-    assert.deepEqual(served(name), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n)), name);
+  const httpsScenarios = ['https-small-get', 'https-new-conn'];
+  for (const name of ['warpdrive', 'baseline', 'nginx'] as const) assert.deepEqual(served(name), all.map((s) => s.name), name);
+  assert.deepEqual(served('haproxy'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n)));
+  for (const name of ['node', 'direct'] as const) {
+    assert.deepEqual(served(name), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !httpsScenarios.includes(n)), name);
   }
+  // The report says why they sit out.
+  const [httpsSmall] = selectScenarios(['https-small-get'], []);
+  assert.match(PROXIES.node.unsupportedReason!(httpsSmall!)!, /serves plain HTTP only \(the HTTPS scenarios compare warpdrive, nginx and HAProxy\)/);
+  assert.match(PROXIES.direct.unsupportedReason!(httpsSmall!)!, /upstream serves plain HTTP only/);
+  assert.match(PROXIES['floor-net'].unsupportedReason!(httpsSmall!)!, /plain-HTTP GET \//);
+});
+
+test('the HTTPS scenarios: small GETs over kept-alive TLS connections, and a full handshake per request', () => {
+  const [small, newConn] = selectScenarios(['https-small-get', 'https-new-conn'], []);
+  for (const s of [small!, newConn!]) {
+    assert.equal(s.tool, 'wrk');
+    assert.equal(s.path, '/');
+    assert.equal(s.instances, 1);
+    assert.equal(s.routes, undefined);
+  }
+  assert.equal(small!.https, 'keep-alive');
+  assert.equal(small!.headers, undefined);
+  assert.equal(newConn!.https, 'full-handshakes');
+  assert.deepEqual(newConn!.headers, ['Connection: close']);
+  assert.match(newConn!.description, /full handshake.*no session resumption/);
+  // The plain ones stay plain.
+  for (const s of selectScenarios(['small-get', 'new-conn'], [])) assert.equal(s.https, undefined);
+});
+
+test('an HTTPS scenario topology carries the certificate; without one it is an error', () => {
+  const tls = { certFile: '/run/c.pem', keyFile: '/run/k.pem', bundleFile: '/run/b.pem', serverName: 'localhost' };
+  const [small, https] = selectScenarios(['small-get', 'https-small-get'], []);
+  assert.deepEqual(scenarioTopology(https!, [41001], undefined, tls).tls, tls);
+  assert.equal(scenarioTopology(small!, [41001], undefined, tls).tls, undefined, 'a plain scenario ignores it');
+  assert.throws(() => scenarioTopology(https!, [41001]), /https-small-get is served over HTTPS but no certificate was given/);
 });
 
 test('a file scenario topology carries its feature; serving files needs the files directory', () => {
