@@ -12,7 +12,8 @@
 import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
-import type { InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import { resolveWorkerThreads } from './compile.js';
+import type { CacheConfig, InstanceConfig, MiddlewareConfig, PostgresConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
 export interface CheckedSections {
@@ -22,6 +23,11 @@ export interface CheckedSections {
   readonly upstreams: ReadonlyMap<string, UpstreamConfig | undefined>;
   readonly routes: readonly (RouteConfig | undefined)[] | undefined;
   readonly middleware: MiddlewareConfig | undefined;
+  /** Absent sections and sections that failed the schema are both undefined; `hasCache` tells them apart. */
+  readonly cache: CacheConfig | undefined;
+  readonly hasCache: boolean;
+  readonly postgres: PostgresConfig | undefined;
+  readonly hasPostgres: boolean;
 }
 
 const upstreamName = /^[A-Za-z0-9_-]+$/;
@@ -158,6 +164,14 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
     if (route.rewrite !== undefined && route.strip_prefix) {
       issues.push({ path: `${path}.rewrite`, message: 'set together with strip_prefix = true; fix: use rewrite alone (rewrite = "/" strips the prefix)' });
     }
+    if (!sections.hasCache && route.cache === true) {
+      issues.push({ path: `${path}.cache`, message: 'cache = true needs a [cache] section, and there is none; fix: add [cache] (size_bytes = 67108864), or remove the key' });
+    }
+    if (!sections.hasCache && route.cache_default_ttl_secs !== undefined) {
+      issues.push({ path: `${path}.cache_default_ttl_secs`, message: 'set without a [cache] section, so nothing is cached; fix: add [cache] (size_bytes = 67108864), or remove the key' });
+    } else if (route.cache === false && route.cache_default_ttl_secs !== undefined) {
+      issues.push({ path: `${path}.cache_default_ttl_secs`, message: 'set together with cache = false; fix: remove one of them' });
+    }
     if (route.require_auth && adminToken === undefined) {
       issues.push({
         path: `${path}.require_auth`,
@@ -176,6 +190,26 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
     if (!earlier.has(key)) earlier.set(key, i);
     if (catchAll === undefined && isCatchAll(route)) catchAll = i;
   });
+}
+
+function checkCache(sections: CheckedSections, issues: ConfigIssue[]): void {
+  if (sections.hasPostgres && !sections.hasCache) {
+    issues.push({
+      path: 'postgres',
+      message: '[postgres] only invalidates the response cache, and there is no [cache] section; fix: add [cache] (size_bytes = 67108864), or remove [postgres]',
+    });
+  }
+  const { cache, server } = sections;
+  if (cache === undefined || server === undefined) return;
+  const threads = resolveWorkerThreads(server.worker_threads);
+  const share = Math.floor(cache.size_bytes / threads);
+  if (cache.max_object_bytes > share) {
+    const each = threads === 1 ? `size_bytes (${cache.size_bytes})` : `each proxy thread's share of size_bytes (${cache.size_bytes} / ${threads} threads = ${share})`;
+    issues.push({
+      path: 'cache.max_object_bytes',
+      message: `expected at most ${each}, found ${cache.max_object_bytes}; fix: raise size_bytes or lower max_object_bytes`,
+    });
+  }
 }
 
 /** Runs every cross-field check; returns the issues found (empty = consistent). */
@@ -207,6 +241,8 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
     });
   }
   checkRoutes(sections, issues);
+
+  checkCache(sections, issues);
 
   const { server, tls } = sections;
   if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {

@@ -11,12 +11,14 @@
 import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
 import { planProcessOrder } from './process-order.js';
-import type { Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import type { CacheConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
 import type {
+  CacheSpec,
   HealthSpec,
   InstanceAddress,
   InstanceSpec,
   ProcessSpec,
+  RouteCacheSpec,
   RouteSpec,
   RuntimePlan,
   UpstreamSpec,
@@ -115,7 +117,31 @@ function compileUpstream(name: string, upstream: UpstreamConfig): UpstreamSpec {
   };
 }
 
-function compileRoute(route: RouteConfig, index: number): RouteSpec {
+function compileRouteCache(route: RouteConfig, cache: CacheConfig | undefined): RouteCacheSpec | undefined {
+  if (cache === undefined || route.cache === false) return undefined;
+  return { defaultTtlMs: optionalMs(route.cache_default_ttl_secs ?? cache.default_ttl_secs) };
+}
+
+function compileCache(cache: CacheConfig): CacheSpec {
+  const names: string[] = [];
+  const prefixes: string[] = [];
+  for (const param of new Set(cache.ignore_query_params)) {
+    if (param.endsWith('*')) prefixes.push(param.slice(0, -1));
+    else names.push(param);
+  }
+  return {
+    sizeBytes: cache.size_bytes,
+    maxObjectBytes: cache.max_object_bytes,
+    redisUrl: cache.redis_url,
+    redisKeyPrefix: cache.redis_key_prefix,
+    redisTimeoutMs: ms(cache.redis_timeout_secs),
+    ignoreQueryParams: { names, prefixes },
+    defaultTtlMs: optionalMs(cache.default_ttl_secs),
+    lockTimeoutMs: ms(cache.lock_timeout_secs),
+  };
+}
+
+function compileRoute(route: RouteConfig, index: number, cache: CacheConfig | undefined): RouteSpec {
   return {
     index,
     description: route.description,
@@ -136,6 +162,7 @@ function compileRoute(route: RouteConfig, index: number): RouteSpec {
     connectTimeoutMs: optionalMs(route.connect_timeout_secs),
     readTimeoutMs: optionalMs(route.read_timeout_secs),
     requestTimeoutMs: optionalMs(route.request_timeout_secs),
+    cache: compileRouteCache(route, cache),
   };
 }
 
@@ -151,6 +178,11 @@ function inactiveFeatures(config: Config): string[] {
   if (config.middleware.x_sendfile_enabled) inactive.push('middleware.x_sendfile_enabled');
   if (config.middleware.gzip_compression_enabled) inactive.push('middleware.gzip_compression_enabled');
   return inactive;
+}
+
+/** `worker_threads` as a count: "auto" is one proxy thread per CPU this process may use (at most 256). */
+export function resolveWorkerThreads(value: number | 'auto'): number {
+  return value === 'auto' ? Math.min(256, availableParallelism()) : value;
 }
 
 /** Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`. */
@@ -169,7 +201,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       bindAddress: server.bind_address,
       httpPort: server.http_port,
       httpsPort: server.https_port,
-      workerThreads: server.worker_threads === 'auto' ? Math.min(256, availableParallelism()) : server.worker_threads,
+      workerThreads: resolveWorkerThreads(server.worker_threads),
       maxHeaderBytes: server.max_header_bytes,
       maxBodyBytes: server.max_body_bytes,
       shutdownTimeoutMs: ms(server.shutdown_timeout_secs),
@@ -182,8 +214,8 @@ export function compile(config: Config, source: string): RuntimePlan {
         ? undefined
         : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
     upstreams: freezeMap(upstreams),
-    routes: config.routes.map(compileRoute),
-    cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
+    routes: config.routes.map((route, i) => compileRoute(route, i, cache)),
+    cache: cache === undefined ? undefined : compileCache(cache),
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
     middleware: {
       forwardHeaders: middleware.forward_headers,

@@ -126,7 +126,19 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
 
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware }));
+  issues.push(
+    ...checkSections({
+      server,
+      tls,
+      upstreams,
+      routes,
+      middleware,
+      cache,
+      hasCache: raw.cache !== undefined,
+      postgres,
+      hasPostgres: raw.postgres !== undefined,
+    }),
+  );
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

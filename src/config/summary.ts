@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
+import type { CacheSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -50,7 +50,7 @@ function formatUpstream(upstream: UpstreamSpec): string[] {
   return lines;
 }
 
-function formatRoute(route: RouteSpec): string[] {
+function formatRoute(route: RouteSpec, cache: CacheSpec | undefined): string[] {
   const { match } = route;
   const conditions: string[] = [];
   if (match.host !== undefined) conditions.push(`host ${match.host}`);
@@ -67,10 +67,54 @@ function formatRoute(route: RouteSpec): string[] {
   if (route.connectTimeoutMs !== undefined) actions.push(`connect timeout ${secs(route.connectTimeoutMs)}`);
   if (route.readTimeoutMs !== undefined) actions.push(`read timeout ${secs(route.readTimeoutMs)}`);
   if (route.requestTimeoutMs !== undefined) actions.push(`request timeout ${secs(route.requestTimeoutMs)}`);
+  if (cache !== undefined && route.cache === undefined) actions.push('not cached');
+  // Only a route's own TTL is shown; the [cache] default is on the cache line.
+  else if (route.cache?.defaultTtlMs !== undefined && route.cache.defaultTtlMs !== cache?.defaultTtlMs) actions.push(`cache default TTL ${secs(route.cache.defaultTtlMs)}`);
 
   const when = conditions.length === 0 ? 'any request' : conditions.join(' and ');
   const lines = [`  ${route.index + 1}. ${when} -> ${route.upstream}${route.description === undefined ? '' : `  # ${route.description}`}`];
   if (actions.length > 0) lines.push(`     then: ${actions.join(', ')}`);
+  return lines;
+}
+
+/** Bytes in the largest binary unit that divides them evenly enough to read: `64 MiB`, `1536 KiB`, `1000 bytes`. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (bytes >= size && bytes % (size / 4) === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** A URL for display: any password is replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function formatCache(plan: RuntimePlan): string[] {
+  const { cache, postgres, server } = plan;
+  if (cache === undefined) return ['cache: off'];
+  const threads = server.workerThreads;
+  const share = threads > 1 ? ` (${formatBytes(Math.floor(cache.sizeBytes / threads))} per proxy thread)` : '';
+  const ignored = [...cache.ignoreQueryParams.names, ...cache.ignoreQueryParams.prefixes.map((p) => `${p}*`)];
+  const lines = [
+    `cache: ${formatBytes(cache.sizeBytes)} in memory${share}, objects up to ${formatBytes(cache.maxObjectBytes)}, ` +
+      `concurrent misses wait up to ${secs(cache.lockTimeoutMs)}; ` +
+      (cache.defaultTtlMs === undefined ? 'responses without freshness are not cached' : `default TTL ${secs(cache.defaultTtlMs)}`) +
+      (ignored.length === 0 ? '' : `; query parameters left out of keys: ${ignored.join(', ')}`),
+    cache.redisUrl === undefined
+      ? '  shared tier (Redis): none'
+      : `  shared tier (Redis): ${redactUrl(cache.redisUrl)}, keys under "${cache.redisKeyPrefix}", lookups give up after ${cache.redisTimeoutMs} ms`,
+    postgres === undefined
+      ? '  invalidation: unsafe requests and `warpdrive purge` only (no [postgres])'
+      : `  invalidation: LISTEN "${postgres.channel}" on ${redactUrl(postgres.url)}`,
+  ];
   return lines;
 }
 
@@ -90,8 +134,9 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   ];
   for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream));
   lines.push(`routes (${plan.routes.length}, first match wins):`);
-  for (const route of plan.routes) lines.push(...formatRoute(route));
+  for (const route of plan.routes) lines.push(...formatRoute(route, plan.cache));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
+  lines.push(...formatCache(plan));
   if (plan.inactive.length > 0) lines.push(`not active yet: ${plan.inactive.join(', ')} (parsed and validated, no effect in this version)`);
   return lines.join('\n');
 }
