@@ -1,0 +1,237 @@
+/**
+ * The memory tier (L1): stored responses of one proxy thread, bounded in bytes,
+ * least recently used first out.
+ *
+ * Every entry counts its header and body bytes exactly, plus a fixed estimate of
+ * what holding them costs (cached-response.ts), against `capacityBytes`; an
+ * insert evicts from the cold end until the new entry fits. Entries larger than
+ * `maxObjectBytes` are refused. A hit moves its entry to the warm end: four
+ * pointer writes, no allocation.
+ *
+ * One URL can hold several entries when its responses vary (Vary); a lookup
+ * picks the one whose recorded request headers match, the most recent (by Date)
+ * if several do (RFC 9111 4). Invalidations by path and by tag use indexes; a
+ * prefix scans every entry.
+ *
+ * @module
+ */
+import { CachedResponse } from './cached-response.js';
+import { matchesInvalidation, type InvalidationPattern } from './invalidation-pattern.js';
+import { varyMatches } from './vary.js';
+
+/** Several variants of one URL (responses with Vary). */
+class VariantList {
+  readonly entries: CachedResponse[] = [];
+}
+
+type Slot = CachedResponse | VariantList;
+
+function sameVariant(a: CachedResponse, b: CachedResponse): boolean {
+  if (a.varyNames === undefined || b.varyNames === undefined) return false;
+  if (a.varyNames.length !== b.varyNames.length) return false;
+  for (let i = 0; i < a.varyNames.length; i++) {
+    if (a.varyNames[i] !== b.varyNames[i] || a.varyValues![i] !== b.varyValues![i]) return false;
+  }
+  return true;
+}
+
+function addToIndex(index: Map<string, Set<CachedResponse>>, key: string, entry: CachedResponse): void {
+  let set = index.get(key);
+  if (set === undefined) index.set(key, (set = new Set()));
+  set.add(entry);
+}
+
+function removeFromIndex(index: Map<string, Set<CachedResponse>>, key: string, entry: CachedResponse): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(entry);
+  if (set.size === 0) index.delete(key);
+}
+
+export class MemoryStore {
+  readonly capacityBytes: number;
+  readonly maxObjectBytes: number;
+  readonly #slots = new Map<string, Slot>();
+  readonly #byPath = new Map<string, Set<CachedResponse>>();
+  readonly #byTag = new Map<string, Set<CachedResponse>>();
+  /** Most recently used end of the LRU list. */
+  #newest: CachedResponse | null = null;
+  /** Least recently used end: evicted first. */
+  #oldest: CachedResponse | null = null;
+  #usedBytes = 0;
+  #entries = 0;
+  #evictions = 0;
+
+  constructor(capacityBytes: number, maxObjectBytes: number) {
+    this.capacityBytes = capacityBytes;
+    this.maxObjectBytes = Math.min(maxObjectBytes, capacityBytes);
+  }
+
+  get usedBytes(): number {
+    return this.#usedBytes;
+  }
+
+  get entryCount(): number {
+    return this.#entries;
+  }
+
+  /** Entries dropped to make room since the store was created. */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /** Whether any entry is stored for the URL `key`, whatever its variants. */
+  hasKey(key: string): boolean {
+    return this.#slots.has(key);
+  }
+
+  /**
+   * The entry for `key` whose Vary headers match `requestHeaders`, or undefined.
+   * A hit becomes the most recently used entry. Freshness is the caller's business.
+   */
+  lookup(key: string, requestHeaders: readonly string[]): CachedResponse | undefined {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    let found: CachedResponse | undefined;
+    if (slot instanceof CachedResponse) {
+      if (slot.varyNames === undefined || varyMatches(slot.varyNames, slot.varyValues!, requestHeaders)) found = slot;
+    } else {
+      for (const entry of slot.entries) {
+        if (varyMatches(entry.varyNames!, entry.varyValues!, requestHeaders) && (found === undefined || entry.dateMs > found.dateMs)) found = entry;
+      }
+    }
+    if (found !== undefined) this.#touch(found);
+    return found;
+  }
+
+  /**
+   * Stores `entry`, replacing what it supersedes (the same variant, or everything
+   * for the URL when it does not vary), and evicting the least recently used
+   * entries until it fits. False when it is larger than `maxObjectBytes`.
+   */
+  insert(entry: CachedResponse): boolean {
+    if (entry.bytes > this.maxObjectBytes) return false;
+    const slot = this.#slots.get(entry.key);
+    if (slot !== undefined) {
+      const existing = slot instanceof CachedResponse ? [slot] : [...slot.entries];
+      for (const old of existing) {
+        if (entry.varyNames === undefined || old.varyNames === undefined || sameVariant(old, entry)) this.remove(old);
+      }
+    }
+    while (this.#usedBytes + entry.bytes > this.capacityBytes && this.#oldest !== null) {
+      this.#evictions++;
+      this.remove(this.#oldest);
+    }
+
+    const current = this.#slots.get(entry.key);
+    if (current === undefined) this.#slots.set(entry.key, entry);
+    else if (current instanceof CachedResponse) {
+      const list = new VariantList();
+      list.entries.push(current, entry);
+      this.#slots.set(entry.key, list);
+    } else current.entries.push(entry);
+
+    addToIndex(this.#byPath, entry.path, entry);
+    for (const tag of entry.tags) addToIndex(this.#byTag, tag, entry);
+    entry.inMemory = true;
+    entry.older = this.#newest;
+    entry.newer = null;
+    if (this.#newest !== null) this.#newest.newer = entry;
+    this.#newest = entry;
+    this.#oldest ??= entry;
+    this.#usedBytes += entry.bytes;
+    this.#entries++;
+    return true;
+  }
+
+  /** Drops one entry (no-op if it is not stored). */
+  remove(entry: CachedResponse): void {
+    if (!entry.inMemory) return;
+    const slot = this.#slots.get(entry.key);
+    if (slot === entry) this.#slots.delete(entry.key);
+    else if (slot instanceof VariantList) {
+      const i = slot.entries.indexOf(entry);
+      if (i >= 0) slot.entries.splice(i, 1);
+      if (slot.entries.length === 1) this.#slots.set(entry.key, slot.entries[0]!);
+      else if (slot.entries.length === 0) this.#slots.delete(entry.key);
+    }
+    removeFromIndex(this.#byPath, entry.path, entry);
+    for (const tag of entry.tags) removeFromIndex(this.#byTag, tag, entry);
+    if (entry.newer !== null) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    entry.newer = null;
+    entry.older = null;
+    entry.inMemory = false;
+    this.#usedBytes -= entry.bytes;
+    this.#entries--;
+  }
+
+  /** Drops every entry stored for the URL `key` (all its variants). */
+  removeKey(key: string): number {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return 0;
+    const entries = slot instanceof CachedResponse ? [slot] : [...slot.entries];
+    for (const entry of entries) this.remove(entry);
+    return entries.length;
+  }
+
+  /** Drops every entry the pattern matches; returns how many. */
+  invalidate(pattern: InvalidationPattern): number {
+    let candidates: Iterable<CachedResponse>;
+    if (pattern.kind === 'all') {
+      const count = this.#entries;
+      this.clear();
+      return count;
+    }
+    if (pattern.kind === 'path') candidates = [...(this.#byPath.get(pattern.path) ?? [])];
+    else if (pattern.kind === 'tag') candidates = [...(this.#byTag.get(pattern.tag) ?? [])];
+    else candidates = this.#all();
+    let count = 0;
+    for (const entry of candidates) {
+      if (matchesInvalidation(pattern, entry)) {
+        this.remove(entry);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  clear(): void {
+    for (let entry = this.#newest; entry !== null; ) {
+      const older: CachedResponse | null = entry.older;
+      entry.newer = null;
+      entry.older = null;
+      entry.inMemory = false;
+      entry = older;
+    }
+    this.#slots.clear();
+    this.#byPath.clear();
+    this.#byTag.clear();
+    this.#newest = null;
+    this.#oldest = null;
+    this.#usedBytes = 0;
+    this.#entries = 0;
+  }
+
+  /** A snapshot of every entry, newest first. */
+  #all(): CachedResponse[] {
+    const all: CachedResponse[] = [];
+    for (let entry = this.#newest; entry !== null; entry = entry.older) all.push(entry);
+    return all;
+  }
+
+  #touch(entry: CachedResponse): void {
+    if (this.#newest === entry) return;
+    // Unlink (it is not the newest, so it has a newer neighbour).
+    entry.newer!.older = entry.older;
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    // Relink at the warm end.
+    entry.older = this.#newest;
+    entry.newer = null;
+    this.#newest!.newer = entry;
+    this.#newest = entry;
+  }
+}
