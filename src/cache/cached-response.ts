@@ -13,6 +13,8 @@
  * @module
  */
 
+import { BufferSource } from './buffer-source.js';
+
 /** RFC 9111 5.1: an Age that overflows is sent as 2^31. */
 const MAX_AGE_SECONDS = 2147483648;
 
@@ -80,6 +82,7 @@ export class CachedResponse implements CachedResponseInit {
   older: CachedResponse | null = null;
   /** True while a memory store holds this entry. */
   inMemory = false;
+  #bodySource: BufferSource | undefined = undefined;
 
   constructor(init: CachedResponseInit) {
     this.key = init.key;
@@ -104,6 +107,11 @@ export class CachedResponse implements CachedResponseInit {
     this.revalidateAlways = init.revalidateAlways;
     this.omittedHeaders = init.omittedHeaders;
     this.bytes = accountedBytes(init);
+  }
+
+  /** The body as a source for the response sink; made once, shared by every hit. */
+  get bodySource(): BufferSource {
+    return (this.#bodySource ??= new BufferSource(this.body));
   }
 
   /** Fresh: may be served without asking the upstream. */
