@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { clock } from './clock.js';
 import { BufferSource } from './buffer-source.js';
 import type { BodyWriter, CacheExchange, CacheResponseHead } from './cache-exchange.js';
 import type { CachedResponse } from './cached-response.js';
@@ -80,7 +81,7 @@ export class CacheFilter implements WakeHandler {
       return CacheVerdict.Continue;
     }
     const facts = readRequestFacts(x.requestHeaders, scratchFacts);
-    const now = Date.now();
+    const now = clock.now();
     if (facts.bypass !== undefined) {
       const state = new CacheRequest(x, CacheMode.Bypass, '', '', 'bypass', now, facts, undefined);
       state.detail = facts.bypass;
@@ -111,7 +112,7 @@ export class CacheFilter implements WakeHandler {
   /** A Redis lookup finished: answer from it, or go on to the upstream. */
   #afterShared(state: CacheRequest, found: CachedResponse | undefined): void {
     const x = state.exchange;
-    const now = Date.now();
+    const now = clock.now();
     if (found !== undefined) {
       // Other requests may have filled memory meanwhile; either way the entry is worth keeping here.
       this.cache.memory.insert(found);
@@ -168,7 +169,7 @@ export class CacheFilter implements WakeHandler {
     const x = state.exchange;
     if (x.cache !== state) return; // the request ended meanwhile
     if (outcome === 'stored') {
-      const now = Date.now();
+      const now = clock.now();
       const entry = this.cache.memory.lookup(state.key, x.requestHeaders);
       if (entry !== undefined && entry.isFresh(now)) {
         this.cache.stats.collapsed++;
@@ -200,7 +201,7 @@ export class CacheFilter implements WakeHandler {
   /** only-if-cached with nothing usable (RFC 9111 5.2.1.7). */
   #gatewayTimeout(x: CacheExchange): CacheVerdict {
     const state = x.cache;
-    if (state?.fill !== undefined) this.cache.coalescer.complete(state.fill, 'failed', Date.now());
+    if (state?.fill !== undefined) this.cache.coalescer.complete(state.fill, 'failed', clock.now());
     x.cache = undefined;
     x.respond(504, '', NO_HEADERS, [CACHE_STATUS, forwardStatus({ fwd: 'request', detail: 'only-if-cached' })], EMPTY_BODY);
     return CacheVerdict.Answered;
@@ -223,7 +224,7 @@ export class CacheFilter implements WakeHandler {
   responseHead(x: CacheExchange, head: CacheResponseHead): void {
     const state = x.cache;
     if (state === undefined) return;
-    const now = Date.now();
+    const now = clock.now();
     switch (state.mode) {
       case CacheMode.Unsafe:
         if (head.status >= 200 && head.status < 400) this.#invalidateAfterUnsafe(x, head);
@@ -315,7 +316,7 @@ export class CacheFilter implements WakeHandler {
 
   /** Called by StoringWriter once the body is complete (or abandoned). */
   finishStoring(state: CacheRequest, plan: StoragePlan, status: number, statusText: string, headers: readonly string[], body: Buffer | undefined): void {
-    const now = Date.now();
+    const now = clock.now();
     if (body === undefined) {
       this.#completeFill(state, 'failed', now);
       return;
@@ -366,7 +367,7 @@ export class CacheFilter implements WakeHandler {
   upstreamFailed(x: CacheExchange, status: number): boolean {
     const state = x.cache;
     if (state === undefined) return false;
-    const now = Date.now();
+    const now = clock.now();
     const entry = state.entry;
     if (entry === undefined || now >= entry.sieUntilMs) {
       this.#completeFill(state, 'failed', now);
@@ -383,7 +384,7 @@ export class CacheFilter implements WakeHandler {
     const state = x.cache;
     if (state === undefined) return;
     x.cache = undefined;
-    this.#completeFill(state, 'failed', Date.now());
+    this.#completeFill(state, 'failed', clock.now());
   }
 }
 

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { clock } from './clock.js';
 import { CachedResponse } from './cached-response.js';
 import { primaryKey, QueryFilter } from './cache-key.js';
 import { firstHeader, headerValues } from './header-list.js';
@@ -154,6 +155,11 @@ export class ResponseCache {
     this.revalidator = options.revalidator;
   }
 
+  /** Background revalidations not finished yet. */
+  get revalidationsInFlight(): number {
+    return this.#revalidating.size;
+  }
+
   /** The primary key for a request, and the query as it counts in it. */
   keyFor(scheme: string, host: string, path: string, query: string): { key: string; query: string } {
     const kept = this.queryFilter.filter(query);
@@ -221,12 +227,12 @@ export class ResponseCache {
       if (!clientValidators.has(requestHeaders[i]!)) headers.push(requestHeaders[i]!, requestHeaders[i + 1]!);
     }
     addValidators(headers, entry);
-    const requestTimeMs = Date.now();
+    const requestTimeMs = clock.now();
     const facts: RequestFacts = { method: 'GET', hasAuthorization: headers.includes('authorization'), noStore: false };
     this.revalidator
       .fetch({ scheme, host: entry.host, path: entry.path, query: entry.query, headers, maxBodyBytes: this.maxObjectBytes })
       .then((response) => {
-        const now = Date.now();
+        const now = clock.now();
         if (response.status === 304) {
           const freshened = this.freshen(entry, response.headers, facts, requestTimeMs, now, defaultTtlMs);
           if (freshened?.keep === true) {

@@ -157,14 +157,15 @@ class HarnessExchange implements CacheExchange {
       return;
     }
     this.#writeHead(head.status, head.statusText, head.pairs, head.contentLength);
-    if (this.method === 'HEAD' || head.status === 304 || head.status === 204) {
-      upstream.resume();
-      this.#res.end();
-      return;
-    }
     let writer: BodyWriter = new ResponseWriter(this.#res);
     for (const wrap of this.#transforms) writer = wrap(writer);
     const out = writer;
+    if (this.method === 'HEAD' || head.status === 304 || head.status === 204) {
+      // No body, but the transforms still see the (empty) body end: a stored 204 is complete.
+      upstream.resume();
+      out.end();
+      return;
+    }
     upstream.on('data', (chunk: Buffer) => {
       if (!out.write(chunk)) {
         upstream.pause();
