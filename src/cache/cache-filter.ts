@@ -92,12 +92,13 @@ export class CacheFilter implements WakeHandler {
     const entry = this.cache.memory.lookup(key, x.requestHeaders);
     if (entry !== undefined) {
       if (entry.isFresh(now)) return this.#answerHit(x, entry, facts, now, false);
-      return this.#useStale(x, entry, key, query, facts, now, false);
+      return this.#useStale(x, entry, undefined, key, query, facts, now, false);
     }
 
+    // Nothing in memory: lead or join the fill for this URL. The leader asks Redis, then the upstream.
     const state = new CacheRequest(x, CacheMode.Miss, key, query, this.cache.memory.hasKey(key) ? 'vary-miss' : 'uri-miss', now, facts, this);
     x.cache = state;
-    if (facts.onlyIfCached) return this.#gatewayTimeout(x);
+    if (this.#join(state, now) === CacheVerdict.Suspended) return CacheVerdict.Suspended;
     const shared = this.cache.shared;
     if (shared !== undefined && shared.usable) {
       shared.lookup(key, x.requestHeaders).then(
@@ -106,50 +107,59 @@ export class CacheFilter implements WakeHandler {
       );
       return CacheVerdict.Suspended;
     }
-    return this.#goUpstream(state, now);
+    return this.#proceed(state);
   }
 
   /** A Redis lookup finished: answer from it, or go on to the upstream. */
   #afterShared(state: CacheRequest, found: CachedResponse | undefined): void {
     const x = state.exchange;
+    if (x.cache !== state) return; // the request ended meanwhile
     const now = clock.now();
     if (found !== undefined) {
-      // Other requests may have filled memory meanwhile; either way the entry is worth keeping here.
       this.cache.memory.insert(found);
+      const facts = readRequestFacts(x.requestHeaders, scratchFacts);
       if (found.isFresh(now)) {
+        this.#completeFill(state, 'stored', now);
         x.cache = undefined;
-        this.#answerHit(x, found, readRequestFacts(x.requestHeaders, scratchFacts), now, true);
+        this.#answerHit(x, found, facts, now, true);
         return;
       }
-      const verdict = this.#useStale(x, found, state.key, state.keyQuery, readRequestFacts(x.requestHeaders, scratchFacts), now, true);
-      if (verdict === CacheVerdict.Continue) x.resume();
+      if (this.#useStale(x, found, state, state.key, state.keyQuery, facts, now, true) === CacheVerdict.Continue) x.resume();
       return;
     }
-    if (this.#goUpstream(state, now) === CacheVerdict.Continue) x.resume();
+    if (this.#proceed(state) === CacheVerdict.Continue) x.resume();
   }
 
-  /** A stored entry that is not fresh: serve it stale, or revalidate / refresh it. */
-  #useStale(x: CacheExchange, entry: CachedResponse, key: string, query: string, facts: RequestHeaderFacts, now: number, fromRedis: boolean): CacheVerdict {
+  /**
+   * A stored entry that is not fresh: serve it stale, or revalidate / refresh
+   * it. `state` is the request's own when it already leads the URL's fill.
+   */
+  #useStale(x: CacheExchange, entry: CachedResponse, state: CacheRequest | undefined, key: string, query: string, facts: RequestHeaderFacts, now: number, fromRedis: boolean): CacheVerdict {
     if (now < entry.swrUntilMs && !entry.revalidateAlways) {
       this.cache.stats.staleHits++;
       this.cache.revalidateInBackground(entry, x.scheme, x.requestHeaders, this.defaultTtlMs);
+      if (state !== undefined) {
+        this.#completeFill(state, 'stored', now);
+        x.cache = undefined;
+      }
       return this.#answerHit(x, entry, facts, now, fromRedis);
     }
     const usable = entry.hasValidator || now < entry.sieUntilMs;
-    if (!usable) {
-      // Neither revalidatable nor good for errors: it is dead weight.
-      this.cache.memory.remove(entry);
+    // Neither revalidatable nor good for errors: it is dead weight.
+    if (!usable) this.cache.memory.remove(entry);
+    const own = state ?? new CacheRequest(x, CacheMode.Miss, key, query, 'stale', now, facts, this);
+    own.mode = entry.hasValidator ? CacheMode.Revalidate : CacheMode.Refresh;
+    if (usable) {
+      own.entry = entry;
+      own.fwd = 'stale';
     }
-    const state = new CacheRequest(x, entry.hasValidator ? CacheMode.Revalidate : CacheMode.Refresh, key, query, 'stale', now, facts, this);
-    if (usable) state.entry = entry;
-    else state.fwd = 'uri-miss';
-    x.cache = state;
-    if (facts.onlyIfCached) return this.#gatewayTimeout(x);
-    return this.#goUpstream(state, now);
+    x.cache = own;
+    if (state === undefined && this.#join(own, now) === CacheVerdict.Suspended) return CacheVerdict.Suspended;
+    return this.#proceed(own);
   }
 
-  /** Leads or joins the coalesced fill for the URL. */
-  #goUpstream(state: CacheRequest, now: number): CacheVerdict {
+  /** Leads or joins the coalesced fill for the URL: Suspended when it waits for another request. */
+  #join(state: CacheRequest, now: number): CacheVerdict {
     this.cache.stats.misses++;
     // A HEAD's response is never stored, so it neither leads nor waits.
     if (state.exchange.method === 'HEAD') return CacheVerdict.Continue;
@@ -157,6 +167,11 @@ export class CacheFilter implements WakeHandler {
     if (joined === 'waiting') return CacheVerdict.Suspended;
     if (joined !== 'uncoalesced') state.fill = joined;
     return CacheVerdict.Continue;
+  }
+
+  /** On to the upstream, unless the client asked for the cache only. */
+  #proceed(state: CacheRequest): CacheVerdict {
+    return state.onlyIfCached ? this.#gatewayTimeout(state.exchange) : CacheVerdict.Continue;
   }
 
   /** A waiter's leader finished (called by CacheRequest.wake). */
@@ -171,7 +186,8 @@ export class CacheFilter implements WakeHandler {
     if (outcome === 'stored') {
       const now = clock.now();
       const entry = this.cache.memory.lookup(state.key, x.requestHeaders);
-      if (entry !== undefined && entry.isFresh(now)) {
+      // Fresh, or stale but being revalidated in the background (stale-while-revalidate).
+      if (entry !== undefined && (entry.isFresh(now) || (now < entry.swrUntilMs && !entry.revalidateAlways))) {
         this.cache.stats.collapsed++;
         x.cache = undefined;
         this.#answerHit(x, entry, readRequestFacts(x.requestHeaders, scratchFacts), now, false, true);
@@ -179,7 +195,7 @@ export class CacheFilter implements WakeHandler {
       }
     }
     // Not usable for this request: it goes upstream itself, leading nothing.
-    x.resume();
+    if (this.#proceed(state) === CacheVerdict.Continue) x.resume();
   }
 
   /** Answers from `entry`: 304 when the client's own validators match, else the stored response. */

@@ -49,6 +49,7 @@ export class CacheRequest implements FillWaiter {
   readonly ifModifiedSince: string | undefined;
   readonly hasAuthorization: boolean;
   readonly noStore: boolean;
+  readonly onlyIfCached: boolean;
   readonly #onWake: WakeHandler | undefined;
 
   constructor(
@@ -58,7 +59,13 @@ export class CacheRequest implements FillWaiter {
     keyQuery: string,
     fwd: Forward,
     requestTimeMs: number,
-    facts: { readonly ifNoneMatch: string | undefined; readonly ifModifiedSince: string | undefined; readonly hasAuthorization: boolean; readonly noStore: boolean },
+    facts: {
+      readonly ifNoneMatch: string | undefined;
+      readonly ifModifiedSince: string | undefined;
+      readonly hasAuthorization: boolean;
+      readonly noStore: boolean;
+      readonly onlyIfCached: boolean;
+    },
     onWake: WakeHandler | undefined,
   ) {
     this.exchange = exchange;
@@ -71,6 +78,7 @@ export class CacheRequest implements FillWaiter {
     this.ifModifiedSince = facts.ifModifiedSince;
     this.hasAuthorization = facts.hasAuthorization;
     this.noStore = facts.noStore;
+    this.onlyIfCached = facts.onlyIfCached;
     this.#onWake = onWake;
   }
 
