@@ -35,25 +35,40 @@ function sameVariant(a: CachedResponse, b: CachedResponse): boolean {
   return true;
 }
 
-function addToIndex(index: Map<string, Set<CachedResponse>>, key: string, entry: CachedResponse): void {
-  let set = index.get(key);
-  if (set === undefined) index.set(key, (set = new Set()));
-  set.add(entry);
+/**
+ * Index values are the entry itself while a key has one (the common case: most
+ * paths hold one response), a Set only from the second on: a Set per path
+ * would cost more than many small responses.
+ */
+type IndexSlot = CachedResponse | Set<CachedResponse>;
+
+function addToIndex(index: Map<string, IndexSlot>, key: string, entry: CachedResponse): void {
+  const slot = index.get(key);
+  if (slot === undefined) index.set(key, entry);
+  else if (slot instanceof Set) slot.add(entry);
+  else if (slot !== entry) index.set(key, new Set([slot, entry]));
 }
 
-function removeFromIndex(index: Map<string, Set<CachedResponse>>, key: string, entry: CachedResponse): void {
-  const set = index.get(key);
-  if (set === undefined) return;
-  set.delete(entry);
-  if (set.size === 0) index.delete(key);
+function removeFromIndex(index: Map<string, IndexSlot>, key: string, entry: CachedResponse): void {
+  const slot = index.get(key);
+  if (slot === entry) index.delete(key);
+  else if (slot instanceof Set) {
+    slot.delete(entry);
+    if (slot.size === 1) index.set(key, slot.values().next().value!);
+  }
+}
+
+function indexed(index: Map<string, IndexSlot>, key: string): CachedResponse[] {
+  const slot = index.get(key);
+  return slot === undefined ? [] : slot instanceof Set ? [...slot] : [slot];
 }
 
 export class MemoryStore {
   readonly capacityBytes: number;
   readonly maxObjectBytes: number;
   readonly #slots = new Map<string, Slot>();
-  readonly #byPath = new Map<string, Set<CachedResponse>>();
-  readonly #byTag = new Map<string, Set<CachedResponse>>();
+  readonly #byPath = new Map<string, IndexSlot>();
+  readonly #byTag = new Map<string, IndexSlot>();
   /** Most recently used end of the LRU list. */
   #newest: CachedResponse | null = null;
   /** Least recently used end: evicted first. */
@@ -185,8 +200,8 @@ export class MemoryStore {
       this.clear();
       return count;
     }
-    if (pattern.kind === 'path') candidates = [...(this.#byPath.get(pattern.path) ?? [])];
-    else if (pattern.kind === 'tag') candidates = [...(this.#byTag.get(pattern.tag) ?? [])];
+    if (pattern.kind === 'path') candidates = indexed(this.#byPath, pattern.path);
+    else if (pattern.kind === 'tag') candidates = indexed(this.#byTag, pattern.tag);
     else candidates = this.#all();
     let count = 0;
     for (const entry of candidates) {
