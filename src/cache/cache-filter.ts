@@ -25,7 +25,8 @@ import { BufferSource } from './buffer-source.js';
 import type { BodyWriter, CacheExchange, CacheResponseHead } from './cache-exchange.js';
 import type { CachedResponse } from './cached-response.js';
 import { CacheMode, CacheRequest, type WakeHandler } from './cache-request.js';
-import { CACHE_STATUS, forwardStatus, hitStatus } from './cache-status.js';
+import { primaryKey } from './cache-key.js';
+import { CACHE_STATUS, forwardStatus } from './cache-status.js';
 import { clientCopyIsCurrent, notModifiedHeaders } from './conditional.js';
 import { firstHeader } from './header-list.js';
 import type { InvalidationPattern } from './invalidation-pattern.js';
@@ -88,15 +89,19 @@ export class CacheFilter implements WakeHandler {
       x.cache = state;
       return CacheVerdict.Continue;
     }
-    const { key, query } = this.cache.keyFor(x.scheme, x.host, x.path, x.query);
-    const entry = this.cache.memory.lookup(key, x.requestHeaders);
+    const query = this.cache.queryFilter.filter(x.query);
+    // Concatenated only when there is a query: the memory tier is keyed by host, then path[?query].
+    const target = query === '' ? x.path : `${x.path}?${query}`;
+    const memory = this.cache.memory;
+    const entry = memory.lookup(x.scheme, x.host, target, x.requestHeaders);
     if (entry !== undefined) {
       if (entry.isFresh(now)) return this.#answerHit(x, entry, facts, now, false);
-      return this.#useStale(x, entry, undefined, key, query, facts, now, false);
+      return this.#useStale(x, entry, undefined, entry.key, facts, now, false);
     }
 
     // Nothing in memory: lead or join the fill for this URL. The leader asks Redis, then the upstream.
-    const state = new CacheRequest(x, CacheMode.Miss, key, query, this.cache.memory.hasKey(key) ? 'vary-miss' : 'uri-miss', now, facts, this);
+    const key = primaryKey(x.scheme, x.host, x.path, query);
+    const state = new CacheRequest(x, CacheMode.Miss, key, query, memory.has(x.scheme, x.host, target) ? 'vary-miss' : 'uri-miss', now, facts, this);
     x.cache = state;
     if (this.#join(state, now) === CacheVerdict.Suspended) return CacheVerdict.Suspended;
     const shared = this.cache.shared;
@@ -124,7 +129,7 @@ export class CacheFilter implements WakeHandler {
         this.#answerHit(x, found, facts, now, true);
         return;
       }
-      if (this.#useStale(x, found, state, state.key, state.keyQuery, facts, now, true) === CacheVerdict.Continue) x.resume();
+      if (this.#useStale(x, found, state, state.key, facts, now, true) === CacheVerdict.Continue) x.resume();
       return;
     }
     if (this.#proceed(state) === CacheVerdict.Continue) x.resume();
@@ -134,7 +139,7 @@ export class CacheFilter implements WakeHandler {
    * A stored entry that is not fresh: serve it stale, or revalidate / refresh
    * it. `state` is the request's own when it already leads the URL's fill.
    */
-  #useStale(x: CacheExchange, entry: CachedResponse, state: CacheRequest | undefined, key: string, query: string, facts: RequestHeaderFacts, now: number, fromRedis: boolean): CacheVerdict {
+  #useStale(x: CacheExchange, entry: CachedResponse, state: CacheRequest | undefined, key: string, facts: RequestHeaderFacts, now: number, fromRedis: boolean): CacheVerdict {
     if (now < entry.swrUntilMs && !entry.revalidateAlways) {
       this.cache.stats.staleHits++;
       this.cache.revalidateInBackground(entry, x.scheme, x.requestHeaders, this.defaultTtlMs);
@@ -147,7 +152,7 @@ export class CacheFilter implements WakeHandler {
     const usable = entry.hasValidator || now < entry.sieUntilMs;
     // Neither revalidatable nor good for errors: it is dead weight.
     if (!usable) this.cache.memory.remove(entry);
-    const own = state ?? new CacheRequest(x, CacheMode.Miss, key, query, 'stale', now, facts, this);
+    const own = state ?? new CacheRequest(x, CacheMode.Miss, key, entry.query, 'stale', now, facts, this);
     own.mode = entry.hasValidator ? CacheMode.Revalidate : CacheMode.Refresh;
     if (usable) {
       own.entry = entry;
@@ -185,7 +190,7 @@ export class CacheFilter implements WakeHandler {
     if (x.cache !== state) return; // the request ended meanwhile
     if (outcome === 'stored') {
       const now = clock.now();
-      const entry = this.cache.memory.lookup(state.key, x.requestHeaders);
+      const entry = this.cache.memory.lookupKey(state.key, x.requestHeaders);
       // Fresh, or stale but being revalidated in the background (stale-while-revalidate).
       if (entry !== undefined && (entry.isFresh(now) || (now < entry.swrUntilMs && !entry.revalidateAlways))) {
         this.cache.stats.collapsed++;
@@ -203,9 +208,9 @@ export class CacheFilter implements WakeHandler {
     const stats = this.cache.stats;
     stats.hits++;
     if (fromRedis) stats.redisHits++;
-    const ttl = entry.ttlSeconds(now);
-    const status = collapsed ? forwardStatus({ fwd: 'uri-miss', collapsed: true, ttlSeconds: ttl }) : hitStatus(ttl, fromRedis);
-    const extra = ['Age', String(entry.ageSeconds(now)), CACHE_STATUS, status];
+    const extra = collapsed
+      ? ['Age', String(entry.ageSeconds(now)), CACHE_STATUS, forwardStatus({ fwd: 'uri-miss', collapsed: true, ttlSeconds: entry.ttlSeconds(now) })]
+      : entry.hitHeaders(now, fromRedis);
     if ((facts.ifNoneMatch !== undefined || facts.ifModifiedSince !== undefined) && clientCopyIsCurrent(entry, facts.ifNoneMatch, facts.ifModifiedSince)) {
       x.respond(304, '', notModifiedHeaders(entry.headers), extra, undefined);
     } else {
@@ -356,8 +361,7 @@ export class CacheFilter implements WakeHandler {
 
   /** RFC 9111 4.4: the target URI, and same-host Location / Content-Location. */
   #invalidateAfterUnsafe(x: CacheExchange, head: CacheResponseHead): void {
-    const { query } = this.cache.keyFor(x.scheme, x.host, x.path, x.query);
-    const patterns: InvalidationPattern[] = [{ kind: 'path', host: x.host, path: x.path, query }];
+    const patterns: InvalidationPattern[] = [{ kind: 'path', host: x.host, path: x.path, query: this.cache.queryFilter.filter(x.query) }];
     for (const name of ['location', 'content-location']) {
       const value = firstHeader(head.pairs, name);
       if (value === undefined) continue;

@@ -14,6 +14,7 @@
  */
 
 import { BufferSource } from './buffer-source.js';
+import { CACHE_STATUS, hitStatus } from './cache-status.js';
 
 /** RFC 9111 5.1: an Age that overflows is sent as 2^31. */
 const MAX_AGE_SECONDS = 2147483648;
@@ -60,6 +61,10 @@ export interface CachedResponseInit {
 
 export class CachedResponse implements CachedResponseInit {
   readonly key: string;
+  /** From the key: `http` or `https`. */
+  readonly scheme: string;
+  /** From the key: the path, with `?query` when there is one. */
+  readonly target: string;
   readonly host: string;
   readonly path: string;
   readonly query: string;
@@ -88,9 +93,16 @@ export class CachedResponse implements CachedResponseInit {
   /** True while a memory store holds this entry. */
   inMemory = false;
   #bodySource: BufferSource | undefined = undefined;
+  /** The Age and Cache-Status lines of the last memory hit, reused while their values stay the same. */
+  #hitHeaders: readonly string[] | undefined = undefined;
+  #hitAge = -1;
+  #hitTtl = 0;
 
   constructor(init: CachedResponseInit) {
     this.key = init.key;
+    const colon = init.key.indexOf('://');
+    this.scheme = init.key.slice(0, colon);
+    this.target = init.key.slice(init.key.indexOf('/', colon + 3));
     this.host = init.host;
     this.path = init.path;
     this.query = init.query;
@@ -117,6 +129,23 @@ export class CachedResponse implements CachedResponseInit {
   /** The body as a source for the response sink; made once, shared by every hit. */
   get bodySource(): BufferSource {
     return (this.#bodySource ??= new BufferSource(this.body));
+  }
+
+  /**
+   * `Age` and `Cache-Status` for a hit at `now`. Both change once a second at
+   * most, so a busy entry builds them once a second, not once a request; the
+   * array is never changed after it is made, so the sink may keep it.
+   */
+  hitHeaders(now: number, fromRedis: boolean): readonly string[] {
+    const age = this.ageSeconds(now);
+    const ttl = this.ttlSeconds(now);
+    if (fromRedis) return ['Age', String(age), CACHE_STATUS, hitStatus(ttl, true)];
+    if (age !== this.#hitAge || ttl !== this.#hitTtl || this.#hitHeaders === undefined) {
+      this.#hitHeaders = ['Age', String(age), CACHE_STATUS, hitStatus(ttl, false)];
+      this.#hitAge = age;
+      this.#hitTtl = ttl;
+    }
+    return this.#hitHeaders;
   }
 
   /** Fresh: may be served without asking the upstream. */

@@ -160,10 +160,9 @@ export class ResponseCache {
     return this.#revalidating.size;
   }
 
-  /** The primary key for a request, and the query as it counts in it. */
-  keyFor(scheme: string, host: string, path: string, query: string): { key: string; query: string } {
-    const kept = this.queryFilter.filter(query);
-    return { key: primaryKey(scheme, host, path, kept), query: kept };
+  /** The primary key for a request (ignored query parameters left out). */
+  keyFor(scheme: string, host: string, path: string, query: string): string {
+    return primaryKey(scheme, host, path, this.queryFilter.filter(query));
   }
 
   /** Stores in memory and, in the background, in Redis. False when memory refused it (too large). */

@@ -75,7 +75,7 @@ describe('memory bound', () => {
     let inserted = 0;
     for (let i = 0; i < 30_000; i++) {
       if (store.insert(randomEntry(i))) inserted++;
-      if (i % 7 === 0) store.lookup(`http://h${random(20)}.test/r/${random(50_000)}/`, []);
+      if (i % 7 === 0) store.lookupKey(`http://h${random(20)}.test/r/${random(50_000)}/`, []);
       assert.ok(store.usedBytes <= capacity, `accounted ${store.usedBytes} > ${capacity} after ${i} inserts`);
     }
     const real = retained() - baseline;

@@ -37,10 +37,10 @@ describe('MemoryStore', () => {
     for (const e of [a!, b!, c!]) assert.ok(store.insert(e));
     assert.equal(store.usedBytes, one * 3);
     // Touch /a so that /b becomes the oldest.
-    assert.equal(store.lookup('http://a.com/a', []), a);
+    assert.equal(store.lookupKey('http://a.com/a', []), a);
     store.insert(d!);
-    assert.equal(store.lookup('http://a.com/b', []), undefined);
-    assert.ok(store.lookup('http://a.com/a', []) && store.lookup('http://a.com/c', []) && store.lookup('http://a.com/d', []));
+    assert.equal(store.lookupKey('http://a.com/b', []), undefined);
+    assert.ok(store.lookupKey('http://a.com/a', []) && store.lookupKey('http://a.com/c', []) && store.lookupKey('http://a.com/d', []));
     assert.equal(store.usedBytes, one * 3);
     assert.equal(store.entryCount, 3);
     assert.equal(store.evictions, 1);
@@ -51,7 +51,7 @@ describe('MemoryStore', () => {
     assert.ok(store.insert(entry('/small', 100)));
     assert.equal(store.insert(entry('/big', 5000)), false);
     assert.equal(store.entryCount, 1);
-    assert.equal(store.lookup('http://a.com/big', []), undefined);
+    assert.equal(store.lookupKey('http://a.com/big', []), undefined);
   });
 
   it('replaces the entry of a URL that does not vary', () => {
@@ -60,7 +60,7 @@ describe('MemoryStore', () => {
     const newer = entry('/x', 20);
     store.insert(newer);
     assert.equal(store.entryCount, 1);
-    assert.equal(store.lookup('http://a.com/x', []), newer);
+    assert.equal(store.lookupKey('http://a.com/x', []), newer);
     assert.equal(store.usedBytes, newer.bytes);
   });
 
@@ -71,14 +71,14 @@ describe('MemoryStore', () => {
     store.insert(en);
     store.insert(de);
     assert.equal(store.entryCount, 2);
-    assert.equal(store.lookup('http://a.com/x', ['accept-language', 'de']), de);
-    assert.equal(store.lookup('http://a.com/x', ['accept-language', 'en']), en);
-    assert.equal(store.lookup('http://a.com/x', ['accept-language', 'fr']), undefined);
-    assert.ok(store.hasKey('http://a.com/x'));
+    assert.equal(store.lookupKey('http://a.com/x', ['accept-language', 'de']), de);
+    assert.equal(store.lookupKey('http://a.com/x', ['accept-language', 'en']), en);
+    assert.equal(store.lookupKey('http://a.com/x', ['accept-language', 'fr']), undefined);
+    assert.ok(store.has("http", "a.com", "/x"));
     const en2 = entry('/x', 30, { vary: [['accept-language'], ['en']] });
     store.insert(en2);
     assert.equal(store.entryCount, 2);
-    assert.equal(store.lookup('http://a.com/x', ['accept-language', 'en']), en2);
+    assert.equal(store.lookupKey('http://a.com/x', ['accept-language', 'en']), en2);
     // A response without Vary is the answer for every request: it replaces all variants.
     store.insert(entry('/x', 5));
     assert.equal(store.entryCount, 1);
@@ -90,7 +90,7 @@ describe('MemoryStore', () => {
     const newer = entry('/x', 10, { vary: [['b'], ['\u0000']], dateMs: now });
     store.insert(older);
     store.insert(newer);
-    assert.equal(store.lookup('http://a.com/x', ['a', '1']), newer);
+    assert.equal(store.lookupKey('http://a.com/x', ['a', '1']), newer);
   });
 
   it('invalidates by path (any host, any query), prefix, host, tag and everything', () => {
@@ -113,7 +113,7 @@ describe('MemoryStore', () => {
     // The store still works after being cleared.
     const again = entry('/a', 10);
     store.insert(again);
-    assert.equal(store.lookup('http://a.com/a', []), again);
+    assert.equal(store.lookupKey('http://a.com/a', []), again);
   });
 
   it('removing an entry twice, or one never stored, changes nothing', () => {
@@ -141,7 +141,7 @@ describe('MemoryStore', () => {
       if (op < 6) {
         const e = entry(path, random(20_000));
         if (store.insert(e)) live.set(e.key, e);
-      } else if (op < 8) store.lookup(`http://a.com${path}`, []);
+      } else if (op < 8) store.lookupKey(`http://a.com${path}`, []);
       else if (op < 9) store.removeKey(`http://a.com${path}`);
       else store.invalidate(parseInvalidation(`/p${random(30)}*`)[0]!);
       assert.ok(store.usedBytes <= store.capacityBytes);

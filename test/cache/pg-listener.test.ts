@@ -105,11 +105,11 @@ describe('PostgreSQL invalidation', () => {
     cleanups.push(() => app.end());
     const started = performance.now();
     await app.query(`UPDATE ${table} SET title = 'changed' WHERE id = 1`);
-    await until('entry invalidated', () => memory.memory.lookup('http://a.com/posts/1', []) === undefined);
+    await until('entry invalidated', () => memory.memory.lookupKey('http://a.com/posts/1', []) === undefined);
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 100, `invalidated after ${elapsed.toFixed(1)} ms`);
-    assert.equal(memory.memory.lookup('http://a.com/feed', []), undefined, 'the tag in the same payload');
-    assert.ok(memory.memory.lookup('http://a.com/posts/2', []), 'other rows are untouched');
+    assert.equal(memory.memory.lookupKey('http://a.com/feed', []), undefined, 'the tag in the same payload');
+    assert.ok(memory.memory.lookupKey('http://a.com/posts/2', []), 'other rows are untouched');
   });
 
   it('the channel name is case-sensitive, as pg_notify() is', async () => {
