@@ -1,29 +1,36 @@
 /**
- * Assembles a running warpdrive from a runtime plan: upstreams, router, proxy,
- * supervisor, ingress; and takes it down again in the right order.
+ * Assembles a running warpdrive from a runtime plan: the supervisor, the proxy
+ * thread stacks (main thread plus `worker_threads - 1` workers), and takes it
+ * down again in the right order. Reload (SIGHUP, `warpdrive reload`) lives here
+ * too, since it touches all of them.
  *
- * Start: upstreams (instances of supervised upstreams start "not ready"), the
- * supervisor worker (which makes them ready as their processes listen), then the
- * listening socket. Requests that arrive for a starting upstream wait for it.
+ * Start: the supervisor worker (instances of supervised upstreams start "not
+ * ready" and become ready as their processes listen), then the proxy threads.
+ * Requests that arrive for a starting upstream wait for it.
  *
  * Stop (SIGTERM/SIGINT): stop accepting, let in-flight requests finish (up to
  * server.shutdown_timeout_secs), stop supervised processes dependents-first,
  * close upstream connections, exit 0.
  *
+ * Reload: load and check the file exactly as `check` does (an invalid file keeps
+ * the running configuration and logs every problem); tell the supervisor (new
+ * processes start, changed ones restart one at a time per upstream); build the
+ * next generation in every proxy thread and swap it in; once the previous
+ * generations have no request left, stop the processes that were removed.
+ *
  * @module
  */
-import type { RuntimePlan } from './config/types.js';
+import { ConfigError, type RuntimePlan } from './config/index.js';
 import { reservePort } from './ingress/server.js';
 import { createLogger } from './log.js';
-import type { Proxy } from './proxy/proxy.js';
-import { startProxyStack, type ProxyStack } from './proxy-stack.js';
-import { SupervisorClient } from './supervisor/client.js';
-import { ProxyWorkers } from './threads/proxy-workers.js';
+import { ProxyStack } from './proxy-stack.js';
+import { planReload, type ReloadPlan } from './runtime/reload-plan.js';
+import { SupervisorClient, type SupervisorChanges } from './supervisor/client.js';
+import { SupervisorSelectionError } from './supervisor/index.js';
 import { HealthRecorder } from './threads/health-relay.js';
+import { ProxyWorkers } from './threads/proxy-workers.js';
 import { SupervisorRecorder } from './threads/supervisor-relay.js';
 import type { Upstream } from './upstream/index.js';
-
-export { buildRoutes } from './proxy-stack.js';
 
 const log = createLogger('warpdrive');
 
@@ -32,42 +39,56 @@ export interface StartOptions {
   readonly only?: readonly string[] | undefined;
   /** `--except`: supervise all units but these. */
   readonly except?: readonly string[] | undefined;
+  /** Loads the configuration again for a reload (throws ConfigError); absent: nothing to reload from. */
+  readonly load?: (() => RuntimePlan) | undefined;
 }
+
+/** How a reload ended. */
+export type ReloadOutcome =
+  | { readonly ok: true; readonly summary: string }
+  | { readonly ok: false; readonly error: string; readonly code: string };
 
 export interface RunningWarpdrive {
   readonly port: number;
-  /** The main thread's proxy (with worker_threads above 1, each worker has its own). */
-  readonly proxy: Proxy;
+  /** The main thread's proxy stack (with worker_threads above 1, each worker has its own). */
+  readonly stack: ProxyStack;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly supervisor: SupervisorClient | undefined;
+  /** The configuration being served (the last successful reload's). */
+  readonly plan: RuntimePlan;
+  /** Loads the configuration again and swaps it in; never throws. Reloads run one at a time. */
+  reload(reason: string): Promise<ReloadOutcome>;
   /** Graceful stop; resolves when everything is closed. Safe to call twice. */
   stop(reason: string): Promise<void>;
 }
 
-export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
-  for (const feature of plan.inactive) log.warn(`${feature} is configured but not active yet in this version; it is ignored`);
+export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
+  let plan = initialPlan;
   const threads = plan.server.workerThreads;
   // Several proxy threads share the port (SO_REUSEPORT); check it is free first, before any process starts.
   const port = threads > 1 ? await reservePort(plan.server.bindAddress, plan.server.httpPort) : plan.server.httpPort;
 
   let supervisor: SupervisorClient | undefined;
-  if (plan.processOrder.length > 0) supervisor = SupervisorClient.start(plan, { only: options.only, except: options.except });
-  // Follows the supervisor from its first event, so that proxy workers started later know the present.
-  const recorder = threads > 1 && supervisor ? new SupervisorRecorder(supervisor) : undefined;
+  let recorder: SupervisorRecorder | undefined;
+  const startSupervisor = (from: RuntimePlan): void => {
+    supervisor = SupervisorClient.start(from, { only: options.only, except: options.except });
+    // Follows the supervisor from its first event, so that generations and proxy workers started later know the present.
+    recorder = new SupervisorRecorder(supervisor);
+  };
+  if (plan.processOrder.length > 0) startSupervisor(plan);
+  // The main thread alone probes; proxy workers mirror what it finds.
+  const health = threads > 1 ? new HealthRecorder() : undefined;
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
   try {
-    // Subscribes to the supervisor synchronously, before any of its events can arrive.
-    let health: HealthRecorder | undefined;
-    stack = await startProxyStack(plan, {
+    stack = await ProxyStack.start(plan, {
       port,
       listen: threads > 1 ? 'shared' : 'exclusive',
-      supervisor,
+      supervisor: () => recorder,
       thread: 0,
       activeHealthChecks: true,
-      // The main thread alone probes; proxy workers mirror what it finds.
-      onUpstreams: threads > 1 ? (upstreams) => (health = new HealthRecorder(upstreams)) : undefined,
+      onGeneration: (generation) => health?.watch(generation),
     });
     try {
       if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health);
@@ -85,11 +106,12 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
-      log.info(`${reason}: no longer accepting connections; waiting for ${stack.proxy.inFlight} in-flight request(s)${workers ? ' on the main thread and the proxy workers' : ''}`);
+      await reloading.catch(() => undefined);
+      log.info(`${reason}: no longer accepting connections; waiting for ${stack.pipeline.inFlight} in-flight request(s)${workers ? ' on the main thread and the proxy workers' : ''}`);
       const deadline = Date.now() + plan.server.shutdownTimeoutMs;
       stack.stopListening();
       // Every proxy thread drains at once; processes are stopped only when all of them are done.
-      await Promise.all([stack.drain(deadline), workers?.stop(deadline)]);
+      await Promise.all([stack.drain(deadline, plan.server.shutdownTimeoutMs), workers?.stop(deadline)]);
       if (supervisor) await supervisor.stop();
       await stack.close();
       log.info('stopped');
@@ -97,5 +119,91 @@ export async function startWarpdrive(plan: RuntimePlan, options: StartOptions = 
     return stopping;
   };
 
-  return { port: stack.port, proxy: stack.proxy, upstreams: stack.upstreams, supervisor, stop };
+  /** One reload at a time: each waits for the previous one, including its process stops. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (reason: string): Promise<ReloadOutcome> => {
+    const run = reloading.then(() => reloadNow(reason));
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  async function reloadNow(reason: string): Promise<ReloadOutcome> {
+    if (stopping) return { ok: false, code: 'WD_ERR_STOPPING', error: 'warpdrive is stopping' };
+    if (options.load === undefined) {
+      const error = 'nothing to reload: in simple mode the configuration comes from environment variables, which a running process cannot read again; restart instead';
+      log.warn(`${reason}: ${error}`);
+      return { ok: false, code: 'WD_ERR_RELOAD_SIMPLE_MODE', error };
+    }
+    let next: ReloadPlan;
+    try {
+      next = planReload(plan, options.load());
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(`${reason}: reload refused, still serving the previous configuration: ${message}`);
+      return { ok: false, code: error instanceof ConfigError ? error.code : 'WD_ERR_RELOAD', error: message };
+    }
+    let changes: SupervisorChanges = { started: [], stopped: [], restarted: [] };
+    try {
+      if (supervisor) {
+        // Removed processes keep running until no request of an older generation can need them.
+        changes = supervisor.update(next.plan, { keepRemoved: true });
+        recorder!.setUnits(supervisor);
+      } else if (next.plan.processOrder.length > 0) {
+        startSupervisor(next.plan);
+        changes = { started: supervisor!.units.map((u) => u.name), stopped: [], restarted: [] };
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log.error(`${reason}: reload refused, still serving the previous configuration: ${message}`);
+      return { ok: false, code: error instanceof SupervisorSelectionError ? error.code : 'WD_ERR_RELOAD', error: message };
+    }
+    const previous = stack.generation;
+    stack.reload(next.plan);
+    let workerProblem = '';
+    try {
+      await workers?.reload(next.plan);
+    } catch (error) {
+      workerProblem = `; ${error instanceof Error ? error.message : String(error)}`;
+    }
+    plan = next.plan;
+    const summary = describeReload(next, changes) + workerProblem;
+    log.info(`${reason}: reloaded (${summary})`);
+    if (changes.stopped.length > 0) {
+      // The previous generation has no request left (or the shutdown timeout passed): stop what was removed.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([previous.retire(), new Promise((resolve) => (timer = setTimeout(resolve, plan.server.shutdownTimeoutMs)))]);
+      clearTimeout(timer);
+      supervisor?.update(plan);
+    }
+    return { ok: true, summary };
+  }
+
+  return {
+    port: stack.port,
+    stack,
+    get upstreams() {
+      return stack.upstreams;
+    },
+    get supervisor() {
+      return supervisor;
+    },
+    get plan() {
+      return plan;
+    },
+    reload,
+    stop,
+  };
+}
+
+/** The one-line summary a reload logs. */
+function describeReload(next: ReloadPlan, changes: SupervisorChanges): string {
+  const parts = [`routes +${next.routesAdded} -${next.routesRemoved}`];
+  if (next.upstreamsAdded.length > 0) parts.push(`upstreams added: ${next.upstreamsAdded.join(', ')}`);
+  if (next.upstreamsRemoved.length > 0) parts.push(`upstreams removed: ${next.upstreamsRemoved.join(', ')}`);
+  if (next.upstreamsChanged.length > 0) parts.push(`upstreams rebuilt: ${next.upstreamsChanged.join(', ')}`);
+  if (changes.started.length > 0) parts.push(`processes started: ${changes.started.join(', ')}`);
+  if (changes.stopped.length > 0) parts.push(`processes stopped: ${changes.stopped.join(', ')}`);
+  if (changes.restarted.length > 0) parts.push(`processes restarted: ${changes.restarted.join(', ')}`);
+  if (next.needRestart.length > 0) parts.push(`needs a restart to change: ${next.needRestart.join(', ')}`);
+  return parts.join('; ');
 }

@@ -77,6 +77,7 @@ export function formatRoutesTable(routes: readonly RouteSpec[]): string {
 /** A malformed `routes` argument (--explain, -H, the URL): the CLI should exit 2 with the message, no stack. */
 export class RoutesArgumentError extends Error {
   override readonly name = 'RoutesArgumentError';
+  readonly code = 'WD_ERR_ARGUMENT';
 }
 
 /** Host and path of a request as they arrive, before normalisation. */

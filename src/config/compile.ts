@@ -166,20 +166,6 @@ function compileRoute(route: RouteConfig, index: number, cache: CacheConfig | un
   };
 }
 
-/** Keys that parse and validate but have no effect yet; `warpdrive check` lists them. */
-function inactiveFeatures(config: Config): string[] {
-  const inactive: string[] = [];
-  if (config.server.https_port !== undefined) inactive.push('server.https_port');
-  // The uWS build in use has a fixed HTTP idle timeout (about 10 s); see native-notes.
-  if (config.server.idle_timeout_secs !== 10) inactive.push('server.idle_timeout_secs');
-  if (config.tls?.enabled === true) inactive.push('tls');
-  if (config.cache !== undefined) inactive.push('cache');
-  if (config.postgres !== undefined) inactive.push('postgres');
-  if (config.middleware.x_sendfile_enabled) inactive.push('middleware.x_sendfile_enabled');
-  if (config.middleware.gzip_compression_enabled) inactive.push('middleware.gzip_compression_enabled');
-  return inactive;
-}
-
 /** `worker_threads` as a count: "auto" is one proxy thread per CPU this process may use (at most 256). */
 export function resolveWorkerThreads(value: number | 'auto'): number {
   return value === 'auto' ? Math.min(256, availableParallelism()) : value;
@@ -226,7 +212,6 @@ export function compile(config: Config, source: string): RuntimePlan {
       adminToken: middleware.admin_token,
     },
     processOrder: order,
-    inactive: inactiveFeatures(config),
   };
   return freeze(plan);
 }

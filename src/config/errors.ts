@@ -18,6 +18,8 @@ export interface ConfigIssue {
 
 /** Thrown by `loadConfig`/`parseConfig` when the configuration cannot be used. */
 export class ConfigError extends Error {
+  /** What the CLI keys its exit code on (2: the user's input). */
+  readonly code = 'WD_ERR_CONFIG';
   /** The config file path, or `"environment"` when only env vars were read. */
   readonly source: string;
   readonly issues: readonly ConfigIssue[];

@@ -15,6 +15,7 @@ import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
 import { compile } from './compile.js';
+import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
 import type { EnvOverrides } from './env.js';
 import { ConfigError, didYouMean, tomlPath } from './errors.js';
@@ -139,6 +140,7 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
       hasPostgres: raw.postgres !== undefined,
     }),
   );
+  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

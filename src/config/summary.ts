@@ -137,6 +137,5 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   for (const route of plan.routes) lines.push(...formatRoute(route, plan.cache));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
   lines.push(...formatCache(plan));
-  if (plan.inactive.length > 0) lines.push(`not active yet: ${plan.inactive.join(', ')} (parsed and validated, no effect in this version)`);
   return lines.join('\n');
 }

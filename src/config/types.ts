@@ -216,6 +216,4 @@ export interface RuntimePlan {
    * Stop order is the reverse.
    */
   readonly processOrder: readonly string[];
-  /** Features that parsed and validated but are not implemented yet, by key path. */
-  readonly inactive: readonly string[];
 }

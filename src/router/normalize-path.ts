@@ -158,18 +158,62 @@ function canonicalSegment(segment: string): string | undefined {
       copiedUpTo = i + 1;
       continue;
     }
-    // Non-ASCII: percent-encode its UTF-8 bytes; a lone surrogate cannot be encoded.
+    // Non-ASCII: percent-encode its UTF-8 bytes (see encodeNonAscii).
     let end = i + 1;
     while (end < segment.length && segment.charCodeAt(end) >= 128) end++;
-    let encoded: string;
-    try {
-      encoded = encodeURIComponent(segment.slice(i, end));
-    } catch {
-      return undefined;
-    }
+    const encoded = encodeNonAscii(segment.slice(i, end));
+    if (encoded === undefined) return undefined;
     out += segment.slice(copiedUpTo, i) + encoded;
     i = end - 1;
     copiedUpTo = end;
   }
   return copiedUpTo === 0 ? segment : out + segment.slice(copiedUpTo);
+}
+
+/**
+ * Non-ASCII characters of a target as browsers send them: their UTF-8 bytes,
+ * percent-encoded. uWS hands the target over decoded as UTF-8, with U+FFFD for
+ * bytes that are not UTF-8; those original bytes are lost, so rather than
+ * forwarding different ones, such a request is refused (undefined: 400). A lone
+ * surrogate cannot be encoded either.
+ */
+function encodeNonAscii(text: string): string | undefined {
+  if (text.includes('\uFFFD')) return undefined;
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The query string (without `?`) as it is forwarded: unchanged when it is plain
+ * ASCII (nearly always, checked without allocating), otherwise with non-ASCII
+ * characters percent-encoded as UTF-8; undefined (answer 400) when it held bytes
+ * that are not UTF-8 or control characters. undici writes targets byte for byte
+ * only for characters 0x21-0xFF, so anything else would otherwise fail upstream.
+ */
+export function normalizeQuery(query: string): string | undefined {
+  let i = 0;
+  for (; i < query.length; i++) {
+    const code = query.charCodeAt(i);
+    if (code >= 128 || code <= 0x20 || code === 0x7f) break;
+  }
+  if (i === query.length) return query;
+  let out = query.slice(0, i);
+  for (; i < query.length; i++) {
+    const code = query.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return undefined;
+    if (code < 128) {
+      out += query[i];
+      continue;
+    }
+    let end = i + 1;
+    while (end < query.length && query.charCodeAt(end) >= 128) end++;
+    const encoded = encodeNonAscii(query.slice(i, end));
+    if (encoded === undefined) return undefined;
+    out += encoded;
+    i = end - 1;
+  }
+  return out;
 }

@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../log.js';
 import type { RuntimePlan } from '../config/types.js';
 import { defaultRestartPolicy } from './restart-policy.js';
 import { waitGroupsGone } from './process-group.js';
-import { selectUnits, unitsOfPlan, type Selection } from './units.js';
+import { selectUnits, unitRunsDifferently, unitsOfPlan, type Selection } from './units.js';
 import type { RestartPolicy, SupervisorCommand, SupervisorEvent, UnitSpec, WireError, WorkerOptions } from './protocol.js';
 
 export interface SupervisorStartOptions extends Selection {
@@ -67,13 +67,21 @@ export type SupervisorListener = (event: SupervisorEvent) => void;
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
+/** What a reload changed among the supervised processes (unit names). */
+export interface SupervisorChanges {
+  readonly started: readonly string[];
+  readonly stopped: readonly string[];
+  readonly restarted: readonly string[];
+}
+
 export class SupervisorClient {
-  /** Units supervised in this run, in start order. */
-  readonly units: readonly UnitSpec[];
+  /** Units supervised now, in start order (a reload replaces them). */
+  units: readonly UnitSpec[];
   /** Units of the plan left out by --only/--except: their instances are not ours to gate. */
-  readonly excluded: readonly UnitSpec[];
+  excluded: readonly UnitSpec[];
   /** What the selection did beyond the literal names. */
-  readonly notes: readonly string[];
+  notes: readonly string[];
+  readonly #selection: Selection;
 
   readonly #options: WorkerOptions;
   readonly #listeners = new Set<SupervisorListener>();
@@ -91,6 +99,7 @@ export class SupervisorClient {
     this.units = units;
     this.excluded = excluded;
     this.notes = notes;
+    this.#selection = { only: options.only, except: options.except };
     this.#options = {
       restart: { ...defaultRestartPolicy, ...options.restart },
       statsIntervalMs: options.statsIntervalMs ?? 5_000,
@@ -102,7 +111,10 @@ export class SupervisorClient {
     this.#log = options.logEvents === false ? undefined : createLogger('supervisor');
     this.#maxWorkerRestarts = options.maxWorkerRestarts ?? 3;
     this.#workerRestartWindowMs = options.workerRestartWindowMs ?? 60_000;
-    for (const unit of units) {
+    for (const unit of units) this.#track(unit);
+  }
+
+  #track(unit: UnitSpec): void {
       this.#status.set(unit.name, {
         unit: unit.name,
         upstream: unit.upstream,
@@ -116,7 +128,6 @@ export class SupervisorClient {
         failure: undefined,
         started: 0,
       });
-    }
   }
 
   /**
@@ -147,6 +158,33 @@ export class SupervisorClient {
   whenSettled(): Promise<void> {
     if (this.#allSettled()) return Promise.resolve();
     return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /**
+   * A reload: supervise the processes of `plan` from now on (same --only/--except).
+   * Units no longer in the plan are stopped, new ones started, and those whose
+   * command, args, env or cwd changed are restarted (rolling within an upstream).
+   * Throws SupervisorSelectionError when --only/--except no longer fit the plan.
+   */
+  update(plan: RuntimePlan, options: { readonly keepRemoved?: boolean } = {}): SupervisorChanges {
+    const selected = selectUnits(unitsOfPlan(plan), this.#selection);
+    const before = new Map(this.units.map((u) => [u.name, u]));
+    const names = new Set(selected.units.map((u) => u.name));
+    const removed = this.units.filter((u) => !names.has(u.name));
+    const started = selected.units.filter((u) => !before.has(u.name)).map((u) => u.name);
+    const stopped = removed.map((u) => u.name);
+    const restarted = selected.units.filter((u) => before.has(u.name) && unitRunsDifferently(before.get(u.name)!, u)).map((u) => u.name);
+    // keepRemoved: the units a reload removed keep running for now (requests of the previous
+    // generation may still need them); a later update without it stops them.
+    const units = options.keepRemoved ? [...selected.units, ...removed] : selected.units;
+    this.units = units;
+    this.excluded = selected.excluded;
+    this.notes = selected.notes;
+    if (!options.keepRemoved) for (const name of stopped) this.#status.delete(name);
+    for (const unit of units) if (!this.#status.has(unit.name)) this.#track(unit);
+    if (this.#worker === undefined && !this.#stopping && units.length > 0) this.#spawnWorker([]);
+    else this.#post({ type: 'update', units });
+    return { started, stopped, restarted };
   }
 
   /** Gracefully restarts one unit (not counted as a crash). */
@@ -329,3 +367,4 @@ export class SupervisorClient {
     for (const resolve of waiters) resolve();
   }
 }
+

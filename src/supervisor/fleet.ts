@@ -9,10 +9,12 @@ import pidusage from 'pidusage';
 import { SupervisedUnit, type UnitHost } from './process.js';
 import { groupMembers, waitGroupsGone } from './process-group.js';
 import type { SupervisorEvent, UnitSpec, WorkerOptions } from './protocol.js';
+import { unitRunsDifferently } from './units.js';
 
 export class Fleet {
-  readonly #units: SupervisedUnit[];
+  #units: SupervisedUnit[];
   readonly #byName: Map<string, SupervisedUnit>;
+  readonly #host: UnitHost;
   readonly #options: WorkerOptions;
   readonly #emit: (event: SupervisorEvent) => void;
   /** Units that became ready at least once, or failed: what dependents wait on. */
@@ -25,6 +27,7 @@ export class Fleet {
     this.#options = options;
     this.#emit = emit;
     const host: UnitHost = { emit, outputLine };
+    this.#host = host;
     this.#units = specs.map((spec) => new SupervisedUnit(spec, host, options));
     this.#byName = new Map(this.#units.map((u) => [u.name, u]));
     for (const unit of this.#units) unit.onSettled = (u, outcome) => this.#onSettled(u, outcome);
@@ -50,16 +53,71 @@ export class Fleet {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#statsTimer);
+    await this.#stopUnits(this.#units);
+  }
+
+  /** Stops `units` (a subset of the fleet), each one only after those of them depending on it are down. */
+  async #stopUnits(units: readonly SupervisedUnit[], reason?: string): Promise<void> {
     const done = new Map<string, Promise<void>>();
     // Reverse start order visits dependents before their dependencies.
-    for (const unit of [...this.#units].reverse()) {
-      const dependents = this.#units.filter((u) => u.spec.dependsOn.includes(unit.name)).map((u) => done.get(u.name)!);
+    for (const unit of [...units].reverse()) {
+      const dependents = units.filter((u) => u.spec.dependsOn.includes(unit.name)).map((u) => done.get(u.name)!);
       done.set(
         unit.name,
-        Promise.all(dependents).then(() => unit.stop()),
+        Promise.all(dependents).then(() => unit.stop(reason)),
       );
     }
     await Promise.all(done.values());
+  }
+
+  /**
+   * A reload's units (in start order): units no longer listed are stopped,
+   * dependents first; new ones start once their dependencies are ready; units whose
+   * command, args, env or cwd changed are restarted with the new definition, one at a
+   * time per upstream, each waiting for the previous one to be ready again, so an
+   * upstream with several instance processes never has none ready (a rolling
+   * restart). Other changes (timeouts, health path...) apply from the next start.
+   */
+  async update(specs: readonly UnitSpec[]): Promise<void> {
+    if (this.#stopping) return;
+    const next = new Map(specs.map((spec) => [spec.name, spec]));
+    const removed = this.#units.filter((u) => !next.has(u.name));
+    await this.#stopUnits(removed, 'removed from the configuration');
+    const changed: SupervisedUnit[] = [];
+    const units: SupervisedUnit[] = [];
+    for (const spec of specs) {
+      const existing = this.#byName.get(spec.name);
+      if (existing === undefined || removed.includes(existing)) {
+        const unit = new SupervisedUnit(spec, this.#host, this.#options);
+        unit.onSettled = (u, outcome) => this.#onSettled(u, outcome);
+        this.#byName.set(spec.name, unit);
+        units.push(unit);
+        continue;
+      }
+      if (unitRunsDifferently(existing.spec, spec)) changed.push(existing);
+      existing.adopt(spec);
+      units.push(existing);
+    }
+    for (const unit of removed) {
+      this.#byName.delete(unit.name);
+      this.#settled.delete(unit.name);
+    }
+    this.#units = units;
+    this.#startEligible();
+    // Rolling restart: upstreams in parallel, the units of one upstream one after another.
+    const byUpstream = new Map<string, SupervisedUnit[]>();
+    for (const unit of changed) byUpstream.set(unit.spec.upstream, [...(byUpstream.get(unit.spec.upstream) ?? []), unit]);
+    await Promise.all(
+      [...byUpstream.values()].map(async (group) => {
+        for (const unit of group) {
+          if (this.#stopping) return;
+          if (unit.state !== 'ready' && unit.state !== 'starting') continue; // not running: the new spec applies at its next start
+          const settled = unit.whenSettled();
+          await unit.restart('configuration changed');
+          await settled;
+        }
+      }),
+    );
   }
 
   async restartUnit(name: string): Promise<void> {
@@ -140,3 +198,4 @@ export class Fleet {
     }
   }
 }
+

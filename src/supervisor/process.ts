@@ -36,7 +36,8 @@ export interface UnitHost {
 const leftoverGraceMs = 2_000;
 
 export class SupervisedUnit {
-  readonly spec: UnitSpec;
+  /** Replaced by `adopt` when a reload changes the unit's definition. */
+  spec: UnitSpec;
   readonly #host: UnitHost;
   readonly #options: WorkerOptions;
   readonly #crashes: CrashTracker;
@@ -66,6 +67,24 @@ export class SupervisedUnit {
 
   get name(): string {
     return this.spec.name;
+  }
+
+  /** A reload's new definition of this unit: used from the next spawn on. */
+  adopt(spec: UnitSpec): void {
+    this.spec = spec;
+  }
+
+  /** Resolves at the next time the unit becomes ready, fails or is stopped. */
+  whenSettled(): Promise<'ready' | 'failed' | 'stopped'> {
+    return new Promise((resolve) => this.#settleWaiters.push(resolve));
+  }
+
+  #settleWaiters: Array<(outcome: 'ready' | 'failed' | 'stopped') => void> = [];
+
+  #settle(outcome: 'ready' | 'failed' | 'stopped'): void {
+    const waiters = this.#settleWaiters;
+    this.#settleWaiters = [];
+    for (const resolve of waiters) resolve(outcome);
   }
   get state(): UnitState {
     return this.#state;
@@ -99,6 +118,7 @@ export class SupervisedUnit {
     }
     await this.#exited;
     if (this.#state !== 'failed') this.#state = 'stopped';
+    this.#settle(this.#state === 'failed' ? 'failed' : 'stopped');
   }
 
   /**
@@ -277,6 +297,7 @@ export class SupervisedUnit {
         this.#crashes.markReady(Date.now());
         this.#host.emit({ type: 'ready', unit: this.name, instanceIds: spec.instances.map((i) => i.id) });
         this.onSettled?.(this, 'ready');
+        this.#settle('ready');
         return;
       }
       if (Date.now() >= deadline) {
@@ -342,6 +363,7 @@ export class SupervisedUnit {
     this.#state = 'failed';
     this.#host.emit({ type: 'failed', unit: this.name, reason, lastLines: [...this.#lastLines] });
     this.onSettled?.(this, 'failed');
+    this.#settle('failed');
   }
 }
 

@@ -96,6 +96,8 @@ export type SupervisorCommand =
     }
   /** Stop every unit, dependents first; the worker answers with `stopped`. */
   | { readonly type: 'stop' }
+  /** A reload: these units from now on (stop the missing, start the new, restart the changed). */
+  | { readonly type: 'update'; readonly units: readonly UnitSpec[] }
   /** Graceful restart of one unit (stop, then start again), not counted as a crash. */
   | { readonly type: 'restart'; readonly unit: string }
   /** Fault injection for tests: the worker throws an uncaught error. */

@@ -204,3 +204,11 @@ export function parseNameList(value: string | readonly string[] | undefined | nu
   const names = parts.filter((p) => p.length > 0);
   return names.length > 0 ? names : undefined;
 }
+
+/**
+ * Whether a unit's process must be restarted to follow its new definition: what it
+ * runs changed (command, args, env, cwd). Other changes apply from its next start.
+ */
+export function unitRunsDifferently(a: UnitSpec, b: UnitSpec): boolean {
+  return a.command !== b.command || a.cwd !== b.cwd || JSON.stringify(a.args) !== JSON.stringify(b.args) || JSON.stringify(a.env) !== JSON.stringify(b.env);
+}

@@ -58,6 +58,9 @@ async function handle(command: SupervisorCommand): Promise<void> {
       port.close();
       return;
     }
+    case 'update':
+      await fleet?.update(command.units);
+      return;
     case 'restart':
       await fleet?.restartUnit(command.unit);
       return;

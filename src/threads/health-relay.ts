@@ -10,7 +10,8 @@
  *
  * @module
  */
-import type { HealthReport, Instance, Upstream } from '../upstream/index.js';
+import type { Generation } from '../runtime/generation.js';
+import type { HealthReport, Instance } from '../upstream/index.js';
 
 /** One conclusion of the main thread's checks about one instance. */
 export interface HealthMessage {
@@ -23,10 +24,17 @@ export class HealthRecorder {
   readonly #current = new Map<string, 'up' | 'down'>();
   readonly #listeners = new Set<(message: HealthMessage) => void>();
 
-  /** Call before the upstreams start their checks. */
-  constructor(upstreams: ReadonlyMap<string, Upstream>) {
-    for (const upstream of upstreams.values()) {
-      for (const instance of upstream.instances) instance.onHealthReport = (i, report) => this.#record(i, report);
+  /**
+   * Follows the checks of the upstreams `generation` created (call before they start
+   * probing). Their instances are new: whatever was recorded under the same ids
+   * belonged to instances of an older definition, and is forgotten.
+   */
+  watch(generation: Generation): void {
+    for (const upstream of generation.created) {
+      for (const instance of upstream.instances) {
+        this.#current.delete(instance.id);
+        instance.onHealthReport = (i, report) => this.#record(i, report);
+      }
     }
   }
 
@@ -50,11 +58,18 @@ export class HealthRecorder {
 
 /** Proxy worker: applies the main thread's conclusions to this thread's instances. */
 export class HealthMirror {
-  readonly #byId = new Map<string, Instance>();
+  #byId = new Map<string, Instance>();
 
-  constructor(upstreams: ReadonlyMap<string, Upstream>, present: readonly HealthMessage[]) {
-    for (const upstream of upstreams.values()) for (const instance of upstream.instances) this.#byId.set(instance.id, instance);
-    for (const message of present) this.apply(message);
+  /** From now on, messages go to the instances of `generation`; `present` is the main thread's state now. */
+  use(generation: Generation, present: readonly HealthMessage[]): void {
+    const byId = new Map<string, Instance>();
+    for (const upstream of generation.upstreams.values()) for (const instance of upstream.instances) byId.set(instance.id, instance);
+    this.#byId = byId;
+    for (const message of present) {
+      const instance = byId.get(message.instanceId);
+      // Carried-over instances already follow the live messages; only new ones need the present.
+      if (instance !== undefined && [...generation.created].some((u) => u.instances.includes(instance))) this.apply(message);
+    }
   }
 
   apply(message: HealthMessage): void {

@@ -23,6 +23,11 @@ export interface ProxyWorkerData {
 export type ToProxyWorker =
   | { readonly type: 'supervisor'; readonly event: SupervisorEvent }
   | { readonly type: 'health'; readonly message: HealthMessage }
+  /**
+   * Build a generation from `plan` and swap it in (a reload). `supervisor` and `health`
+   * are the main thread's present, as at start.
+   */
+  | { readonly type: 'reload'; readonly plan: RuntimePlan; readonly supervisor: RelayedSupervisorData | undefined; readonly health: readonly HealthMessage[] }
   /** Stop accepting, drain until `deadline` (a Date.now() value), close, report `stopped`, exit. */
   | { readonly type: 'stop'; readonly deadline: number }
   /** The drain deadline has passed: cut every connection now and exit. */
@@ -33,4 +38,7 @@ export type ToProxyWorker =
 export type FromProxyWorker =
   | { readonly type: 'listening' }
   | { readonly type: 'startFailed'; readonly message: string }
+  /** The reload's generation serves new requests on this thread. */
+  | { readonly type: 'reloaded' }
+  | { readonly type: 'reloadFailed'; readonly message: string }
   | { readonly type: 'stopped' };

@@ -14,7 +14,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
-import { startProxyStack, type ProxyStack } from '../proxy-stack.js';
+import { ProxyStack } from '../proxy-stack.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import { HealthMirror } from './health-relay.js';
 import { RelayedSupervisor } from './supervisor-relay.js';
@@ -28,9 +28,14 @@ function send(message: FromProxyWorker): void {
 }
 
 const log = createLogger(`thread ${data.thread}`);
-const supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
+/** Replaced on reload: the units change, and the new generation links to the new set. */
+let supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
 let stack: ProxyStack | undefined;
-let health: HealthMirror | undefined;
+const health = new HealthMirror();
+/** The main thread's health present to apply to the next generation (start, then each reload). */
+let healthPresent = data.health;
+/** The configuration this thread serves (replaced on reload). */
+let plan = data.plan;
 let ending = false;
 /** A `stop` that arrived while the stack was still starting (a sibling failed to start): run it once started. */
 let stopBeforeStart: number | undefined;
@@ -59,7 +64,10 @@ port.on('message', (message: ToProxyWorker) => {
       supervisor?.deliver(message.event);
       return;
     case 'health':
-      health?.apply(message.message);
+      health.apply(message.message);
+      return;
+    case 'reload':
+      reload(message);
       return;
     case 'stop':
       if (stack === undefined && !ending) stopBeforeStart = message.deadline;
@@ -76,11 +84,25 @@ port.on('message', (message: ToProxyWorker) => {
   }
 });
 
+function reload(message: Extract<ToProxyWorker, { type: 'reload' }>): void {
+  if (stack === undefined || ending) return;
+  try {
+    supervisor = message.supervisor === undefined ? undefined : new RelayedSupervisor(message.supervisor);
+    healthPresent = message.health;
+    stack.reload(message.plan);
+    plan = message.plan;
+    send({ type: 'reloaded' });
+  } catch (error) {
+    log.error(`reload failed on this thread, keeping the previous configuration: ${error instanceof Error ? error.message : String(error)}`);
+    send({ type: 'reloadFailed', message: error instanceof Error ? error.message : String(error) });
+  }
+}
+
 async function stop(deadline: number): Promise<void> {
   const stopping = stack;
   if (stopping) {
     stopping.stopListening();
-    await stopping.drain(deadline);
+    await stopping.drain(deadline, plan.server.shutdownTimeoutMs);
   }
   // An `abort` during the drain has closed everything already.
   if (ending) return;
@@ -93,14 +115,14 @@ async function stop(deadline: number): Promise<void> {
 }
 
 try {
-  stack = await startProxyStack(data.plan, {
+  stack = await ProxyStack.start(data.plan, {
     port: data.port,
     listen: 'shared',
-    supervisor,
+    supervisor: () => supervisor,
     thread: data.thread,
     // The main thread probes; this thread mirrors its conclusions, from the present on.
     activeHealthChecks: false,
-    onUpstreams: (upstreams) => (health = new HealthMirror(upstreams, data.health)),
+    onGeneration: (generation) => health.use(generation, healthPresent),
   });
   send({ type: 'listening' });
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);

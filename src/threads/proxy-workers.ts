@@ -49,7 +49,8 @@ class ProxyWorker {
 }
 
 export class ProxyWorkers {
-  readonly #plan: RuntimePlan;
+  /** The configuration workers serve: the start's, then each reload's (a respawned worker starts from it). */
+  #plan: RuntimePlan;
   readonly #port: number;
   readonly #recorder: SupervisorRecorder | undefined;
   readonly #health: HealthRecorder | undefined;
@@ -62,7 +63,7 @@ export class ProxyWorkers {
     this.#recorder = recorder;
     this.#health = health;
     this.#workers = Array.from({ length: plan.server.workerThreads - 1 }, (_, i) => new ProxyWorker(i + 1));
-    recorder?.on((event) => {
+    recorder?.onLive((event) => {
       for (const w of this.#workers) w.post({ type: 'supervisor', event });
     });
     health?.on((message) => {
@@ -84,6 +85,41 @@ export class ProxyWorkers {
     }
     log.info(`${plan.server.workerThreads} proxy threads listening on port ${port}`);
     return workers;
+  }
+
+  /**
+   * Has every worker build a generation from `plan` and swap it in; resolves once all
+   * of them serve it. A worker that fails keeps its previous generation (it logs why);
+   * the promise rejects naming it.
+   */
+  async reload(plan: RuntimePlan): Promise<void> {
+    this.#plan = plan;
+    const message: ToProxyWorker = { type: 'reload', plan, supervisor: this.#recorder?.snapshot(), health: this.#health?.snapshot() ?? [] };
+    const failures: string[] = [];
+    await Promise.all(
+      this.#workers.map(async (slot) => {
+        const worker = slot.worker;
+        if (worker === undefined) return; // down (restarting): it starts from this plan
+        const answer = new Promise<FromProxyWorker | undefined>((resolve) => {
+          const onMessage = (reply: FromProxyWorker): void => {
+            if (reply.type !== 'reloaded' && reply.type !== 'reloadFailed') return;
+            worker.off('message', onMessage);
+            worker.off('exit', onExit);
+            resolve(reply);
+          };
+          const onExit = (): void => {
+            worker.off('message', onMessage);
+            resolve(undefined);
+          };
+          worker.on('message', onMessage);
+          worker.once('exit', onExit);
+        });
+        worker.postMessage(message);
+        const reply = await answer;
+        if (reply?.type === 'reloadFailed') failures.push(`proxy thread ${slot.thread}: ${reply.message}`);
+      }),
+    );
+    if (failures.length > 0) throw new Error(failures.join('; '));
   }
 
   /** Drains every worker until `deadline` (Date.now() value) and waits for them to end. */

@@ -46,10 +46,15 @@ function plainUnits(units: readonly RelayedUnit[]): RelayedUnit[] {
   return units.map((u) => ({ name: u.name, instances: u.instances.map((i) => ({ id: i.id })) }));
 }
 
-/** Main thread: follows the real supervisor from its start and remembers where each unit stands. */
-export class SupervisorRecorder {
-  readonly #units: RelayedUnit[];
-  readonly #excluded: RelayedUnit[];
+/**
+ * Main thread: follows the real supervisor from its start and remembers where each
+ * unit stands. It is itself a SupervisorSource whose `on` replays the present first,
+ * so that upstreams a reload creates start from their processes' state, and a proxy
+ * worker that starts late is handed the same present (`snapshot`).
+ */
+export class SupervisorRecorder implements SupervisorSource {
+  #units: RelayedUnit[];
+  #excluded: RelayedUnit[];
   /** Per unit, the last event that decided its readiness. */
   readonly #current = new Map<string, SupervisorEvent>();
   readonly #listeners = new Set<(event: SupervisorEvent) => void>();
@@ -60,13 +65,35 @@ export class SupervisorRecorder {
     source.on((event) => this.#record(event));
   }
 
+  get units(): readonly RelayedUnit[] {
+    return this.#units;
+  }
+
+  get excluded(): readonly RelayedUnit[] {
+    return this.#excluded;
+  }
+
+  /** After a reload changed the supervised units: forget the ones that are gone. */
+  setUnits(source: Pick<SupervisorSource, 'units' | 'excluded'>): void {
+    this.#units = plainUnits(source.units);
+    this.#excluded = plainUnits(source.excluded);
+    const names = new Set(this.#units.map((u) => u.name));
+    for (const name of this.#current.keys()) if (!names.has(name)) this.#current.delete(name);
+  }
+
   /** What a proxy worker starting now needs: the units, and their present state as events. */
   snapshot(): RelayedSupervisorData {
     return { units: this.#units, excluded: this.#excluded, replay: [...this.#current.values()] };
   }
 
-  /** Every readiness event from now on. */
+  /** The present (as events), then every readiness event from now on. */
   on(listener: (event: SupervisorEvent) => void): () => void {
+    for (const event of this.#current.values()) listener(event);
+    return this.onLive(listener);
+  }
+
+  /** Every readiness event from now on (relays to proxy workers, which got the present in a snapshot). */
+  onLive(listener: (event: SupervisorEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import { parse } from 'smol-toml';
 import { loadConfig, parseConfig } from '../../src/config/index.js';
 import { ConfigSchema, topLevelKeys } from '../../src/config/schema.js';
-import { catchConfigError, fixture } from './fixtures.js';
+import { catchConfigError, fixture, seedWithoutUnavailable } from './fixtures.js';
 
 /** Upstream tables for names a snippet routes to but does not define. */
 function upstreamsFor(names: readonly string[]): string {
@@ -23,11 +23,11 @@ const catchAllTo = (name: string): string => `\n[[routes]]\npath_prefix = "/"\nu
 /** Each seed snippet, completed just enough to be a whole config (its own keys untouched). */
 const seedSnippets: { name: string; toml: string }[] = [
   {
+    // The design document's mode 2, less https_port: HTTPS is not built yet (unavailable.ts).
     name: 'mode 2: rails + cable + sidekiq',
     toml: `
 [server]
 http_port = 8080
-https_port = 443
 [upstreams.rails]
 host = "127.0.0.1"
 port = 3000
@@ -166,12 +166,21 @@ ${catchAllTo('rails')}`,
 ];
 
 describe('seed documents load', () => {
-  it('the complete real-world example, verbatim (admin token from env)', () => {
-    const plan = loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'secret' } });
+  it('the complete real-world example, verbatim, is refused for exactly the features not built yet', () => {
+    const error = catchConfigError(() => loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'secret' } }));
+    assert.deepEqual(
+      error.issues.map((issue) => issue.path),
+      ['server.https_port', 'tls.enabled', 'cache', 'postgres', 'middleware.x_sendfile_enabled', 'middleware.gzip_compression_enabled'],
+    );
+    for (const issue of error.issues) assert.match(issue.message, /is not available in this version of warpdrive yet; fix: /);
+  });
+
+  it('the complete real-world example, without those keys (admin token from env)', () => {
+    const plan = parseConfig(seedWithoutUnavailable(), 'seed.toml', { WARPDRIVE_ADMIN_TOKEN: 'secret' });
     assert.equal(plan.server.httpPort, 80);
-    assert.equal(plan.server.httpsPort, 443);
+    assert.equal(plan.server.httpsPort, undefined);
     assert.equal(plan.server.workerThreads, 4);
-    assert.deepEqual(plan.tls, { enabled: true, domains: ['example.com', 'www.example.com'], acmeDirectory: '/var/lib/warpdrive/acme', certFile: undefined, keyFile: undefined });
+    assert.equal(plan.tls, undefined);
     assert.deepEqual([...plan.upstreams.keys()], ['rails', 'cable', 'sidekiq']);
     const rails = plan.upstreams.get('rails')!;
     assert.deepEqual(rails.instances.map((i) => [i.id, i.address]), [
@@ -187,33 +196,13 @@ describe('seed documents load', () => {
     assert.equal(plan.routes[1]!.stripPrefix, true);
     assert.equal(plan.routes[1]!.description, 'Sidekiq monitoring (admins only)');
     assert.deepEqual(plan.routes[3]!.addHeaders, [{ name: 'x-forwarded-host', value: 'www.example.com' }]);
-    assert.deepEqual(plan.cache, {
-      sizeBytes: 134217728,
-      maxObjectBytes: 1048576,
-      redisUrl: 'redis://localhost:6379/0',
-      redisKeyPrefix: 'warpdrive:cache:',
-      redisTimeoutMs: 50,
-      ignoreQueryParams: { names: [], prefixes: [] },
-      defaultTtlMs: undefined,
-      lockTimeoutMs: 5000,
-    });
-    assert.deepEqual(plan.routes.map((route) => route.cache), [{ defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }]);
-    assert.deepEqual(plan.postgres, { url: 'postgres://localhost/warpdrive_production', channel: 'warpdrive_cache_invalidation' });
     assert.equal(plan.middleware.logRequests, true);
     assert.equal(plan.middleware.adminToken, 'secret');
     assert.deepEqual(plan.processOrder, ['rails', 'cable', 'sidekiq']);
-    assert.deepEqual(plan.inactive, [
-      'server.https_port',
-      'tls',
-      'cache',
-      'postgres',
-      'middleware.x_sendfile_enabled',
-      'middleware.gzip_compression_enabled',
-    ]);
   });
 
   it('the complete example without any admin token is refused, naming the route and both fixes', () => {
-    const error = catchConfigError(() => parseConfig(readFileSync(fixture('seed-complete.toml'), 'utf8'), 'seed.toml', {}));
+    const error = catchConfigError(() => parseConfig(seedWithoutUnavailable(), 'seed.toml', {}));
     assert.equal(error.source, 'seed.toml');
     assert.deepEqual(error.issues.map((issue) => issue.path), ['routes[1].require_auth']);
     assert.match(error.issues[0]!.message, /admin_token = "\.\.\." under \[middleware\]/);
@@ -231,10 +220,12 @@ describe('seed documents load', () => {
 });
 
 describe('the whole-document schema', () => {
-  it('an idle_timeout_secs other than uWS\'s fixed 10 s is reported as not active yet', () => {
+  it('an idle_timeout_secs other than uWS\'s fixed 10 s is an error naming the key and the fix', () => {
     const base = `[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\npath_prefix = "/"\nupstream = "app"\n`;
-    assert.ok(!parseConfig(base, 'default.toml').inactive.includes('server.idle_timeout_secs'));
-    assert.ok(parseConfig(`[server]\nidle_timeout_secs = 30\n${base}`, 'custom.toml').inactive.includes('server.idle_timeout_secs'));
+    assert.equal(parseConfig(`[server]\nidle_timeout_secs = 10\n${base}`, 'default.toml').server.idleTimeoutMs, 10_000);
+    const error = catchConfigError(() => parseConfig(`[server]\nidle_timeout_secs = 30\n${base}`, 'custom.toml'));
+    assert.deepEqual(error.issues.map((i) => i.path), ['server.idle_timeout_secs']);
+    assert.match(error.message, /fixed in the bundled uWebSockets\.js build\) is not available .*fix: remove idle_timeout_secs/);
   });
 
   it('worker_threads = "auto" is one proxy thread per CPU this process may use', () => {
@@ -311,10 +302,9 @@ describe('compiled plan', () => {
     assert.equal(plan.cache, undefined);
     assert.equal(plan.postgres, undefined);
     assert.deepEqual(plan.processOrder, []);
-    assert.deepEqual(plan.inactive, []);
   });
 
-  it('compiles [cache], [postgres] and the routes\' cache keys', () => {
+  it('compiles [cache], [postgres] and the routes\' cache keys', { todo: 'main refuses [cache] until the cache filter is wired (the next commit)' }, () => {
     const plan = parseConfig(
       `
 [server]
@@ -372,7 +362,7 @@ channel = "Cache_Purge"
       `
 [server]
 http_port = 0
-idle_timeout_secs = 2.5
+idle_timeout_secs = 10
 max_body_bytes = 1048576
 [upstreams.app]
 strategy = "least_conn"
@@ -422,7 +412,7 @@ upstream = "app"
     assert.equal(route.rewrite, '/v2');
     assert.deepEqual([route.connectTimeoutMs, route.readTimeoutMs, route.requestTimeoutMs], [250, 10000, 30000]);
     assert.equal(plan.server.httpPort, 0);
-    assert.equal(plan.server.idleTimeoutMs, 2500);
+    assert.equal(plan.server.idleTimeoutMs, 10_000);
     assert.equal(plan.server.maxBodyBytes, 1048576);
     const app = plan.upstreams.get('app')!;
     assert.equal(app.strategy, 'least_conn');
@@ -460,13 +450,12 @@ upstream = "app"
     assert.deepEqual([...structuredClone(plan).upstreams.keys()], ['app']);
   });
 
-  it('lists [tls] as inactive only when enabled, and keeps it parsed', () => {
+  it('refuses [tls] enabled = true (not built yet) and keeps a disabled [tls] parsed', () => {
     const base = '[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\nupstream = "app"\n';
     const off = parseConfig(`${base}[tls]\nenabled = false\n`, 't.toml');
     assert.equal(off.tls?.enabled, false);
-    assert.deepEqual(off.inactive, []);
-    const on = parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, 't.toml');
-    assert.deepEqual(on.inactive, ['tls']);
-    assert.equal(on.tls?.certFile, 'c.pem');
+    const error = catchConfigError(() => parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, 't.toml'));
+    assert.deepEqual(error.issues.map((i) => i.path), ['tls.enabled']);
+    assert.match(error.message, /TLS is not available in this version of warpdrive yet; fix: set enabled = false or remove \[tls\]/);
   });
 });

@@ -5,11 +5,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatPlanSummary, loadConfig, parseConfig } from '../../src/config/index.js';
-import { fixture } from './fixtures.js';
+import { seedWithoutUnavailable } from './fixtures.js';
 
 describe('formatPlanSummary', () => {
-  it('describes the seed example: listen address, upstreams, routes in order, start order, inactive keys', () => {
-    const text = formatPlanSummary(loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' } }));
+  it('describes the seed example: listen address, upstreams, routes in order, start order', () => {
+    const text = formatPlanSummary(parseConfig(seedWithoutUnavailable(), 'seed.toml', { WARPDRIVE_ADMIN_TOKEN: 'tok-SECRET-123' }));
     const expectedLines = [
       'listen: http://0.0.0.0:80',
       'proxy threads: 4 (sharing the port; the supervisor runs in a thread of its own)',
@@ -27,7 +27,6 @@ describe('formatPlanSummary', () => {
     const lines = text.split('\n');
     for (const line of expectedLines) assert.ok(lines.includes(line), `missing line ${JSON.stringify(line)} in:\n${text}`);
     assert.ok(lines.indexOf('  1. host example.com and path under /cable -> cable  # WebSocket connections to ActionCable') < lines.indexOf('  4. host www.example.com -> rails'));
-    assert.match(text, /^not active yet: server\.https_port, tls, cache, postgres, middleware\.x_sendfile_enabled, middleware\.gzip_compression_enabled/m);
     assert.ok(!text.includes('tok-SECRET-123'), 'the token itself is never printed');
     assert.match(text, /admin token set/);
   });
@@ -62,10 +61,9 @@ upstream = "app"
     assert.match(text, /2\. path = \/old -> app\n {5}then: rewrite prefix to \/new, add x-a: 1, request timeout 3s/);
     assert.match(text, /process start order: none/);
     assert.match(text, /^cache: off$/m);
-    assert.doesNotMatch(text, /not active yet/);
   });
 
-  it('says what the cache will do: sizes per thread, Redis without its password, the channel, per-route exceptions', () => {
+  it('says what the cache will do: sizes per thread, Redis without its password, the channel, per-route exceptions', { todo: 'main refuses [cache] until the cache filter is wired (the next commit)' }, () => {
     const text = formatPlanSummary(
       parseConfig(
         `

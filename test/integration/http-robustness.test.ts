@@ -160,7 +160,7 @@ const H = 'Host: test.local';
 
 /*
  * What each outcome means: '400'/'431'/'501'/'413' are warpdrive's own answers
- * (src/proxy/proxy.ts); 'closed' and 'reset' are uWS ending the connection
+ * (src/pipeline/pipeline.ts); 'closed' and 'reset' are uWS ending the connection
  * without a response; 'held-open' is uWS buffering a request it cannot parse and
  * waiting (until its ~10 s idle timeout) without answering.
  *

@@ -167,7 +167,6 @@ export function planOf(upstreams: UpstreamSpec[], processOrder: string[]): Runti
     postgres: undefined,
     middleware: { forwardHeaders: true, trustedProxies: [], xSendfileEnabled: false, gzipCompressionEnabled: false, logRequests: false, adminToken: undefined },
     processOrder,
-    inactive: [],
   };
 }
 

@@ -82,6 +82,8 @@ export const enum ResponseHeaderAction {
   Drop,
   /** Dropped too (uWS writes its own), but its value frames the body. */
   ContentLength,
+  /** Dropped, and may name more headers to drop (RFC 9110 7.6.1). */
+  Connection,
 }
 
 /**
@@ -108,7 +110,10 @@ export function responseHeaderAction(name: Uint8Array): ResponseHeaderAction {
     // name, and no token character other than the letter itself maps onto a
     // lowercase letter or '-' that way.
     while (i < name.length && (name[i]! | 0x20) === candidate.charCodeAt(i)) i++;
-    if (i === name.length) return candidate === 'content-length' ? ResponseHeaderAction.ContentLength : ResponseHeaderAction.Drop;
+    if (i === name.length) {
+      if (candidate === 'content-length') return ResponseHeaderAction.ContentLength;
+      return candidate === 'connection' ? ResponseHeaderAction.Connection : ResponseHeaderAction.Drop;
+    }
   }
   return ResponseHeaderAction.Forward;
 }
@@ -151,50 +156,6 @@ export function asksToClose(value: string): boolean {
 export function isValidContentLength(value: string): boolean {
   if (value.length === 0 || value.length > 15) return false; // 15 digits: far past any body we accept
   for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/**
- * Lowercase host without port (`Example.COM:8080` -> `example.com`,
- * `[::1]:80` -> `[::1]`), or undefined when the value is not a plausible
- * host (the request gets 400). Allowed: letters, digits, `-`, `.`, `_`, and an
- * IPv6 literal in brackets.
- */
-export function routingHost(value: string): string | undefined {
-  let end = value.length;
-  if (value.charCodeAt(0) === 91 /* [ */) {
-    const close = value.indexOf(']');
-    if (close < 0) return undefined;
-    for (let i = 1; i < close; i++) {
-      const c = value.charCodeAt(i);
-      const ok = (c >= 48 && c <= 58) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 46;
-      if (!ok) return undefined;
-    }
-    if (close + 1 < value.length && !isPort(value, close + 2, value.charCodeAt(close + 1))) return undefined;
-    return value.slice(0, close + 1).toLowerCase();
-  }
-  let hasUpper = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 58 /* : */) {
-      if (!isPort(value, i + 1, c)) return undefined;
-      end = i;
-      break;
-    }
-    if (c >= 65 && c <= 90) hasUpper = true;
-    else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95)) return undefined;
-  }
-  const host = end === value.length ? value : value.slice(0, end);
-  // toLowerCase only when needed: the common, already-lowercase host costs no allocation.
-  return hasUpper ? host.toLowerCase() : host;
-}
-
-function isPort(value: string, from: number, separator: number): boolean {
-  if (separator !== 58 || from >= value.length || value.length - from > 5) return false;
-  for (let i = from; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c < 48 || c > 57) return false;
   }

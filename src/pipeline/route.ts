@@ -1,12 +1,13 @@
 /**
- * A route as the proxy uses it: the config's RouteSpec joined to its live
- * Upstream, with everything a request needs precomputed (timeouts, the header
- * set to add, how to rewrite the path).
+ * A route as the pipeline uses it: the config's RouteSpec joined to its live
+ * Upstream and its compiled filter chain, with everything a request needs
+ * precomputed (timeouts, how to rewrite the path).
  *
  * @module
  */
-import type { HeaderPair, RouteMatch, RouteSpec, UpstreamSpec } from '../config/types.js';
+import type { RouteMatch, RouteSpec, UpstreamSpec } from '../config/types.js';
 import type { Upstream } from '../upstream/index.js';
+import type { FilterChain } from './filter.js';
 
 export class ProxyRoute {
   readonly index: number;
@@ -20,16 +21,14 @@ export class ProxyRoute {
    */
   readonly connectSlot: number;
   readonly requestTimeoutMs: number | undefined;
-  readonly requireAuth: boolean;
-  /** Lowercase names of `add_headers`: incoming headers of these names are replaced. */
-  readonly replacedHeaderNames: ReadonlySet<string> | undefined;
-  readonly addHeaders: readonly HeaderPair[];
+  /** The route's filters, sorted by hook (auth, forwarded headers, add_headers, logging...). */
+  readonly filters: FilterChain;
   /** The path prefix `strip_prefix`/`rewrite` replace, or undefined when the path is forwarded as is. */
   readonly #replacedPrefix: string | undefined;
   readonly #replacement: string;
   readonly #rewriteWholePath: boolean;
 
-  constructor(spec: RouteSpec, upstream: Upstream, upstreamSpec: UpstreamSpec) {
+  constructor(spec: RouteSpec, upstream: Upstream, upstreamSpec: UpstreamSpec, filters: FilterChain) {
     this.index = spec.index;
     this.match = spec.match;
     this.spec = spec;
@@ -37,9 +36,7 @@ export class ProxyRoute {
     this.readTimeoutMs = spec.readTimeoutMs ?? upstreamSpec.readTimeoutMs;
     this.connectSlot = upstream.connectSlot(spec.connectTimeoutMs);
     this.requestTimeoutMs = spec.requestTimeoutMs;
-    this.requireAuth = spec.requireAuth;
-    this.addHeaders = spec.addHeaders;
-    this.replacedHeaderNames = spec.addHeaders.length > 0 ? new Set(spec.addHeaders.map((h) => h.name.toLowerCase())) : undefined;
+    this.filters = filters;
     const prefix = spec.match.pathPrefix ?? spec.match.pathExact;
     this.#rewriteWholePath = spec.match.pathPrefix === undefined && spec.match.pathExact !== undefined;
     if (spec.rewrite !== undefined) {

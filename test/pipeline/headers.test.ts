@@ -4,14 +4,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decimalValue, droppedResponseHeaders, ResponseHeaderAction, responseHeaderAction } from '../../src/proxy/headers.js';
+import { decimalValue, droppedResponseHeaders, ResponseHeaderAction, responseHeaderAction } from '../../src/pipeline/headers.js';
 
 const action = (name: string): ResponseHeaderAction => responseHeaderAction(Buffer.from(name, 'latin1'));
 
 describe('responseHeaderAction', () => {
-  test('every dropped name is dropped in any case; content-length is singled out', () => {
+  test('every dropped name is dropped in any case; content-length and connection are singled out', () => {
+    const singled: Record<string, ResponseHeaderAction> = { 'content-length': ResponseHeaderAction.ContentLength, connection: ResponseHeaderAction.Connection };
     for (const name of droppedResponseHeaders) {
-      const expected = name === 'content-length' ? ResponseHeaderAction.ContentLength : ResponseHeaderAction.Drop;
+      const expected = singled[name] ?? ResponseHeaderAction.Drop;
       assert.equal(action(name), expected, name);
       assert.equal(action(name.toUpperCase()), expected, name.toUpperCase());
       assert.equal(action(name.replace(/(^|-)./g, (m) => m.toUpperCase())), expected, `${name} capitalised`);

@@ -1,0 +1,38 @@
+/**
+ * Keys of the configuration format that this version of warpdrive cannot act on
+ * yet. Accepting such a key and ignoring it would mislead a user into an outage
+ * or a leak (a "production" file serving plain HTTP, an internal X-Sendfile path
+ * reaching the client), so each one is an error, at `check` and at start, naming
+ * what is missing and what to do. Each line goes when its feature lands.
+ *
+ * @module
+ */
+import type { ConfigIssue } from './errors.js';
+import type { Config } from './schema.js';
+
+/** The parts of a parsed document these checks read (any may have failed its schema). */
+type Sections = { readonly [K in 'server' | 'tls' | 'cache' | 'postgres' | 'middleware']: Partial<Config[K]> | undefined };
+
+export function unavailableFeatures(config: Sections): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const missing = (path: string, what: string, fix: string): void => {
+    issues.push({ path, message: `${what} is not available in this version of warpdrive yet; fix: ${fix}` });
+  };
+  if (config.server?.https_port !== undefined) {
+    missing('server.https_port', 'HTTPS', 'remove https_port (warpdrive serves plain HTTP on http_port; terminate TLS in front of it for now)');
+  }
+  // The uWS build in use has a fixed HTTP idle timeout of about 10 s (native-notes/README.md).
+  if (config.server?.idle_timeout_secs !== undefined && config.server.idle_timeout_secs !== 10) {
+    missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
+  }
+  if (config.tls?.enabled === true) missing('tls.enabled', 'TLS', 'set enabled = false or remove [tls]');
+  if (config.cache !== undefined) missing('cache', 'The response cache', 'remove the [cache] section');
+  if (config.postgres !== undefined) missing('postgres', 'PostgreSQL cache invalidation', 'remove the [postgres] section');
+  if (config.middleware?.x_sendfile_enabled === true) {
+    missing('middleware.x_sendfile_enabled', 'X-Sendfile', 'remove x_sendfile_enabled (Rails: leave config.action_dispatch.x_sendfile_header unset)');
+  }
+  if (config.middleware?.gzip_compression_enabled === true) {
+    missing('middleware.gzip_compression_enabled', 'Response compression', 'remove gzip_compression_enabled');
+  }
+  return issues;
+}
