@@ -1,30 +1,14 @@
 /**
- * What the cache needs from the request pipeline, as small interfaces, so the
- * cache can be wired into the pipeline (src/pipeline) by a thin adapter and
- * tested on its own meanwhile. The shapes follow the pipeline's: a body is
- * written into a `BodyWriter` with backpressure; a `BodySource` produces one.
+ * What the cache filter uses of an exchange: a subset of the pipeline's
+ * `Exchange` (src/pipeline/exchange.ts), which satisfies it as it is. Tests of
+ * the cache rules drive the filter through an in-process stand-in that
+ * implements just this (test/helpers/cache-harness.ts).
  *
  * @module
  */
-import type { CacheRequest } from './cache-request.js';
+import type { BodySource, BodyWriter } from '../pipeline/body.js';
 
-/** Takes body chunks with backpressure (see src/pipeline/body.ts). */
-export interface BodyWriter {
-  /** `false`: stop until `onDrain` is called. The chunk is kept, so its memory must not be reused. */
-  write(chunk: Buffer): boolean;
-  end(): void;
-  /** The body cannot be completed: the client must be able to tell. */
-  abort(error?: Error): void;
-  onDrain: (() => void) | undefined;
-}
-
-/** Produces a body into a BodyWriter (a cached entry's bytes). */
-export interface BodySource {
-  /** Bytes it will write. */
-  readonly length: number;
-  start(writer: BodyWriter): void;
-  cancel(): void;
-}
+export type { BodySource, BodyWriter };
 
 /** A response head the cache reads and edits (src/pipeline/response-head.ts). */
 export interface CacheResponseHead {
@@ -37,7 +21,6 @@ export interface CacheResponseHead {
   readonly contentLength: number;
 }
 
-/** One request as the cache sees it (src/pipeline/exchange.ts). */
 export interface CacheExchange {
   /** Uppercase. */
   readonly method: string;
@@ -49,21 +32,20 @@ export interface CacheExchange {
   readonly path: string;
   /** Query string without `?`, '' when none. */
   readonly query: string;
-  /** Request headers, flat [name, value, ...], names lowercase. */
-  readonly requestHeaders: readonly string[];
-  /** The cache's state for this request, kept across hooks; undefined until the cache sets it. */
-  cache: CacheRequest | undefined;
   /**
-   * Answers the request from the cache: `headers` then `extra` (two lists, so a
-   * hit need not copy the stored ones). `body` undefined: no body and no
-   * Content-Length (a 304). For a HEAD request the sink sends no body but the
-   * source's length as Content-Length.
+   * The request headers as the client sent them (flat [name, value, ...], names
+   * lowercase) while request filters run; upstreamRequest filters add to it later.
    */
-  respond(status: number, statusText: string, headers: readonly string[], extra: readonly string[], body: BodySource | undefined): void;
-  /** Continues a request a filter suspended (to the next filter, then the upstream). */
+  readonly upstreamHeaders: string[];
+  /** Per-filter state: the cache keeps its CacheRequest in one slot. */
+  local<T>(slot: number): T | undefined;
+  setLocal(slot: number, value: unknown): void;
+  /** A complete answer: `pairs` without Content-Length (the sink writes it; for HEAD, with no body). */
+  respond(status: number, pairs: readonly string[], body: string | Buffer, statusText?: string): void;
+  /** Continues the request filters after `Verdict.Suspended`. */
   resume(): void;
-  /** Replaces the upstream's body by `source` (undefined: no body, as for a 304; HEAD as in `respond`). */
-  replaceBody(source: BodySource | undefined): void;
-  /** Wraps the writer the upstream body goes into (storing a copy while it streams). */
+  /** From responseHead: drop the upstream's body and send `source` instead. */
+  replaceBody(source: BodySource): void;
+  /** From responseHead: wrap the writer the body goes into. */
   transformBody(wrap: (next: BodyWriter) => BodyWriter): void;
 }

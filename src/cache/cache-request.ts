@@ -50,6 +50,11 @@ export class CacheRequest implements FillWaiter {
   readonly hasAuthorization: boolean;
   readonly noStore: boolean;
   readonly onlyIfCached: boolean;
+  /**
+   * The client's request headers as they were when the cache looked (before
+   * upstreamRequest filters add forwarded headers): what Vary is matched against.
+   */
+  readonly requestHeaders: readonly string[];
   readonly #onWake: WakeHandler | undefined;
 
   constructor(
@@ -79,6 +84,8 @@ export class CacheRequest implements FillWaiter {
     this.hasAuthorization = facts.hasAuthorization;
     this.noStore = facts.noStore;
     this.onlyIfCached = facts.onlyIfCached;
+    // Only requests that may store a response need the copy.
+    this.requestHeaders = mode === CacheMode.Miss ? [...exchange.upstreamHeaders] : [];
     this.#onWake = onWake;
   }
 

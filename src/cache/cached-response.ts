@@ -13,7 +13,7 @@
  * @module
  */
 
-import { BufferSource } from './buffer-source.js';
+import { BufferBodySource as BufferSource } from '../pipeline/body.js';
 import { CACHE_STATUS, hitStatus } from './cache-status.js';
 
 /** RFC 9111 5.1: an Age that overflows is sent as 2^31. */
@@ -93,7 +93,7 @@ export class CachedResponse implements CachedResponseInit {
   /** True while a memory store holds this entry. */
   inMemory = false;
   #bodySource: BufferSource | undefined = undefined;
-  /** The Age and Cache-Status lines of the last memory hit, reused while their values stay the same. */
+  /** The header lines of the last memory hit, reused while Age and Cache-Status stay the same. */
   #hitHeaders: readonly string[] | undefined = undefined;
   #hitAge = -1;
   #hitTtl = 0;
@@ -132,16 +132,17 @@ export class CachedResponse implements CachedResponseInit {
   }
 
   /**
-   * `Age` and `Cache-Status` for a hit at `now`. Both change once a second at
-   * most, so a busy entry builds them once a second, not once a request; the
-   * array is never changed after it is made, so the sink may keep it.
+   * The header lines of a hit at `now`: the stored ones, then `Age` and
+   * `Cache-Status`. Those two change once a second at most, so a busy entry builds
+   * the list once a second, not once a request; a list is never changed after it
+   * is made, so the sink may keep it.
    */
   hitHeaders(now: number, fromRedis: boolean): readonly string[] {
     const age = this.ageSeconds(now);
     const ttl = this.ttlSeconds(now);
-    if (fromRedis) return ['Age', String(age), CACHE_STATUS, hitStatus(ttl, true)];
+    if (fromRedis) return [...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, true)];
     if (age !== this.#hitAge || ttl !== this.#hitTtl || this.#hitHeaders === undefined) {
-      this.#hitHeaders = ['Age', String(age), CACHE_STATUS, hitStatus(ttl, false)];
+      this.#hitHeaders = [...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, false)];
       this.#hitAge = age;
       this.#hitTtl = ttl;
     }

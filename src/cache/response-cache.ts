@@ -34,14 +34,9 @@ export interface SharedTier {
   invalidate(patterns: readonly InvalidationPattern[]): Promise<number>;
 }
 
-/** Sends a background request upstream (stale-while-revalidate); the pipeline provides it. */
-export interface Revalidator {
-  fetch(request: RevalidationRequest): Promise<RevalidationResponse>;
-}
-
+/** A background GET for stale-while-revalidate, to the route the stale entry was found on. */
 export interface RevalidationRequest {
-  readonly scheme: string;
-  readonly host: string;
+  /** As the client asked for it (the route rewrites it, as for any request). */
   readonly path: string;
   readonly query: string;
   /** Flat [name, value, ...], names lowercase; validators already set. */
@@ -63,7 +58,6 @@ export interface ResponseCacheOptions {
   readonly ignoreQueryParams: { readonly names: readonly string[]; readonly prefixes: readonly string[] };
   readonly lockTimeoutMs: number;
   readonly shared?: SharedTier | undefined;
-  readonly revalidator?: Revalidator | undefined;
 }
 
 /** Counters, for status output and tests. */
@@ -141,7 +135,6 @@ export class ResponseCache {
   readonly maxObjectBytes: number;
   readonly stats = new CacheStats();
   shared: SharedTier | undefined;
-  revalidator: Revalidator | undefined;
   /** Invalidations that start on this thread, for the other threads and Redis; unset = Redis directly. */
   onLocalInvalidation: ((patterns: readonly InvalidationPattern[]) => void) | undefined = undefined;
   readonly #revalidating = new Set<string>();
@@ -152,7 +145,6 @@ export class ResponseCache {
     this.queryFilter = new QueryFilter(options.ignoreQueryParams);
     this.coalescer = new RequestCoalescer(options.lockTimeoutMs);
     this.shared = options.shared;
-    this.revalidator = options.revalidator;
   }
 
   /** Background revalidations not finished yet. */
@@ -214,12 +206,17 @@ export class ResponseCache {
 
   /**
    * Revalidates `entry` off the request path (stale-while-revalidate), at most
-   * once at a time per URL. A 304 refreshes it, a cacheable response replaces
-   * it, anything else but an error removes it; on an error it stays (and may
-   * still serve stale-if-error).
+   * once at a time per URL, with `fetch` (the route's upstream). A 304 refreshes
+   * it, a cacheable response replaces it, anything else but an error removes it;
+   * on an error it stays (and may still serve stale-if-error).
    */
-  revalidateInBackground(entry: CachedResponse, scheme: string, requestHeaders: readonly string[], defaultTtlMs: number | undefined): void {
-    if (this.revalidator === undefined || this.#revalidating.has(entry.key)) return;
+  revalidateInBackground(
+    entry: CachedResponse,
+    requestHeaders: readonly string[],
+    fetch: (request: RevalidationRequest) => Promise<RevalidationResponse>,
+    defaultTtlMs: number | undefined,
+  ): void {
+    if (this.#revalidating.has(entry.key)) return;
     this.#revalidating.add(entry.key);
     const headers: string[] = [];
     for (let i = 0; i < requestHeaders.length; i += 2) {
@@ -228,8 +225,7 @@ export class ResponseCache {
     addValidators(headers, entry);
     const requestTimeMs = clock.now();
     const facts: RequestFacts = { method: 'GET', hasAuthorization: headers.includes('authorization'), noStore: false };
-    this.revalidator
-      .fetch({ scheme, host: entry.host, path: entry.path, query: entry.query, headers, maxBodyBytes: this.maxObjectBytes })
+    fetch({ path: entry.path, query: entry.query, headers, maxBodyBytes: this.maxObjectBytes })
       .then((response) => {
         const now = clock.now();
         if (response.status === 304) {

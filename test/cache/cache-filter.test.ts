@@ -47,9 +47,8 @@ async function setup(
     maxObjectBytes: options.maxObjectBytes ?? 1024 * 1024,
     ignoreQueryParams: options.ignore ?? { names: [], prefixes: [] },
     lockTimeoutMs: options.lockTimeoutMs ?? 5000,
-    revalidator,
   });
-  const harness = new CacheHarness(cache, upstream.port, options.defaultTtlMs);
+  const harness = new CacheHarness(cache, upstream.port, options.defaultTtlMs, revalidator);
   const url = await harness.listen();
   open = { upstream, harness, cache, url };
   return open;

@@ -563,8 +563,8 @@ before(async () => {
   await once(upstream, 'listening');
   const port = (upstream.address() as AddressInfo).port;
   revalidator = new HttpRevalidator(port);
-  const cache = new ResponseCache({ capacityBytes: 64 * 1024 * 1024, maxObjectBytes: 1024 * 1024, ignoreQueryParams: { names: [], prefixes: [] }, lockTimeoutMs: 5000, revalidator });
-  harness = new CacheHarness(cache, port, undefined);
+  const cache = new ResponseCache({ capacityBytes: 64 * 1024 * 1024, maxObjectBytes: 1024 * 1024, ignoreQueryParams: { names: [], prefixes: [] }, lockTimeoutMs: 5000 });
+  harness = new CacheHarness(cache, port, undefined, revalidator);
   base = await harness.listen();
 });
 

@@ -11,9 +11,9 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { BodySource, BodyWriter, CacheExchange, CacheResponseHead } from '../../src/cache/cache-exchange.js';
-import { CacheFilter, CacheVerdict } from '../../src/cache/cache-filter.js';
-import type { CacheRequest } from '../../src/cache/cache-request.js';
-import type { RevalidationRequest, RevalidationResponse, Revalidator, ResponseCache } from '../../src/cache/response-cache.js';
+import type { RevalidationRequest, RevalidationResponse, ResponseCache } from '../../src/cache/response-cache.js';
+import { CacheFilter, type BackgroundFetch } from '../../src/filters/cache.js';
+import { Verdict } from '../../src/pipeline/filter.js';
 
 /** Connection-specific fields, dropped in both directions as the pipeline does (RFC 9110 7.6.1). */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -80,13 +80,13 @@ class HarnessExchange implements CacheExchange {
   readonly host: string;
   readonly path: string;
   readonly query: string;
-  readonly requestHeaders: string[];
-  cache: CacheRequest | undefined = undefined;
+  readonly upstreamHeaders: string[];
+  #locals: unknown[] = [];
   readonly #harness: CacheHarness;
   readonly #req: http.IncomingMessage;
   readonly #res: http.ServerResponse;
   readonly #body: Buffer;
-  #replaced: { source: BodySource | undefined } | undefined;
+  #replaced: BodySource | undefined;
   #transforms: ((next: BodyWriter) => BodyWriter)[] = [];
   #finished = false;
 
@@ -100,22 +100,33 @@ class HarnessExchange implements CacheExchange {
     const q = url.indexOf('?');
     this.path = q < 0 ? url : url.slice(0, q);
     this.query = q < 0 ? '' : url.slice(q + 1);
-    this.requestHeaders = withoutHopByHop(req.rawHeaders, true);
+    this.upstreamHeaders = withoutHopByHop(req.rawHeaders, true);
     this.host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     res.on('close', () => this.#harness.filter.done(this));
   }
 
-  respond(status: number, statusText: string, headers: readonly string[], extra: readonly string[], body: BodySource | undefined): void {
-    this.#writeHead(status, statusText, [...headers, ...extra], body === undefined ? -1 : body.length);
-    this.#writeBody(body, []);
+  local<T>(slot: number): T | undefined {
+    return this.#locals[slot] as T | undefined;
+  }
+
+  setLocal(slot: number, value: unknown): void {
+    this.#locals[slot] = value;
+  }
+
+  respond(status: number, pairs: readonly string[], body: string | Buffer, statusText = ''): void {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    // As the sink does: a 304 gets no Content-Length unless it has a body to describe.
+    this.#writeHead(status, statusText, pairs, status === 304 && bytes.length === 0 ? -1 : bytes.length);
+    if (this.method === 'HEAD' || status === 304 || status === 204) this.#res.end();
+    else this.#res.end(bytes);
   }
 
   resume(): void {
     void this.forward();
   }
 
-  replaceBody(source: BodySource | undefined): void {
-    this.#replaced = { source };
+  replaceBody(source: BodySource): void {
+    this.#replaced = source;
   }
 
   transformBody(wrap: (next: BodyWriter) => BodyWriter): void {
@@ -125,7 +136,7 @@ class HarnessExchange implements CacheExchange {
   /** Sends the request upstream and the response back through the filter. */
   async forward(): Promise<void> {
     const filter = this.#harness.filter;
-    const headers = [...this.requestHeaders];
+    const headers = [...this.upstreamHeaders];
     filter.upstreamRequest(this, headers);
     this.#harness.upstreamRequests++;
     let upstream: http.IncomingMessage;
@@ -144,16 +155,16 @@ class HarnessExchange implements CacheExchange {
         request.end(this.#body.length > 0 ? this.#body : undefined);
       });
     } catch {
-      if (!filter.upstreamFailed(this, 502)) this.respond(502, '', [], [], undefined);
+      if (!filter.upstreamFailed(this, { status: 502 })) this.respond(502, [], 'Bad Gateway\n');
       return;
     }
     const head = new Head(upstream.statusCode!, upstream.statusMessage ?? '', withoutHopByHop(upstream.rawHeaders, false));
     filter.responseHead(this, head);
     if (this.#replaced !== undefined) {
       upstream.resume();
-      const source = this.#replaced.source;
-      this.#writeHead(head.status, head.statusText, head.pairs, source === undefined ? -1 : source.length);
-      this.#writeBody(source, []);
+      const source = this.#replaced;
+      this.#writeHead(head.status, head.statusText, head.pairs, source.length);
+      this.#writeBody(source, this.#transforms);
       return;
     }
     this.#writeHead(head.status, head.statusText, head.pairs, head.contentLength);
@@ -186,8 +197,8 @@ class HarnessExchange implements CacheExchange {
     this.#res.writeHead(status, statusText === '' ? undefined : statusText, out);
   }
 
-  #writeBody(source: BodySource | undefined, transforms: ((next: BodyWriter) => BodyWriter)[]): void {
-    if (source === undefined || this.method === 'HEAD') {
+  #writeBody(source: BodySource, transforms: ((next: BodyWriter) => BodyWriter)[]): void {
+    if (this.method === 'HEAD') {
       this.#res.end();
       return;
     }
@@ -206,8 +217,8 @@ export class CacheHarness {
   upstreamRequests = 0;
   port = 0;
 
-  constructor(cache: ResponseCache, upstreamPort: number, defaultTtlMs: number | undefined) {
-    this.filter = new CacheFilter(cache, defaultTtlMs);
+  constructor(cache: ResponseCache, upstreamPort: number, defaultTtlMs: number | undefined, background?: BackgroundFetch) {
+    this.filter = new CacheFilter(cache, defaultTtlMs, background);
     this.upstreamPort = upstreamPort;
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -215,7 +226,7 @@ export class CacheHarness {
       req.on('end', () => {
         const x = new HarnessExchange(this, req, res, Buffer.concat(chunks));
         const verdict = this.filter.request(x);
-        if (verdict === CacheVerdict.Continue) void x.forward();
+        if (verdict === Verdict.Continue) void x.forward();
       });
     });
   }
@@ -234,8 +245,8 @@ export class CacheHarness {
   }
 }
 
-/** Background revalidation over node:http, as the pipeline's upstream dispatch will do it. */
-export class HttpRevalidator implements Revalidator {
+/** Background revalidation over node:http, as the pipeline's upstream dispatch does it. */
+export class HttpRevalidator implements BackgroundFetch {
   readonly #port: number;
   readonly #agent = new http.Agent({ keepAlive: true });
 
@@ -243,7 +254,7 @@ export class HttpRevalidator implements Revalidator {
     this.#port = upstreamPort;
   }
 
-  fetch(request: RevalidationRequest): Promise<RevalidationResponse> {
+  fetch(_x: CacheExchange, request: RevalidationRequest): Promise<RevalidationResponse> {
     return new Promise((resolve, reject) => {
       const req = http.request({
         host: '127.0.0.1',
