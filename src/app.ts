@@ -20,7 +20,9 @@
  *
  * @module
  */
+import { CacheCoordinator } from './cache/cache-coordinator.js';
 import { ConfigError, type RuntimePlan } from './config/index.js';
+import { describeCache } from './config/summary.js';
 import { reservePort } from './ingress/server.js';
 import { createLogger } from './log.js';
 import { ProxyStack } from './proxy-stack.js';
@@ -56,6 +58,8 @@ export interface RunningWarpdrive {
   readonly supervisor: SupervisorClient | undefined;
   /** The configuration being served (the last successful reload's). */
   readonly plan: RuntimePlan;
+  /** The cache's main-thread services (`[cache]`). */
+  readonly cache: CacheCoordinator | undefined;
   /** Loads the configuration again and swaps it in; never throws. Reloads run one at a time. */
   reload(reason: string): Promise<ReloadOutcome>;
   /** Graceful stop; resolves when everything is closed. Safe to call twice. */
@@ -81,6 +85,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
+  let coordinator: CacheCoordinator | undefined;
   try {
     stack = await ProxyStack.start(plan, {
       port,
@@ -90,9 +95,15 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       activeHealthChecks: true,
       onGeneration: (generation) => health?.watch(generation),
     });
+    // The cache's main-thread side: the invalidation bus (every thread, Redis once) and the LISTEN connection.
+    if (stack.cache !== undefined) {
+      for (const line of describeCache(plan)) log.info(line.trim());
+      coordinator = new CacheCoordinator(plan, stack.cache);
+    }
     try {
-      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health);
+      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health, coordinator?.bus);
     } catch (error) {
+      await coordinator?.close();
       await stack.close();
       throw error;
     }
@@ -113,6 +124,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       // Every proxy thread drains at once; processes are stopped only when all of them are done.
       await Promise.all([stack.drain(deadline, plan.server.shutdownTimeoutMs), workers?.stop(deadline)]);
       if (supervisor) await supervisor.stop();
+      await coordinator?.close();
       await stack.close();
       log.info('stopped');
     })();
@@ -190,6 +202,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     get plan() {
       return plan;
     },
+    cache: coordinator,
     reload,
     stop,
   };

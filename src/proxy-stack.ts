@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { ThreadCache } from './cache/thread-cache.js';
 import type { RuntimePlan } from './config/types.js';
 import { ThreadServices } from './filters/index.js';
 import { startIngress, type IngressServer, type ListenMode } from './ingress/server.js';
@@ -60,7 +61,7 @@ export class ProxyStack {
   #unlinkSupervisor: (() => void) | undefined;
 
   private constructor(plan: RuntimePlan, options: ProxyStackOptions) {
-    this.#services = new ThreadServices(options.thread);
+    this.#services = new ThreadServices(options.thread, plan);
     this.#hooks = options;
     const generation = this.#prepare(Generation.build(plan, this.#services), undefined);
     this.pipeline = new Pipeline(generation, options.thread);
@@ -73,6 +74,7 @@ export class ProxyStack {
       stack.#ingress = await startIngress(plan.server.bindAddress, options.port, stack.pipeline, (app) => stack.#websockets.register(app), options.listen);
     } catch (error) {
       await stack.#closeUpstreams(stack.pipeline.generation.upstreams.values());
+      await stack.#services.close();
       throw error;
     }
     return stack;
@@ -88,6 +90,11 @@ export class ProxyStack {
 
   get upstreams(): ReadonlyMap<string, Upstream> {
     return this.pipeline.generation.upstreams;
+  }
+
+  /** This thread's response cache (`[cache]`), kept across reloads. */
+  get cache(): ThreadCache | undefined {
+    return this.#services.cache;
   }
 
   /** Open WebSocket bridges on this thread. */
@@ -143,6 +150,7 @@ export class ProxyStack {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#services.flush(), new Promise((resolve) => (timer = setTimeout(resolve, ACCESS_LOG_FLUSH_MS)))]);
     clearTimeout(timer);
+    await this.#services.close();
   }
 
   /** Links a new generation to process readiness and health before it serves. */

@@ -95,6 +95,8 @@ interface ScriptedRedis extends Redis {
   wdDeleteIndexed(indexKey: string, prefix: string, host: string, query: string, matchQuery: string): Promise<number>;
 }
 
+const silentLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /** Consecutive timed-out lookups after which Redis counts as slow. */
 const SLOW_AFTER_TIMEOUTS = 3;
 /** How long a slow Redis is left alone before it is tried again. */
@@ -106,8 +108,8 @@ export interface RedisStoreOptions {
   readonly url: string;
   readonly keyPrefix: string;
   readonly timeoutMs: number;
-  /** Names the tier in log lines (e.g. "cache thread 1"). */
-  readonly logName?: string;
+  /** Log nothing (the proxy workers' connections: the main thread's logs the outage once). */
+  readonly quiet?: boolean;
 }
 
 /** Escapes a string for a Redis glob pattern (SCAN MATCH). */
@@ -131,7 +133,7 @@ export class RedisStore implements SharedTier {
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
-    this.#log = createLogger(options.logName ?? 'cache');
+    this.#log = options.quiet === true ? silentLogger : createLogger('cache');
     this.#display = redactUrl(options.url);
     const redis = new Redis(options.url, {
       commandTimeout: options.timeoutMs,

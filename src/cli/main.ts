@@ -16,6 +16,7 @@ import { startWarpdrive, type ReloadOutcome } from '../app.js';
 import { formatPlanSummary, loadConfig } from '../config/index.js';
 import { createLogger, setLogLevel, type LogLevel } from '../log.js';
 import { controlFilePath, readControlState, removeControlFile, writeControlState, type ControlState } from '../runtime/control-file.js';
+import { cacheReachability, runPurgeCommand } from './cache.js';
 import { runRoutesCommand } from './routes.js';
 
 const log = createLogger('warpdrive');
@@ -31,7 +32,7 @@ function nameList(value: unknown): string[] | undefined {
 /** Errors in what the user wrote (config file, flags, names): the message alone, exit 2. */
 const userErrorCodes: ReadonlySet<string> = new Set(['WD_ERR_CONFIG', 'WD_ERR_ARGUMENT', 'WD_ERR_SUPERVISOR_SELECTION']);
 /** Runtime failures whose message already names the cause and the fix: no stack trace, exit 1. */
-const explainedCodes: ReadonlySet<string> = new Set(['WD_ERR_UWS_NATIVE', 'WD_ERR_LISTEN', 'WD_ERR_PROXY_WORKER', 'WD_ERR_NOT_RUNNING', 'WD_ERR_RELOAD']);
+const explainedCodes: ReadonlySet<string> = new Set(['WD_ERR_UWS_NATIVE', 'WD_ERR_LISTEN', 'WD_ERR_PROXY_WORKER', 'WD_ERR_NOT_RUNNING', 'WD_ERR_RELOAD', 'WD_ERR_PURGE']);
 
 class CliError extends Error {
   constructor(
@@ -76,7 +77,7 @@ async function run(options: { config?: string; only?: unknown; except?: unknown;
   const controlFile = configFile === undefined ? undefined : controlFilePath(configFile);
   let state: ControlState | undefined;
   if (controlFile !== undefined) {
-    state = { pid: process.pid, config: configFile!, startedAt: new Date().toISOString(), reloads: 0 };
+    state = { pid: process.pid, config: configFile!, startedAt: new Date().toISOString(), listen: { host: plan.server.bindAddress, port: running.port }, reloads: 0 };
     try {
       writeControlState(controlFile, state);
     } catch (error) {
@@ -172,7 +173,7 @@ cli
   .option('--log-level <level>', 'debug, info, warn or error (default: $WARPDRIVE_LOG_LEVEL or info)')
   .action(async (args: string[], options: { config?: string; only?: unknown; except?: unknown; logLevel?: string }) => {
     if (args.length > 0) {
-      process.stderr.write(`warpdrive: unknown command "${args[0]}". Commands: check, reload, routes; run "warpdrive --help".\n`);
+      process.stderr.write(`warpdrive: unknown command "${args[0]}". Commands: check, reload, purge, routes; run "warpdrive --help".\n`);
       process.exit(2);
     }
     await run(options);
@@ -181,9 +182,18 @@ cli
 cli
   .command('check', 'Validate the configuration and print what warpdrive would run')
   .option('-c, --config <file>', 'TOML configuration file')
-  .action((options: { config?: string }) => {
+  .action(async (options: { config?: string }) => {
     const plan = loadConfig({ configFile: options.config, env: process.env });
     process.stdout.write(`${formatPlanSummary(plan)}\n`);
+    // Whether the cache's Redis and PostgreSQL answer now (informative: a start does not wait for them).
+    for (const line of await cacheReachability(plan)) process.stdout.write(`${line}\n`);
+  });
+
+cli
+  .command('purge <...patterns>', 'Invalidate cached responses: /posts/42, /posts/*, https://example.com/x, tag:post-42, *')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (patterns: string[], options: { config?: string }) => {
+    process.stdout.write(`${await runPurgeCommand(patterns, configFileOf(options))}\n`);
   });
 
 cli

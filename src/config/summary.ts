@@ -97,7 +97,8 @@ export function redactUrl(url: string): string {
   }
 }
 
-function formatCache(plan: RuntimePlan): string[] {
+/** What the cache will do, a line per tier (`warpdrive check` and the startup log). */
+export function describeCache(plan: RuntimePlan): string[] {
   const { cache, postgres, server } = plan;
   if (cache === undefined) return ['cache: off'];
   const threads = server.workerThreads;
@@ -136,6 +137,6 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   lines.push(`routes (${plan.routes.length}, first match wins):`);
   for (const route of plan.routes) lines.push(...formatRoute(route, plan.cache));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
-  lines.push(...formatCache(plan));
+  lines.push(...describeCache(plan));
   return lines.join('\n');
 }

@@ -26,8 +26,6 @@ export function unavailableFeatures(config: Sections): ConfigIssue[] {
     missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
   }
   if (config.tls?.enabled === true) missing('tls.enabled', 'TLS', 'set enabled = false or remove [tls]');
-  if (config.cache !== undefined) missing('cache', 'The response cache', 'remove the [cache] section');
-  if (config.postgres !== undefined) missing('postgres', 'PostgreSQL cache invalidation', 'remove the [postgres] section');
   if (config.middleware?.x_sendfile_enabled === true) {
     missing('middleware.x_sendfile_enabled', 'X-Sendfile', 'remove x_sendfile_enabled (Rails: leave config.action_dispatch.x_sendfile_header unset)');
   }

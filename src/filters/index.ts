@@ -14,8 +14,12 @@ import type { RouteSpec, RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { LogSink } from '../log-sink.js';
 import { compileFilterChain, type Filter, type FilterChain } from '../pipeline/filter.js';
+import { ThreadCache } from '../cache/thread-cache.js';
 import { AccessLogFilter } from './access-log.js';
 import { AdminAuthFilter } from './admin-auth.js';
+import { CacheFilter } from './cache.js';
+import { RouteBackgroundFetch } from './cache-background-fetch.js';
+import { PurgeEndpoint } from './cache-purge.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
 import { RouteHeadersFilter } from './route-headers.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -24,14 +28,19 @@ const log = createLogger('proxy');
 
 /**
  * What a proxy thread keeps across generations for its filters: the access-log
- * writer to stdout (created when a generation first asks for it).
+ * writer to stdout (created when a generation first asks for it), and the
+ * response cache (created with the thread when `[cache]` is configured; its
+ * section changes only with a restart).
  */
 export class ThreadServices {
   readonly thread: number;
+  readonly cache: ThreadCache | undefined;
+  readonly cacheFetch = new RouteBackgroundFetch();
   #accessLog: LogSink | undefined;
 
-  constructor(thread: number) {
+  constructor(thread: number, plan?: RuntimePlan) {
     this.thread = thread;
+    this.cache = plan?.cache === undefined ? undefined : new ThreadCache(plan.cache, thread, plan.server.workerThreads);
   }
 
   get accessLog(): LogSink {
@@ -43,6 +52,11 @@ export class ThreadServices {
   flush(): Promise<void> {
     return this.#accessLog?.flush() ?? Promise.resolve();
   }
+
+  /** Closes what outlives generations (the cache's Redis connection). */
+  async close(): Promise<void> {
+    await this.cache?.close();
+  }
 }
 
 /** The filters of one generation, shared by its routes where they are the same object. */
@@ -52,9 +66,11 @@ export class GenerationFilters {
   readonly #forwarded: ForwardedHeadersFilter | undefined;
   readonly #auth: AdminAuthFilter | undefined;
   readonly #accessLog: AccessLogFilter | undefined;
+  readonly #services: ThreadServices;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
+    this.#services = services;
     const middleware = plan.middleware;
     this.trusted = new TrustedProxies(middleware.trustedProxies);
     this.#forwarded = middleware.forwardHeaders ? new ForwardedHeadersFilter(this.trusted) : undefined;
@@ -70,10 +86,21 @@ export class GenerationFilters {
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
       filters.push(this.#auth);
     }
+    // After auth (a refused request is never answered from the cache); first of the
+    // responseHead filters, so it stores the head and bytes the client gets.
+    const cache = this.#services.cache;
+    if (cache !== undefined && spec.cache !== undefined) filters.push(new CacheFilter(cache.cache, spec.cache.defaultTtlMs, this.#services.cacheFetch));
     if (this.#forwarded) filters.push(this.#forwarded);
     if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
+  }
+
+  /** `POST /.warpdrive/purge`, when the cache is on and an admin token is set. */
+  purgeEndpoint(): PurgeEndpoint | undefined {
+    const cache = this.#services.cache;
+    const token = this.#plan.middleware.adminToken;
+    return cache === undefined || token === undefined ? undefined : new PurgeEndpoint(cache.cache, token, this.#plan.postgres);
   }
 
   /** The chain for requests that never reached a route (refused or unmatched). */

@@ -193,6 +193,10 @@ export class Pipeline implements ExchangeOwner {
     }
     if (x.connectionHeader !== undefined) dropConnectionListed(x.upstreamHeaders, x.connectionHeader);
 
+    // The cache's admin endpoint, when on, comes before any application route.
+    const purge = generation.purge;
+    if (purge !== undefined && path === purge.path) return purge.handle(x);
+
     // --- route -----------------------------------------------------------------
     const route = generation.router.match(x.method, host, path, x);
     if (route === undefined) return x.fail(errors.noRoute);

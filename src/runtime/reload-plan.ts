@@ -46,7 +46,19 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
       server[key] = running.server[key];
     }
   }
-  const plan: RuntimePlan = needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec) });
+  // The cache's memory, Redis connections and LISTEN connection are made with the threads.
+  // Routes' cache settings (cache = false, the default TTLs) follow the reload.
+  let { cache, postgres } = next;
+  if (cacheIdentity(running) !== cacheIdentity(next)) {
+    needRestart.push('cache');
+    cache = running.cache;
+  }
+  if (JSON.stringify(running.postgres ?? null) !== JSON.stringify(next.postgres ?? null)) {
+    needRestart.push('postgres');
+    postgres = running.postgres;
+  }
+  const plan: RuntimePlan =
+    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), cache, postgres });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));
@@ -63,6 +75,13 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
   }).map(([name]) => name);
 
   return { plan, needRestart, routesAdded, routesRemoved, upstreamsAdded, upstreamsRemoved, upstreamsChanged };
+}
+
+/** The parts of `[cache]` only a restart can change (the default TTL is compiled into each route). */
+function cacheIdentity(plan: RuntimePlan): string {
+  if (plan.cache === undefined) return 'none';
+  const { defaultTtlMs: _defaultTtl, ...rest } = plan.cache;
+  return JSON.stringify(rest);
 }
 
 /** A route's identity for the summary: everything but its position. */

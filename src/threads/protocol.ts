@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { InvalidationPattern } from '../cache/invalidation-pattern.js';
 import type { RuntimePlan } from '../config/types.js';
 import type { SupervisorEvent } from '../supervisor/protocol.js';
 import type { HealthMessage } from './health-relay.js';
@@ -28,6 +29,8 @@ export type ToProxyWorker =
    * are the main thread's present, as at start.
    */
   | { readonly type: 'reload'; readonly plan: RuntimePlan; readonly supervisor: RelayedSupervisorData | undefined; readonly health: readonly HealthMessage[] }
+  /** Invalidate these in the thread's cache memory (from a NOTIFY, a purge, or another thread). */
+  | { readonly type: 'cacheInvalidate'; readonly patterns: readonly InvalidationPattern[] }
   /** Stop accepting, drain until `deadline` (a Date.now() value), close, report `stopped`, exit. */
   | { readonly type: 'stop'; readonly deadline: number }
   /** The drain deadline has passed: cut every connection now and exit. */
@@ -41,4 +44,6 @@ export type FromProxyWorker =
   /** The reload's generation serves new requests on this thread. */
   | { readonly type: 'reloaded' }
   | { readonly type: 'reloadFailed'; readonly message: string }
+  /** An invalidation that started on this thread (an unsafe request, a purge), for the others and Redis. */
+  | { readonly type: 'cacheInvalidate'; readonly patterns: readonly InvalidationPattern[] }
   | { readonly type: 'stopped' };

@@ -69,6 +69,9 @@ port.on('message', (message: ToProxyWorker) => {
     case 'reload':
       reload(message);
       return;
+    case 'cacheInvalidate':
+      stack?.cache?.cache.invalidate(message.patterns, 'relayed');
+      return;
     case 'stop':
       if (stack === undefined && !ending) stopBeforeStart = message.deadline;
       else void stop(message.deadline);
@@ -124,6 +127,9 @@ try {
     activeHealthChecks: false,
     onGeneration: (generation) => health.use(generation, healthPresent),
   });
+  // This thread's own invalidations (unsafe requests, purges) go to the main thread, which relays them.
+  const cache = stack.cache?.cache;
+  if (cache !== undefined) cache.onLocalInvalidation = (patterns) => send({ type: 'cacheInvalidate', patterns: [...patterns] });
   send({ type: 'listening' });
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);
 } catch (error) {

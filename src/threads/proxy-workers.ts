@@ -13,6 +13,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
@@ -54,14 +55,16 @@ export class ProxyWorkers {
   readonly #port: number;
   readonly #recorder: SupervisorRecorder | undefined;
   readonly #health: HealthRecorder | undefined;
+  readonly #cacheBus: InvalidationBus | undefined;
   readonly #workers: ProxyWorker[];
   #stopping = false;
 
-  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined) {
+  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined, cacheBus: InvalidationBus | undefined) {
     this.#plan = plan;
     this.#port = port;
     this.#recorder = recorder;
     this.#health = health;
+    this.#cacheBus = cacheBus;
     this.#workers = Array.from({ length: plan.server.workerThreads - 1 }, (_, i) => new ProxyWorker(i + 1));
     recorder?.onLive((event) => {
       for (const w of this.#workers) w.post({ type: 'supervisor', event });
@@ -75,8 +78,14 @@ export class ProxyWorkers {
    * Starts `server.worker_threads - 1` proxy workers on `port` and resolves once
    * every one listens; rejects (after stopping those that did start) if one cannot.
    */
-  static async start(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined): Promise<ProxyWorkers> {
-    const workers = new ProxyWorkers(plan, port, recorder, health);
+  static async start(
+    plan: RuntimePlan,
+    port: number,
+    recorder: SupervisorRecorder | undefined,
+    health: HealthRecorder | undefined,
+    cacheBus?: InvalidationBus,
+  ): Promise<ProxyWorkers> {
+    const workers = new ProxyWorkers(plan, port, recorder, health, cacheBus);
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
     } catch (error) {
@@ -150,11 +159,16 @@ export class ProxyWorkers {
     };
     const worker = new Worker(workerUrl, { workerData: data });
     slot.worker = worker;
+    // Cache invalidations: this worker's go to the bus, the bus's (from elsewhere) come to it.
+    const bus = this.#cacheBus;
+    bus?.addWorker(slot.thread, (patterns) => worker.postMessage({ type: 'cacheInvalidate', patterns } satisfies ToProxyWorker));
     return new Promise((resolve, reject) => {
       let listening = false;
       let lastError: Error | undefined;
       worker.on('message', (message: FromProxyWorker) => {
-        if (message.type === 'listening') {
+        if (message.type === 'cacheInvalidate') {
+          void bus?.publish(message.patterns, slot.thread);
+        } else if (message.type === 'listening') {
           listening = true;
           resolve();
         } else if (message.type === 'startFailed') {
@@ -166,7 +180,10 @@ export class ProxyWorkers {
         log.error(`proxy thread ${slot.thread} crashed: ${error.stack ?? error.message}`);
       });
       worker.once('exit', (code) => {
-        if (slot.worker === worker) slot.worker = undefined;
+        if (slot.worker === worker) {
+          slot.worker = undefined;
+          bus?.removeWorker(slot.thread);
+        }
         if (!listening) {
           reject(new ProxyWorkerStartError(`proxy thread ${slot.thread} exited before listening (code ${code})${lastError ? `: ${lastError.message}` : ''}`));
           return;

@@ -30,7 +30,7 @@ export function fixture(name: string): string {
  * (src/config/unavailable.ts): whole [tls]/[cache]/[postgres] tables and single lines.
  */
 export function seedWithoutUnavailable(): string {
-  const dropTables = new Set(['[tls]', '[cache]', '[postgres]']);
+  const dropTables = new Set(['[tls]']);
   const dropKeys = /^(https_port|x_sendfile_enabled|gzip_compression_enabled)\s*=/;
   const kept: string[] = [];
   let skipping = false;

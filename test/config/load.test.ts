@@ -170,7 +170,7 @@ describe('seed documents load', () => {
     const error = catchConfigError(() => loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'secret' } }));
     assert.deepEqual(
       error.issues.map((issue) => issue.path),
-      ['server.https_port', 'tls.enabled', 'cache', 'postgres', 'middleware.x_sendfile_enabled', 'middleware.gzip_compression_enabled'],
+      ['server.https_port', 'tls.enabled', 'middleware.x_sendfile_enabled', 'middleware.gzip_compression_enabled'],
     );
     for (const issue of error.issues) assert.match(issue.message, /is not available in this version of warpdrive yet; fix: /);
   });
@@ -196,6 +196,18 @@ describe('seed documents load', () => {
     assert.equal(plan.routes[1]!.stripPrefix, true);
     assert.equal(plan.routes[1]!.description, 'Sidekiq monitoring (admins only)');
     assert.deepEqual(plan.routes[3]!.addHeaders, [{ name: 'x-forwarded-host', value: 'www.example.com' }]);
+    assert.deepEqual(plan.cache, {
+      sizeBytes: 134217728,
+      maxObjectBytes: 1048576,
+      redisUrl: 'redis://localhost:6379/0',
+      redisKeyPrefix: 'warpdrive:cache:',
+      redisTimeoutMs: 50,
+      ignoreQueryParams: { names: [], prefixes: [] },
+      defaultTtlMs: undefined,
+      lockTimeoutMs: 5000,
+    });
+    assert.deepEqual(plan.routes.map((route) => route.cache), [{ defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }]);
+    assert.deepEqual(plan.postgres, { url: 'postgres://localhost/warpdrive_production', channel: 'warpdrive_cache_invalidation' });
     assert.equal(plan.middleware.logRequests, true);
     assert.equal(plan.middleware.adminToken, 'secret');
     assert.deepEqual(plan.processOrder, ['rails', 'cable', 'sidekiq']);
@@ -304,7 +316,7 @@ describe('compiled plan', () => {
     assert.deepEqual(plan.processOrder, []);
   });
 
-  it('compiles [cache], [postgres] and the routes\' cache keys', { todo: 'main refuses [cache] until the cache filter is wired (the next commit)' }, () => {
+  it('compiles [cache], [postgres] and the routes\' cache keys', () => {
     const plan = parseConfig(
       `
 [server]

@@ -63,7 +63,7 @@ upstream = "app"
     assert.match(text, /^cache: off$/m);
   });
 
-  it('says what the cache will do: sizes per thread, Redis without its password, the channel, per-route exceptions', { todo: 'main refuses [cache] until the cache filter is wired (the next commit)' }, () => {
+  it('says what the cache will do: sizes per thread, Redis without its password, the channel, per-route exceptions', () => {
     const text = formatPlanSummary(
       parseConfig(
         `
