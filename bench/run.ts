@@ -16,7 +16,7 @@ import { projectRoot } from './lib/configs.js';
 import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
-import { probeUntilReady } from './lib/probe.js';
+import { probeCaching, probeUntilReady } from './lib/probe.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
 import { cpuMicrosPerRequest, summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
@@ -24,7 +24,8 @@ import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './l
 import { renderFlameGraph } from './report/flame-graph.js';
 import { scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
 import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
-import { probeTarget, type Topology } from './lib/topology.js';
+import type { BalancedTopology } from './lib/configs.js';
+import { probeTarget } from './lib/topology.js';
 import { runWrk, wrkArgs, writeWrkScript, type LoadResult } from './lib/wrk.js';
 import { formatCount, formatMs, renderCharts, renderMarkdown } from './report/markdown.js';
 
@@ -175,7 +176,7 @@ function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], r
  * Starts a proxy and checks it proxies. One retry: a port picked free a moment
  * ago can be taken by someone else before the proxy binds it.
  */
-async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: Topology, dir: string, upstream: Upstream): Promise<RunningProxy> {
+async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: BalancedTopology, dir: string, upstream: Upstream): Promise<RunningProxy> {
   let firstError: Error | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     let proxy: RunningProxy | undefined;
@@ -183,6 +184,8 @@ async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology:
       proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
       const target = probeTarget(topology);
       await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+      // A cache scenario's figures mean something only if the proxy really caches.
+      if (topology.cache === true && proxy.name !== 'direct') await probeCaching(proxy.port, upstream.ports[0]!);
       return proxy;
     } catch (error) {
       await proxy?.stop();
@@ -203,7 +206,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
   const failures: string[] = [];
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
   // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one).
-  const topology: Topology = scenarioTopology(scenario, upstream.ports);
+  const topology: BalancedTopology = scenarioTopology(scenario, upstream.ports);
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
   const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
@@ -378,7 +381,7 @@ async function main(): Promise<number> {
     log((error as Error).message);
     return 2;
   }
-  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon'];
+  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'varnishd', 'taskset', 'autocannon'];
   const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
   const needed = new Set<ToolName>();
   // The WebSocket and paced clients are the bench's own; wrk and autocannon are not.

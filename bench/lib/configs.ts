@@ -19,7 +19,12 @@ import type { Topology } from './topology.js';
  */
 export interface BalancedTopology extends Topology {
   readonly strategy?: Strategy;
+  /** Every proxy caches responses (the cache-* scenarios). */
+  readonly cache?: boolean;
 }
+
+/** The cache every proxy gets in the cache scenarios: 64 MiB of memory. */
+export const BENCH_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Each proxy's spelling of warpdrive's strategies, chosen to do the same thing:
@@ -113,12 +118,19 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     '        }',
   ].join('\n');
   let servers: string;
+  // The cache scenarios: nginx's proxy_cache with its keys zone in shared memory and its files on tmpfs
+  // (/dev/shm), honouring the upstream's Cache-Control as warpdrive and Varnish do.
+  const cacheDir = path.join('/dev/shm', `warpdrive-bench-nginx-${ctx.port}`);
+  const cache = topology.cache
+    ? `    proxy_cache_path ${cacheDir} levels=1:2 keys_zone=bench:16m max_size=${BENCH_CACHE_BYTES} inactive=1h use_temp_path=off;`
+    : '    # no cache in this scenario';
   if (topology.routes === undefined) {
     servers = [
       '    server {',
       `        listen 127.0.0.1:${ctx.port} default_server;`,
       '        location / {',
       '            proxy_pass http://app;',
+      ...(topology.cache ? ['            proxy_cache bench;', '            proxy_cache_lock on;'] : []),
       '        }',
       webSocketLocation,
       '    }',
@@ -145,7 +157,7 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     }
     servers = blocks.join('\n');
   }
-  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, servers });
+  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, servers, cache });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
 }
 
@@ -182,8 +194,29 @@ export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, 
     topology.routes === undefined
       ? '[[routes]]\npath_prefix = "/"\nupstream = "app"\n'
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
-  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes });
+  const cache = topology.cache ? `[cache]\nsize_bytes = ${BENCH_CACHE_BYTES}\n` : '# no cache in this scenario';
+  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes, cache });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
+}
+
+/**
+ * Varnish's command line (no VCL file: `-b` names the upstream and the built-in
+ * VCL caches by Cache-Control): one listen address, memory storage of the
+ * bench's cache size, and one thread pool, as the other proxies get one
+ * worker. `-j none`: no privilege separation, so it runs from the bench's temp
+ * directory like the others; `-n`: its working directory there.
+ */
+export function varnishArgs(topology: BalancedTopology, ctx: RenderContext): string[] {
+  if (topology.upstreamPorts.length !== 1 || topology.routes !== undefined) throw new Error('bench: Varnish is set up for one upstream instance and no route table');
+  return [
+    '-F',
+    '-j', 'none',
+    '-n', path.join(ctx.dir, 'varnish'),
+    '-a', `127.0.0.1:${ctx.port}`,
+    '-b', `127.0.0.1:${topology.upstreamPorts[0]}`,
+    '-s', `malloc,${BENCH_CACHE_BYTES}`,
+    '-p', `thread_pools=${ctx.threads ?? 1}`,
+  ];
 }
 
 /**

@@ -5,7 +5,24 @@ import { buildRouteTable, probeTarget, requestTargetsFor } from '../../bench/lib
 
 test('every scenario of the issue exists, plus one fixed-rate scenario per rate', () => {
   const names = selectScenarios([], [1000, 5000]).map((s) => s.name);
-  assert.deepEqual(names, ['small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash', 'new-conn', 'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k']);
+  assert.deepEqual(names, [
+    'small-get',
+    'large-100k',
+    'upload-1m',
+    'routes-1000',
+    'pool-3',
+    'pool-3-least-conn',
+    'pool-3-random',
+    'pool-3-ip-hash',
+    'new-conn',
+    'cache-hit',
+    'cache-miss',
+    'ws-echo',
+    'rate-1k',
+    'rate-5k',
+    'paced-1k',
+    'paced-5k',
+  ]);
 });
 
 test('an unknown scenario name is an error listing the known ones', () => {
@@ -61,22 +78,28 @@ test('the pool-3 scenarios differ only in strategy; pool-3 stays round robin', (
 test('a scenario topology takes its instance count, routes and strategy from the scenario', () => {
   const ports = [41001, 41002, 41003];
   // In the bench's order, whatever order they are named in.
-  const [small, routes, pool, ipHash] = selectScenarios(['small-get', 'routes-1000', 'pool-3', 'pool-3-ip-hash'], []);
-  assert.deepEqual(scenarioTopology(small!, ports), { upstreamPorts: [41001], routes: undefined, strategy: 'round_robin' });
-  assert.deepEqual(scenarioTopology(pool!, ports), { upstreamPorts: ports, routes: undefined, strategy: 'round_robin' });
+  const [small, routes, pool, ipHash, cacheHit] = selectScenarios(['small-get', 'routes-1000', 'pool-3', 'pool-3-ip-hash', 'cache-hit'], []);
+  assert.deepEqual(scenarioTopology(small!, ports), { upstreamPorts: [41001], routes: undefined, strategy: 'round_robin', cache: false });
+  assert.deepEqual(scenarioTopology(pool!, ports), { upstreamPorts: ports, routes: undefined, strategy: 'round_robin', cache: false });
+  assert.equal(scenarioTopology(cacheHit!, ports).cache, true);
   assert.equal(scenarioTopology(ipHash!, ports).strategy, 'ip_hash');
   assert.equal(scenarioTopology(routes!, ports).routes?.length, 1000);
   assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
 
-test('the egress floors take part only in the GET / scenarios they can serve; every proxy takes part in all', async () => {
+test('the egress floors take part only in the GET / scenarios they can serve; Varnish in the cache scenarios; HAProxy and the Node peer in all but those', async () => {
   const { PROXIES } = await import('../../bench/lib/proxies.js');
   const all = selectScenarios([], [1000, 5000]);
   const served = (name: 'floor-net' | 'floor-undici') => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
   const expected = ['small-get', 'new-conn', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k'];
   assert.deepEqual(served('floor-net'), expected);
   assert.deepEqual(served('floor-undici'), expected);
-  for (const name of ['warpdrive', 'nginx', 'haproxy', 'node', 'direct'] as const) {
+  for (const name of ['warpdrive', 'nginx', 'direct'] as const) {
     assert.equal(all.filter((s) => PROXIES[name].unsupportedReason?.(s) !== undefined).length, 0, name);
+  }
+  const cacheScenarios = ['cache-hit', 'cache-miss'];
+  assert.deepEqual(all.filter((s) => PROXIES.varnish.unsupportedReason?.(s) === undefined).map((s) => s.name), cacheScenarios);
+  for (const name of ['haproxy', 'node'] as const) {
+    assert.deepEqual(all.filter((s) => PROXIES[name].unsupportedReason?.(s) !== undefined).map((s) => s.name), cacheScenarios, name);
   }
 });
