@@ -26,6 +26,11 @@ export interface BalancedTopology extends Topology {
 /** The cache every proxy gets in the cache scenarios: 64 MiB of memory. */
 export const BENCH_CACHE_BYTES = 64 * 1024 * 1024;
 
+/** Where nginx keeps its cache files in the cache scenarios: tmpfs, removed when the run stops. */
+export function nginxCacheDir(port: number): string {
+  return path.join('/dev/shm', `warpdrive-bench-nginx-${port}`);
+}
+
 /**
  * Each proxy's spelling of warpdrive's strategies, chosen to do the same thing:
  * - least_conn: fewest requests (nginx, warpdrive) or connections (HAProxy, which
@@ -120,7 +125,7 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
   let servers: string;
   // The cache scenarios: nginx's proxy_cache with its keys zone in shared memory and its files on tmpfs
   // (/dev/shm), honouring the upstream's Cache-Control as warpdrive and Varnish do.
-  const cacheDir = path.join('/dev/shm', `warpdrive-bench-nginx-${ctx.port}`);
+  const cacheDir = nginxCacheDir(ctx.port);
   const cache = topology.cache
     ? `    proxy_cache_path ${cacheDir} levels=1:2 keys_zone=bench:16m max_size=${BENCH_CACHE_BYTES} inactive=1h use_temp_path=off;`
     : '    # no cache in this scenario';

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, varnishArgs, type RenderedConfig } from './configs.js';
+import { nginxCacheDir, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, varnishArgs, type RenderedConfig } from './configs.js';
 import { freePort, ManagedProcess } from './processes.js';
 import type { ToolName, ToolStatus } from './tools.js';
 import type { Topology } from './topology.js';
@@ -154,8 +154,25 @@ const nginx: ProxyAdapter = {
     const args = ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', files[0]!, '-g', 'daemon off;'];
     const proc = new ManagedProcess({ name: 'nginx', command: ctx.tools.nginx.path!, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
     // nginx prints nothing when it starts well, so readiness is the port answering (checked by the caller).
-    await waitForPort(port, proc, ctx.startTimeoutMs, () => `${path.join(dir, 'error.log')}`);
-    return { name: 'nginx', port, pid: proc.pid, configFiles: files, process: proc, stop: () => proc.stop() };
+    // The cache scenarios' files live on tmpfs (memory): removed with the process, and on a failed start.
+    const removeCache = (): void => rmSync(nginxCacheDir(port), { recursive: true, force: true });
+    try {
+      await waitForPort(port, proc, ctx.startTimeoutMs, () => `${path.join(dir, 'error.log')}`);
+    } catch (error) {
+      removeCache();
+      throw error;
+    }
+    return {
+      name: 'nginx',
+      port,
+      pid: proc.pid,
+      configFiles: files,
+      process: proc,
+      stop: async () => {
+        await proc.stop();
+        removeCache();
+      },
+    };
   },
 };
 
