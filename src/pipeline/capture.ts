@@ -8,33 +8,8 @@
  * @module
  */
 import type { HttpRequest } from 'uWebSockets.js';
+import type { Exchange } from './exchange.js';
 import { RequestHeaderKind, isValidContentLength, requestHeaderKind } from './headers.js';
-
-/** What the header walk fills in (the Exchange). */
-export interface CollectedRequestHeaders {
-  /** Headers to send upstream, flat [name, value, ...]: keeps repeats and order. */
-  readonly upstreamHeaders: string[];
-  /** The first Host value as sent; later ones only count (two Hosts are refused). */
-  rawHost: string | undefined;
-  hostCount: number;
-  contentLength: string | undefined;
-  transferEncoding: string | undefined;
-  /** Repeated differing Content-Length, or a Transfer-Encoding other than one plain `chunked`. */
-  framingError: boolean;
-  connectionHeader: string | undefined;
-  /** Repeats joined as one list (RFC 9110 5.3). */
-  xForwardedFor: string | undefined;
-  xForwardedProto: string | undefined;
-  xForwardedHost: string | undefined;
-  adminToken: string | undefined;
-  /** Two X-Admin-Token headers are refused (400), as two Hosts are: never guess which one counts. */
-  adminTokenCount: number;
-  /** Names, values and line overhead, for max_header_bytes. */
-  headerBytes: number;
-  secWebSocketKey: string;
-  secWebSocketExtensions: string;
-  secWebSocketProtocol: string;
-}
 
 /** uWS reports methods lowercased; these are the uppercase forms, interned once. */
 const upperMethods = new Map<string, string>(
@@ -49,7 +24,7 @@ export function captureMethod(req: HttpRequest): string {
 
 // forEach targets: set right before the synchronous req.forEach(collectHeader), so
 // that walking the headers allocates no closure per request.
-let target: CollectedRequestHeaders;
+let target: Exchange;
 let forUpgrade = false;
 let passForwarded = false;
 
@@ -58,7 +33,7 @@ let passForwarded = false;
  * apart (the upstream handshake writes its own). `forwardAsIs`: X-Forwarded-* go
  * upstream as received (forward_headers = false); they are recorded either way.
  */
-export function captureHeaders(req: HttpRequest, into: CollectedRequestHeaders, upgrade: boolean, forwardAsIs: boolean): void {
+export function captureHeaders(req: HttpRequest, into: Exchange, upgrade: boolean, forwardAsIs: boolean): void {
   target = into;
   forUpgrade = upgrade;
   passForwarded = forwardAsIs;

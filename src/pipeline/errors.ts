@@ -120,6 +120,9 @@ export function fromUpstreamError(error: unknown): ProxyError {
   if (code === 'HPE_INVALID_CHUNK_SIZE' || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
     return errors.badResponse;
   }
+  // An abort we (or the client) caused: says nothing about the instance. The Exchange
+  // knows its own aborts first; this covers other callers of the upstream pools.
+  if (code === 'UND_ERR_ABORTED' || code === 'UND_ERR_ABORT' || code === 'ABORT_ERR' || e?.name === 'AbortError') return errors.clientGone;
   // UND_ERR_SOCKET ("other side closed"), ECONNRESET, EPIPE: the connection broke.
   return errors.reset;
 }

@@ -28,7 +28,6 @@ import { ResponseSink, type SinkOwner } from '../ingress/response-sink.js';
 import type { Generation } from '../runtime/generation.js';
 import type { Instance } from '../upstream/index.js';
 import type { BodySource, BodyWriter } from './body.js';
-import type { CollectedRequestHeaders } from './capture.js';
 import { asksToClose } from './headers.js';
 import { errors, fromUpstreamError, statusBodies, type ProxyError } from './errors.js';
 import type { Filter } from './filter.js';
@@ -96,7 +95,7 @@ function onDeadline(x: Exchange): void {
   x.deadlineExpired();
 }
 
-export class Exchange implements Dispatcher.DispatchHandler, SinkOwner, CollectedRequestHeaders {
+export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
   readonly owner: ExchangeOwner;
   /** The configuration this request runs under, held until it ends. */
   readonly generation: Generation;
@@ -122,17 +121,22 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner, Collecte
   /** Headers to send upstream, flat [name, value, ...]: keeps repeats and order. */
   readonly upstreamHeaders: string[];
   // --- filled while uWS walks the request headers (capture.ts) ---
+  /** The first Host value as sent; later ones only count (two Hosts are refused). */
   rawHost: string | undefined;
   hostCount: number;
   contentLength: string | undefined;
   transferEncoding: string | undefined;
+  /** Repeated differing Content-Length, or a Transfer-Encoding other than one plain `chunked`. */
   framingError: boolean;
   connectionHeader: string | undefined;
+  /** Repeats joined as one list (RFC 9110 5.3). */
   xForwardedFor: string | undefined;
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
   adminToken: string | undefined;
+  /** Two X-Admin-Token headers are refused (400), as two Hosts are: never guess which one counts. */
   adminTokenCount: number;
+  /** Names, values and line overhead, for max_header_bytes. */
   headerBytes: number;
   /** The client's WebSocket handshake (upgrades only). */
   secWebSocketKey: string;

@@ -53,7 +53,7 @@ export class Generation {
   /** The cache's admin endpoint, answered before routing; undefined when off. */
   readonly purge: PurgeEndpoint | undefined;
   #inFlight = 0;
-  #retired = false;
+  #retired: Promise<void> | undefined;
   #idle: (() => void) | undefined;
 
   private constructor(plan: RuntimePlan, upstreams: Map<string, Upstream>, created: Set<Upstream>, services: ThreadServices) {
@@ -106,18 +106,17 @@ export class Generation {
   /** A request that called `acquire` has ended. */
   release(): void {
     this.#inFlight--;
-    if (this.#inFlight === 0 && this.#retired) this.#idle?.();
+    if (this.#inFlight === 0 && this.#idle !== undefined) this.#idle();
   }
 
   get inFlight(): number {
     return this.#inFlight;
   }
 
-  /** No new request will take this generation; resolves once the last one has ended. */
+  /** No new request will take this generation; resolves once the last one has ended (the same promise for every caller). */
   retire(): Promise<void> {
-    this.#retired = true;
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#idle = resolve));
+    this.#retired ??= this.#inFlight === 0 ? Promise.resolve() : new Promise((resolve) => (this.#idle = resolve));
+    return this.#retired;
   }
 
   /** Upstreams of this generation that `next` does not use (closed when this one retires). */

@@ -10,7 +10,6 @@ import { Upstream } from './upstream.js';
 
 export { Instance, type RequestOutcome, type HealthState, type HealthReport } from './instance.js';
 export { Upstream } from './upstream.js';
-export { classifyUpstreamError } from './outcome.js';
 export { linkSupervisor, type SupervisorSource } from './supervisor-link.js';
 
 /** Builds one Upstream per `[upstreams.NAME]`, in config order. Call `start()` on each to begin health checks. */

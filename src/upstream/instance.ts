@@ -17,7 +17,7 @@ import { CircuitBreaker, type BreakerState } from './health/circuit-breaker.js';
 /**
  * How a request to an instance ended. `cancelled` (the client went away, or the
  * proxy aborted for its own reasons) counts as a request but says nothing about
- * the instance's health. See `outcome.ts` for the mapping from undici errors.
+ * the instance's health. See `src/pipeline/errors.ts` for the mapping from undici errors.
  */
 export type RequestOutcome = 'success' | 'connect_failure' | 'reset' | 'timeout' | 'status_5xx' | 'cancelled';
 export type HealthState = 'up' | 'down' | 'unknown';

@@ -8,7 +8,7 @@ import type { InstanceAddress, InstanceSpec, ProcessSpec, Strategy, UpstreamSpec
 import type { TestUpstream } from '../helpers/upstream.js';
 import type { Instance } from '../../src/upstream/instance.js';
 import type { Upstream } from '../../src/upstream/upstream.js';
-import { classifyUpstreamError } from '../../src/upstream/outcome.js';
+import { fromUpstreamError } from '../../src/pipeline/errors.js';
 
 export interface InstanceOptions {
   weight?: number;
@@ -109,7 +109,7 @@ export async function sendThrough(
     instance.requestFinished(outcome);
     return { instance, status: res.statusCode, body, outcome };
   } catch (error) {
-    const outcome = classifyUpstreamError(error);
+    const outcome = fromUpstreamError(error).outcome;
     instance.requestFinished(outcome);
     return { instance, outcome };
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { Upstream } from '../../src/upstream/upstream.js';
-import { classifyUpstreamError } from '../../src/upstream/outcome.js';
+import { fromUpstreamError } from '../../src/pipeline/errors.js';
 import { startBlackhole } from './blackhole.js';
 import { addressOf, fakeProcess, idleAddresses, upstreamSpec, type SpecOptions } from './fixtures.js';
 
@@ -116,7 +116,7 @@ describe('instance dispatcher', { timeout: 20_000 }, () => {
   });
 });
 
-describe('classifyUpstreamError on real failures', { timeout: 20_000 }, () => {
+describe('fromUpstreamError on real failures: what each says about the instance', { timeout: 20_000 }, () => {
   async function failureOf(s: TestUpstream | undefined, options: SpecOptions & { socketPath?: string } = {}, signal?: AbortSignal): Promise<string> {
     const address = options.socketPath ? { kind: 'unix' as const, socketPath: options.socketPath } : addressOf(s!);
     const upstream = new Upstream(upstreamSpec([address], options));
@@ -126,7 +126,7 @@ describe('classifyUpstreamError on real failures', { timeout: 20_000 }, () => {
       await res.body.text();
       return 'no error';
     } catch (error) {
-      return classifyUpstreamError(error);
+      return fromUpstreamError(error).outcome;
     }
   }
 
@@ -195,7 +195,7 @@ describe('per-route connect timeouts (Upstream.connectSlot)', { timeout: 20_000 
     const slot = upstream.connectSlot(200);
     const failure = await upstream.instances[0]!.dispatchers[slot]!.request({ method: 'GET', path: '/' }).then(
       () => 'no error',
-      (error: unknown) => `${(error as { code?: string }).code} → ${classifyUpstreamError(error)}`,
+      (error: unknown) => `${(error as { code?: string }).code} → ${fromUpstreamError(error).outcome}`,
     );
     assert.equal(failure, 'UND_ERR_CONNECT_TIMEOUT → connect_failure');
   });
