@@ -32,6 +32,8 @@ export interface CacheExchange {
   readonly path: string;
   /** Query string without `?`, '' when none. */
   readonly query: string;
+  /** Set for a WebSocket upgrade, which the cache leaves alone (it must reach the upstream). */
+  readonly upgradeContext: unknown;
   /**
    * The request headers as the client sent them (flat [name, value, ...], names
    * lowercase) while request filters run; upstreamRequest filters add to it later.

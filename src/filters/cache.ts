@@ -93,6 +93,8 @@ export class CacheFilter implements Filter, WakeHandler {
   // request
 
   request(x: CacheExchange): Verdict {
+    // A WebSocket upgrade runs the request filters too; it is never answered from the cache.
+    if (x.upgradeContext !== undefined) return Verdict.Continue;
     const method = x.method;
     if (method !== 'GET' && method !== 'HEAD') {
       if (safeMethods.has(method)) return Verdict.Continue;

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { formatHttpDate } from '../../src/cache/http-date.js';
 import { ResponseCache } from '../../src/cache/response-cache.js';
+import { CacheFilter } from '../../src/filters/cache.js';
+import { Verdict } from '../../src/pipeline/filter.js';
 import { CacheHarness, HttpRevalidator } from '../helpers/cache-harness.js';
 import { reply, startCountingUpstream, type CountingHandler, type CountingUpstream } from '../helpers/counting-upstream.js';
 
@@ -491,5 +493,22 @@ describe('streaming and odd requests', () => {
     await send(`${url}/reload`, { headers: { 'cache-control': 'no-cache', pragma: 'no-cache' } });
     await send(`${url}/reload`, { headers: { 'cache-control': 'max-age=0' } });
     assert.equal(upstream.count(), 1);
+  });
+});
+
+describe('what the filter leaves alone', () => {
+  it('a WebSocket upgrade for a stored URL goes on to the upstream', async () => {
+    const { cache, url } = await setup((_req, res, n) => reply(res, n, { 'cache-control': 'max-age=60' }));
+    await send(`${url}/cable`);
+    assert.equal(cache.memory.entryCount, 1);
+    const filter = new CacheFilter(cache, undefined);
+    let answered = false;
+    const upgrade = {
+      method: 'GET', scheme: 'http', host: '127.0.0.1', path: '/cable', query: '', upgradeContext: {},
+      upstreamHeaders: ['upgrade', 'websocket'], local: () => undefined, setLocal: () => undefined,
+      respond: () => (answered = true), resume: () => undefined, replaceBody: () => undefined, transformBody: () => undefined,
+    };
+    assert.equal(filter.request(upgrade), Verdict.Continue);
+    assert.equal(answered, false);
   });
 });

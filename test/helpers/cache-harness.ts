@@ -77,6 +77,7 @@ class ResponseWriter implements BodyWriter {
 class HarnessExchange implements CacheExchange {
   readonly method: string;
   readonly scheme = 'http';
+  readonly upgradeContext = undefined;
   readonly host: string;
   readonly path: string;
   readonly query: string;
