@@ -52,7 +52,7 @@ export interface BackgroundFetch {
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** Reasons that belong to the response itself: the URL is then not coalesced for a while (hit-for-miss). */
-const responseReasons: ReadonlySet<NotStoredReason> = new Set(['status', 'no-store', 'private', 'vary-star', 'set-cookie', 'no-explicit-freshness', 'stale-on-arrival', 'too-large']);
+const responseReasons: ReadonlySet<string> = new Set(['status', 'no-store', 'private', 'vary-star', 'set-cookie', 'no-explicit-freshness', 'stale-on-arrival', 'too-large']);
 
 /** One scratch object for the request-header pass: the request hook is synchronous, so it is never shared. */
 const scratchFacts = new RequestHeaderFacts();
@@ -261,10 +261,16 @@ export class CacheFilter implements Filter, WakeHandler {
 
   upstreamRequest(x: CacheExchange, headers: string[]): void {
     const own = state(x);
-    if (own === undefined || own.mode !== CacheMode.Revalidate || own.entry === undefined) return;
-    // The cache asks with its own validators; the client's are answered by the cache afterwards.
-    removeClientValidators(headers);
-    addValidators(headers, own.entry);
+    if (own === undefined) return;
+    if (own.mode === CacheMode.Revalidate && own.entry !== undefined) {
+      // The cache asks with its own validators; the client's are answered by the cache afterwards.
+      removeClientValidators(headers);
+      addValidators(headers, own.entry);
+    } else if (own.mode === CacheMode.Miss && own.fill !== undefined) {
+      // The request that fills the cache asks for the whole response: a 304 to a browser's own
+      // If-None-Match would leave nothing to store, and its next visit would miss again.
+      removeClientValidators(headers);
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -326,12 +332,15 @@ export class CacheFilter implements Filter, WakeHandler {
   #considerStoring(x: CacheExchange, head: CacheResponseHead, own: CacheRequest, now: number): void {
     const decision = decideStorage(this.#requestFacts(x, own), head.status, head.pairs, own.requestTimeMs, now, this.defaultTtlMs);
     const fwd = { fwd: own.fwd, fwdStatus: head.status, collapsed: own.collapsed };
-    let reason: NotStoredReason | undefined = decision.storable ? undefined : decision.reason;
+    let reason: NotStoredReason | 'request' | undefined = decision.storable ? undefined : decision.reason;
     if (decision.storable && head.contentLength > this.cache.memory.maxObjectBytes) reason = 'too-large';
+    // A 304 passed on to a client's own conditional request says nothing about the URL.
+    if (reason === 'status' && head.status === 304) reason = 'request';
     if (reason !== undefined) {
+      const aboutTheResponse = responseReasons.has(reason);
       // The stored entry (if any) is outdated by this response, which cannot replace it.
-      if (own.entry !== undefined) this.cache.memory.remove(own.entry);
-      if (responseReasons.has(reason)) {
+      if (own.entry !== undefined && aboutTheResponse) this.cache.memory.remove(own.entry);
+      if (aboutTheResponse) {
         if (own.fill !== undefined) this.#completeFill(own, 'not-stored', now);
         else this.cache.coalescer.markHitForMiss(own.key, now);
       } else this.#completeFill(own, 'failed', now);

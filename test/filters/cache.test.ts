@@ -310,6 +310,21 @@ describe('validation', () => {
     assert.equal(upstream.count(), 2);
   });
 
+  it('a browser\'s conditional request on a cold cache fills it: the upstream is asked for the whole response', async () => {
+    const { upstream, url } = await setup((req, res, n) => {
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { etag: '"v1"' });
+        res.end();
+      } else reply(res, n, { 'cache-control': 'max-age=60', etag: '"v1"' });
+    });
+    const first = await send(`${url}/cold`, { headers: { 'if-none-match': '"v1"' } });
+    assert.equal(first.status, 200);
+    assert.equal(upstream.received[0]!.headers['if-none-match'], undefined);
+    const second = await send(`${url}/cold`, { headers: { 'if-none-match': '"v1"' } });
+    assert.equal(second.status, 304);
+    assert.equal(upstream.count(), 1);
+  });
+
   it('HEAD is answered from a stored GET, with its Content-Length and no body', async () => {
     const { upstream, url } = await setup((_req, res, n) => reply(res, n, { 'cache-control': 'max-age=60' }));
     await send(`${url}/h`);

@@ -209,6 +209,21 @@ upstream = "app"
     assert.match(cacheStatus(answer), /^warpdrive; fwd=stale; fwd-status=502/);
   });
 
+  test('stale-while-revalidate: the stale entry is answered at once and refreshed in the background through the route', bounded, async () => {
+    const upstream = await upstreamWith((req, res, n) => reply(res, n, { 'cache-control': 'max-age=1, stale-while-revalidate=60', 'x-forwarded-for-seen': String(req.headers['x-forwarded-for']) }));
+    const wd = await run(cacheConfig(upstream));
+    await get(`${wd.url}/swr`);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const stale = await get(`${wd.url}/swr`);
+    assert.equal(stale.body, 'response 1');
+    assert.match(cacheStatus(stale), /^warpdrive; hit; ttl=-/);
+    await until('the background request reached the upstream', () => upstream.count() === 2);
+    // It went the way requests of the route go: with the forwarded headers.
+    assert.equal(upstream.received[1]!.headers['x-forwarded-for'], '127.0.0.1');
+    await until('the refreshed entry is served', async () => (await get(`${wd.url}/swr`)).body === 'response 2');
+    assert.equal(upstream.count(), 2);
+  });
+
   test('with two proxy threads, an unsafe request on one invalidates the URL on both', bounded, async () => {
     let version = 1;
     const upstream = await upstreamWith((req, res, n) => {
