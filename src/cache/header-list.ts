@@ -26,11 +26,6 @@ export function firstHeader(headers: readonly string[], lowerName: string): stri
   return undefined;
 }
 
-/** Whether `lowerName` is present at all. */
-export function hasHeader(headers: readonly string[], lowerName: string): boolean {
-  return firstHeader(headers, lowerName) !== undefined;
-}
-
 /** The comma-separated members of every line of `lowerName`, trimmed, empty ones dropped. */
 export function headerListMembers(headers: readonly string[], lowerName: string): string[] {
   const members: string[] = [];

@@ -53,8 +53,3 @@ export function parseHttpDate(value: string): number {
   }
   return NaN;
 }
-
-/** IMF-fixdate for `ms` (what warpdrive writes, e.g. a 304's Last-Modified comparisons in tests). */
-export function formatHttpDate(ms: number): string {
-  return new Date(ms).toUTCString();
-}

@@ -242,16 +242,6 @@ export class MemoryStore {
     this.#entries--;
   }
 
-  /** Drops every entry stored for the URL `key` (all its variants). */
-  removeKey(key: string): number {
-    const [scheme, host, target] = splitKey(key);
-    const slot = this.#table(scheme).get(host, target);
-    if (slot === undefined) return 0;
-    const entries = slot instanceof CachedResponse ? [slot] : [...slot.entries];
-    for (const entry of entries) this.remove(entry);
-    return entries.length;
-  }
-
   /** Drops every entry the pattern matches; returns how many. */
   invalidate(pattern: InvalidationPattern): number {
     let candidates: Iterable<CachedResponse>;

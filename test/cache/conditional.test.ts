@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CachedResponse } from '../../src/cache/cached-response.js';
 import { clientCopyIsCurrent, ifNoneMatchMatches, notModifiedHeaders } from '../../src/cache/conditional.js';
-import { formatHttpDate } from '../../src/cache/http-date.js';
+import { formatHttpDate } from '../helpers/http-date.js';
 
 const now = Math.floor(Date.now() / 1000) * 1000;
 

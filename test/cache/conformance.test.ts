@@ -24,7 +24,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { clock } from '../../src/cache/clock.js';
-import { formatHttpDate } from '../../src/cache/http-date.js';
+import { formatHttpDate } from '../helpers/http-date.js';
 import { ResponseCache } from '../../src/cache/response-cache.js';
 import { CacheHarness, HttpRevalidator } from '../helpers/cache-harness.js';
 

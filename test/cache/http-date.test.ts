@@ -4,7 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHttpDate, parseHttpDate } from '../../src/cache/http-date.js';
+import { parseHttpDate } from '../../src/cache/http-date.js';
+import { formatHttpDate } from '../helpers/http-date.js';
 
 const nov6 = Date.UTC(1994, 10, 6, 8, 49, 37);
 

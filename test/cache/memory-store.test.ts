@@ -142,7 +142,7 @@ describe('MemoryStore', () => {
         const e = entry(path, random(20_000));
         if (store.insert(e)) live.set(e.key, e);
       } else if (op < 8) store.lookupKey(`http://a.com${path}`, []);
-      else if (op < 9) store.removeKey(`http://a.com${path}`);
+      else if (op < 9) store.invalidate({ kind: 'path', host: 'a.com', path, query: '' });
       else store.invalidate(parseInvalidation(`/p${random(30)}*`)[0]!);
       assert.ok(store.usedBytes <= store.capacityBytes);
     }

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHttpDate } from '../../src/cache/http-date.js';
+import { formatHttpDate } from '../helpers/http-date.js';
 import { decideStorage, responseTags, type RequestFacts, type StorageDecision, type StoragePlan } from '../../src/cache/storage-policy.js';
 
 const now = Math.floor(Date.now() / 1000) * 1000;

@@ -8,7 +8,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { formatHttpDate } from '../../src/cache/http-date.js';
+import { formatHttpDate } from '../helpers/http-date.js';
 import { ResponseCache } from '../../src/cache/response-cache.js';
 import { CacheFilter } from '../../src/filters/cache.js';
 import { Verdict } from '../../src/pipeline/filter.js';
