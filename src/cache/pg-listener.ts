@@ -12,9 +12,10 @@
  *
  * @module
  */
-import pg from 'pg';
+import type { Client } from 'pg';
 import { redactUrl } from '../config/summary.js';
 import { createLogger, type Logger } from '../log.js';
+import { pg } from './client-libraries.js';
 import { InvalidationSyntaxError, parseInvalidation, type InvalidationPattern } from './invalidation-pattern.js';
 
 export type ListenerState = 'connecting' | 'listening' | 'down' | 'closed';
@@ -45,7 +46,7 @@ export class PgListener {
   readonly #options: PgListenerOptions;
   readonly #log: Logger = createLogger('cache');
   readonly #display: string;
-  #client: pg.Client | undefined;
+  #client: Client | undefined;
   #state: ListenerState = 'connecting';
   /** Set when an attempt failed or the connection was lost: the next LISTEN must purge. */
   #outage: string | undefined;
@@ -78,7 +79,7 @@ export class PgListener {
   async #connect(): Promise<void> {
     if (this.#state === 'closed') return;
     const { url, channel } = this.#options;
-    const client = new pg.Client({
+    const client = new (pg().Client)({
       connectionString: url,
       application_name: listenerApplicationName(channel),
       keepAlive: true,
@@ -125,7 +126,7 @@ export class PgListener {
     this.#options.onInvalidate(patterns, payload);
   }
 
-  #beat(client: pg.Client): void {
+  #beat(client: Client): void {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer to a heartbeat within ${HEARTBEAT_TIMEOUT_MS} ms`)), HEARTBEAT_TIMEOUT_MS);
@@ -136,7 +137,7 @@ export class PgListener {
   }
 
   /** The connection `client` failed or ended: forget it, and try again after a backoff. */
-  #lost(client: pg.Client, reason: string): void {
+  #lost(client: Client, reason: string): void {
     if (this.#client !== client || this.#state === 'closed') return;
     this.#client = undefined;
     clearInterval(this.#heartbeat);
@@ -168,7 +169,7 @@ export class PgListener {
 
 /** Sends one NOTIFY (what `warpdrive purge` does when [postgres] is configured). */
 export async function notify(url: string, channel: string, payload: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  const client = new (pg().Client)({ connectionString: url, connectionTimeoutMillis: 5_000 });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -180,7 +181,7 @@ export async function notify(url: string, channel: string, payload: string): Pro
 
 /** One connection attempt, for `warpdrive check`: undefined when PostgreSQL answers, else why not. */
 export async function probePostgres(url: string, timeoutMs: number): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  const client = new (pg().Client)({ connectionString: url, connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
   try {
     await client.connect();

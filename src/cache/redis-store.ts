@@ -26,10 +26,11 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redactUrl } from '../config/summary.js';
 import { createLogger, type Logger } from '../log.js';
 import type { CachedResponse } from './cached-response.js';
+import { ioredis } from './client-libraries.js';
 import { clock } from './clock.js';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
 import type { InvalidationPattern } from './invalidation-pattern.js';
@@ -135,7 +136,7 @@ export class RedisStore implements SharedTier {
     this.#prefix = options.keyPrefix;
     this.#log = options.quiet === true ? silentLogger : createLogger('cache');
     this.#display = redactUrl(options.url);
-    const redis = new Redis(options.url, {
+    const redis = new (ioredis().Redis)(options.url, {
       commandTimeout: options.timeoutMs,
       connectTimeout: Math.max(1000, options.timeoutMs * 10),
       enableOfflineQueue: false,
@@ -273,7 +274,7 @@ export class RedisStore implements SharedTier {
 
 /** One connection attempt and PING, for `warpdrive check`: undefined when reachable, else why not. */
 export async function probeRedis(url: string, timeoutMs: number): Promise<string | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new (ioredis().Redis)(url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
