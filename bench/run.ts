@@ -16,13 +16,14 @@ import { projectRoot } from './lib/configs.js';
 import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
-import { probeCaching, probeUntilReady } from './lib/probe.js';
+import { probeCaching, probeUntilReady, verifyResponse } from './lib/probe.js';
+import { writeBenchFiles } from './lib/bench-files.js';
 import { killAllNow, ManagedProcess, runToCompletion, stopAll } from './lib/processes.js';
 import { benchDistDir, PROXIES, type ProxyAdapter, type ProxyContext, type ProxyName, type RunningProxy } from './lib/proxies.js';
 import { cpuMicrosPerRequest, summarize, type Measurement, type ProfileSummary, type RunResult, type ScenarioResult } from './lib/results.js';
 import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './lib/cpu-profile.js';
 import { renderFlameGraph } from './report/flame-graph.js';
-import { scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
+import { expectedResponse, scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
 import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
 import type { BalancedTopology } from './lib/configs.js';
 import { probeTarget } from './lib/topology.js';
@@ -176,7 +177,7 @@ function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], r
  * Starts a proxy and checks it proxies. One retry: a port picked free a moment
  * ago can be taken by someone else before the proxy binds it.
  */
-async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: BalancedTopology, dir: string, upstream: Upstream): Promise<RunningProxy> {
+async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology: BalancedTopology, dir: string, upstream: Upstream, scenario: Scenario): Promise<RunningProxy> {
   let firstError: Error | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     let proxy: RunningProxy | undefined;
@@ -184,6 +185,7 @@ async function startAndProbe(adapter: ProxyAdapter, ctx: ProxyContext, topology:
       proxy = await adapter.start(ctx, topology, dir, upstream.process.pid);
       const target = probeTarget(topology);
       await probeUntilReady(proxy.port, target.path, target.host, 5_000);
+      await verifyResponse(proxy.port, scenario.path, scenario.headers ?? [], expectedResponse(scenario));
       // A cache scenario's figures mean something only if the proxy really caches.
       if (topology.cache === true && proxy.name !== 'direct') await probeCaching(proxy.port, upstream.ports[0]!);
       return proxy;
@@ -206,7 +208,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
   const failures: string[] = [];
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
   // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one).
-  const topology: BalancedTopology = scenarioTopology(scenario, upstream.ports);
+  const topology: BalancedTopology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'));
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
   const scriptFile = scenario.wrkScript ? writeWrkScript(scenarioDir, scenario.name, scenario.wrkScript) : undefined;
@@ -226,7 +228,7 @@ async function runScenario(scenario: Scenario, adapters: readonly ProxyAdapter[]
       mkdirSync(dir, { recursive: true });
       let proxy: RunningProxy;
       try {
-        proxy = await startAndProbe(adapter, ctx, topology, dir, upstream);
+        proxy = await startAndProbe(adapter, ctx, topology, dir, upstream, scenario);
       } catch (error) {
         const reason = `did not start or did not proxy correctly: ${(error as Error).message}`;
         skipped.push({ proxy: adapter.name, reason });
@@ -413,6 +415,9 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'warpdrive-bench-'));
   // Started as root, nginx's worker runs as "nobody" and must reach its temp dirs in here.
   chmodSync(workDir, 0o755);
+
+  // The file scenarios' tree, once per run (readable by nginx's "nobody" worker).
+  if (scenarios.some((s) => s.feature === 'static' || s.feature === 'x-accel-redirect')) writeBenchFiles(path.join(workDir, 'files'));
 
   const perMeasurement = options.warmupSec + options.durationSec;
   const estimateSec = scenarios.length * options.rounds * adapters.length * perMeasurement;

@@ -10,6 +10,9 @@
  * - `GET /`         : a fixed small body (`SMALL_BODY`), the headline scenario
  * - `GET /100k`     : a fixed 100 KiB body
  * - `POST /upload`  : a sink that counts the request body bytes and answers with the count
+ * - `GET /json-100k`: 100 KiB of JSON (bench/lib/sample-bodies.ts), for the compression scenario
+ * - `GET /download-1m`: an empty answer with `X-Accel-Redirect: /private/1m.bin`, as
+ *   Rails's send_file behind a proxy gives (the proxy serves the file)
  * - `/echo`         : a WebSocket that echoes every message
  * - `GET /cache/*`  : a fixed 1 KiB body with `Cache-Control: public, max-age=3600`
  *                     (the cache scenarios); these requests are counted
@@ -21,6 +24,8 @@
  * @module
  */
 import uWS from 'uWebSockets.js';
+import { ACCEL_FILE, ACCEL_PREFIX } from './lib/bench-files.js';
+import { sampleJson } from './lib/sample-bodies.js';
 
 /** The small response body; the same bytes for every request. */
 const SMALL_BODY = 'hello from the bench upstream\n';
@@ -44,6 +49,7 @@ function main(): void {
   // Built once: uWS copies the bytes it sends, so one buffer serves every response.
   const largeBody = Buffer.alloc(LARGE_BODY_BYTES, 'x');
   const cacheBody = Buffer.alloc(CACHE_BODY_BYTES, 'c');
+  const jsonBody = sampleJson(100 * 1024);
   let uploadedBytes = 0;
   let cacheRequests = 0;
 
@@ -57,6 +63,18 @@ function main(): void {
     })
     .get('/cache-count', (res) => {
       res.end(String(cacheRequests));
+    })
+    .get('/json-100k', (res) => {
+      res.cork(() => res.writeHeader('content-type', 'application/json').end(jsonBody));
+    })
+    .get('/download-1m', (res) => {
+      res.cork(() =>
+        res
+          .writeHeader('content-type', 'application/octet-stream')
+          .writeHeader('content-disposition', 'attachment; filename="1m.bin"')
+          .writeHeader('x-accel-redirect', `${ACCEL_PREFIX}${ACCEL_FILE}`)
+          .end(),
+      );
     })
     .post('/upload', (res) => {
       let bytes = 0;

@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Strategy } from '../../src/config/types.js';
-import type { Topology } from './topology.js';
+import { ACCEL_PREFIX } from './bench-files.js';
+import type { ProxyFeature, Topology } from './topology.js';
 
 /**
  * A topology plus how its instances are balanced. Undefined strategy: round
@@ -133,10 +134,9 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     servers = [
       '    server {',
       `        listen 127.0.0.1:${ctx.port} default_server;`,
-      '        location / {',
-      '            proxy_pass http://app;',
-      ...(topology.cache ? ['            proxy_cache bench;', '            proxy_cache_lock on;'] : []),
-      '        }',
+      ...(topology.cache
+        ? ['        location / {', '            proxy_pass http://app;', '            proxy_cache bench;', '            proxy_cache_lock on;', '        }']
+        : nginxFeature(topology.feature)),
       webSocketLocation,
       '    }',
     ].join('\n');
@@ -164,6 +164,64 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
   }
   const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, servers, cache });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
+}
+
+/** The catch-all server's locations for a file scenario's feature (plain proxying without one). */
+function nginxFeature(feature: ProxyFeature | undefined): string[] {
+  const proxyAll = ['        location / {', '            proxy_pass http://app;', '        }'];
+  if (feature === undefined) return proxyAll;
+  switch (feature.kind) {
+    case 'compression':
+      return [
+        `        # The same level as warpdrive's compression_gzip_level; JSON is what the scenario sends.`,
+        '        gzip on;',
+        `        gzip_comp_level ${feature.gzipLevel};`,
+        '        gzip_types application/json;',
+        '        gzip_min_length 1024;',
+        '        gzip_vary on;',
+        ...proxyAll,
+      ];
+    case 'x-accel-redirect':
+      return [
+        ...proxyAll,
+        '        # What the upstream names in X-Accel-Redirect; sendfile as in a production nginx.conf.',
+        `        location ${ACCEL_PREFIX} {`,
+        '            internal;',
+        `            alias ${path.join(feature.filesDir, 'private')}/;`,
+        '            sendfile on;',
+        '        }',
+      ];
+    case 'static':
+      return [
+        '        # try_files $uri @app: the static root first, the upstream for the rest.',
+        '        location / {',
+        `            root ${path.join(feature.filesDir, 'public')};`,
+        '            try_files $uri @app;',
+        '            sendfile on;',
+        '            gzip_static on;',
+        '            types { text/plain txt; text/javascript js; }',
+        '        }',
+        '        location @app {',
+        '            proxy_pass http://app;',
+        '        }',
+      ];
+  }
+}
+
+/** warpdrive's `[middleware]` lines and catch-all route lines for a file scenario's feature. */
+function warpdriveFeature(feature: ProxyFeature | undefined): { middleware: string; route: string } {
+  if (feature === undefined) return { middleware: '', route: '' };
+  switch (feature.kind) {
+    case 'compression':
+      return { middleware: `gzip_compression_enabled = true\ncompression = ["gzip"]\ncompression_gzip_level = ${feature.gzipLevel}\n`, route: '' };
+    case 'x-accel-redirect':
+      return {
+        middleware: `x_sendfile_enabled = true\nx_accel_mappings = [{ prefix = ${tomlString(ACCEL_PREFIX)}, root = ${tomlString(path.join(feature.filesDir, 'private'))} }]\n`,
+        route: '',
+      };
+    case 'static':
+      return { middleware: '', route: `static_root = ${tomlString(path.join(feature.filesDir, 'public'))}\n` };
+  }
 }
 
 export function renderHaproxy(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('haproxy.cfg.tmpl')): RenderedConfig {
@@ -195,12 +253,21 @@ function tomlString(value: string): string {
 export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, template = loadTemplate('warpdrive.toml.tmpl')): RenderedConfig {
   const strategy = strategyOf(topology);
   const instances = topology.upstreamPorts.map((p) => `[[upstreams.app.instances]]\nhost = "127.0.0.1"\nport = ${p}\n`).join('\n');
+  const feature = warpdriveFeature(topology.feature);
   const routes =
     topology.routes === undefined
-      ? '[[routes]]\npath_prefix = "/"\nupstream = "app"\n'
+      ? `[[routes]]\npath_prefix = "/"\nupstream = "app"\n${feature.route}`
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
   const cache = topology.cache ? `[cache]\nsize_bytes = ${BENCH_CACHE_BYTES}\n` : '# no cache in this scenario';
-  const text = fillTemplate(template, { port: String(ctx.port), threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes, cache });
+  const text = fillTemplate(template, {
+    port: String(ctx.port),
+    threads: String(ctx.threads ?? 1),
+    strategy: tomlString(strategy),
+    instances,
+    routes,
+    middleware: feature.middleware,
+    cache,
+  });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
 }
 

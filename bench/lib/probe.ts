@@ -6,6 +6,7 @@
  * @module
  */
 import http from 'node:http';
+import zlib from 'node:zlib';
 
 export const UPSTREAM_SMALL_BODY = 'hello from the bench upstream\n';
 
@@ -44,6 +45,50 @@ export async function probeUntilReady(port: number, path: string, host: string |
     }
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+/**
+ * For the file scenarios: one request as the load generator will send it must come
+ * back 200 with the expected Content-Encoding and, decoded, the expected bytes, so
+ * that a proxy answering with an error page or an uncompressed body is caught
+ * before it is measured. `expected` undefined: nothing to check beyond the probe.
+ */
+export function verifyResponse(
+  port: number,
+  target: string,
+  headers: readonly string[],
+  expected: { readonly body: Buffer; readonly encoding: 'gzip' | undefined } | undefined,
+  timeoutMs = 5_000,
+): Promise<void> {
+  if (expected === undefined) return Promise.resolve();
+  const requestHeaders: Record<string, string> = {};
+  for (const line of headers) {
+    const colon = line.indexOf(':');
+    requestHeaders[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: target, method: 'GET', agent: false, headers: requestHeaders, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const encoding = res.headers['content-encoding'];
+        if (res.statusCode !== 200) return reject(new Error(`GET ${target} answered ${res.statusCode}, expected 200: ${raw.toString().slice(0, 200)}`));
+        if (encoding !== expected.encoding) return reject(new Error(`GET ${target} answered with Content-Encoding ${encoding ?? '(none)'}, expected ${expected.encoding ?? '(none)'}`));
+        let body: Buffer;
+        try {
+          body = encoding === 'gzip' ? zlib.gunzipSync(raw) : raw;
+        } catch (error) {
+          return reject(new Error(`GET ${target}: the body does not decode as ${encoding}: ${(error as Error).message}`));
+        }
+        if (!body.equals(expected.body)) return reject(new Error(`GET ${target} answered 200 with ${body.length} bytes that are not the expected ${expected.body.length}`));
+        resolve();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer to GET ${target} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function getText(port: number, path: string, timeoutMs = 5_000): Promise<string> {

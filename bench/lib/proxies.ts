@@ -195,11 +195,16 @@ const varnish: ProxyAdapter = {
   },
 };
 
+/** The file scenarios compare warpdrive with nginx only: the others have no such feature (or not the same one). */
+function noFileFeatures(what: string): (scenario: Scenario) => string | undefined {
+  return (scenario) => (scenario.feature === undefined ? undefined : `${what} (the file scenarios compare warpdrive with nginx)`);
+}
+
 const haproxy: ProxyAdapter = {
   name: 'haproxy',
   label: 'HAProxy',
   unavailableReason: (ctx) => missingTool(ctx, 'haproxy'),
-  unsupportedReason: noCacheHere,
+  unsupportedReason: (scenario) => noCacheHere(scenario) ?? noFileFeatures('HAProxy serves no files and compresses with its own libslz')(scenario),
   async start(ctx, topology, dir) {
     const port = await freePort();
     const files = writeRendered(dir, renderHaproxy(topology, { port, dir, threads: ctx.proxyThreads }));
@@ -213,7 +218,7 @@ const haproxy: ProxyAdapter = {
 const nodePeer: ProxyAdapter = {
   name: 'node',
   label: 'Node (http-proxy)',
-  unsupportedReason: noCacheHere,
+  unsupportedReason: (scenario) => noCacheHere(scenario) ?? noFileFeatures('the Node.js peer only proxies')(scenario),
   unavailableReason() {
     const entry = path.join(benchDistDir(), 'node-peer-proxy.js');
     if (!existsSync(entry)) return `the Node.js peer is not built: ${entry} does not exist. Run: npm run build`;
@@ -263,6 +268,7 @@ const direct: ProxyAdapter = {
   name: 'direct',
   label: 'direct (no proxy)',
   unavailableReason: () => undefined,
+  unsupportedReason: noFileFeatures('the upstream alone neither compresses nor serves files'),
   async start(_ctx, topology) {
     // The first upstream instance itself: no proxy, nothing to sample or stop.
     return { name: 'direct', port: topology.upstreamPorts[0]!, pid: undefined, configFiles: [], process: undefined, stop: async () => {} };

@@ -5,8 +5,10 @@
  * @module
  */
 import type { Strategy } from '../../src/config/types.js';
+import { ASSET_PATH, benchFileContents, SMALL_STATIC_PATH } from './bench-files.js';
+import { sampleJson } from './sample-bodies.js';
 import type { BalancedTopology } from './configs.js';
-import { buildRouteTable, requestTargetsFor, type Topology } from './topology.js';
+import { buildRouteTable, requestTargetsFor, type ProxyFeature, type Topology } from './topology.js';
 import { luaTargets, type WrkScript } from './wrk.js';
 
 export type LoadTool = 'wrk' | 'autocannon' | 'paced' | 'ws';
@@ -39,7 +41,17 @@ export interface Scenario {
    * proxy_cache, Varnish); `hit` requests one cacheable URL, `miss` a new one each time.
    */
   readonly cache?: 'hit' | 'miss';
+  /**
+   * A file scenario: what the proxies do besides proxying (topology.ts). Only warpdrive
+   * and nginx take part; HAProxy, the Node peer, the floors and "direct" cannot.
+   */
+  readonly feature?: ProxyFeature['kind'];
+  /** The Content-Encoding the response must have (checked once before measuring). */
+  readonly expectEncoding?: 'gzip';
 }
+
+/** The gzip level of the compression scenario, the same in every proxy (warpdrive's default). */
+export const BENCH_GZIP_LEVEL = 5;
 
 /**
  * Small GET over 3 upstream instances with one balancing strategy: beside
@@ -154,6 +166,54 @@ const BASE_SCENARIOS: readonly Scenario[] = [
     cache: 'miss',
   },
   {
+    name: 'gzip-json-100k',
+    title: '100 KiB JSON compressed with gzip (level 5)',
+    description: `GET /json-100k with Accept-Encoding: gzip: the proxy compresses a 100 KiB API response, at gzip level ${BENCH_GZIP_LEVEL} in nginx and warpdrive alike.`,
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/json-100k',
+    wrkScript: { parts: [] },
+    headers: ['Accept-Encoding: gzip'],
+    feature: 'compression',
+    expectEncoding: 'gzip',
+  },
+  {
+    name: 'sendfile-1m',
+    title: '1 MiB file by X-Accel-Redirect',
+    description: 'GET /download-1m: the upstream answers X-Accel-Redirect: /private/1m.bin and the proxy sends the file (nginx: an internal location with sendfile on; warpdrive: x_accel_mappings, no sendfile in uWS).',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/download-1m',
+    wrkScript: { parts: [] },
+    feature: 'x-accel-redirect',
+  },
+  {
+    name: 'static-small',
+    title: 'Small static file (2 KiB)',
+    description: `GET ${SMALL_STATIC_PATH} from the static root (nginx: root + try_files $uri @app, sendfile on; warpdrive: static_root): the upstream is never asked.`,
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: SMALL_STATIC_PATH,
+    wrkScript: { parts: [] },
+    feature: 'static',
+  },
+  {
+    name: 'static-precompressed',
+    title: '50 KiB precompressed asset',
+    description: `GET ${ASSET_PATH} with Accept-Encoding: gzip: the .gz sibling an asset pipeline wrote (nginx: gzip_static on; warpdrive: by itself).`,
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: ASSET_PATH,
+    wrkScript: { parts: [] },
+    headers: ['Accept-Encoding: gzip'],
+    feature: 'static',
+    expectEncoding: 'gzip',
+  },
+  {
     name: 'ws-echo',
     title: 'WebSocket echo',
     description: '64-byte messages echoed through an upgraded connection, one in flight per connection (Node.js client).',
@@ -206,18 +266,23 @@ export function allScenarios(rates: readonly number[]): Scenario[] {
 
 /**
  * What every proxy is configured with for `scenario`: its first `instances`
- * upstream ports, its routes and its balancing strategy.
+ * upstream ports, its routes, its balancing strategy and, for a file scenario,
+ * its feature (`filesDir`: where bench-files.ts wrote the files).
  */
-export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly number[]): BalancedTopology {
+export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly number[], filesDir?: string): BalancedTopology {
   if (upstreamPorts.length < scenario.instances) {
     throw new Error(`bench: scenario ${scenario.name} needs ${scenario.instances} upstream ports, got ${upstreamPorts.length}`);
   }
-  return {
+  const topology: BalancedTopology = {
     upstreamPorts: upstreamPorts.slice(0, scenario.instances),
     routes: scenario.routes,
     strategy: scenario.strategy ?? 'round_robin',
     cache: scenario.cache !== undefined,
   };
+  if (scenario.feature === undefined) return topology;
+  if (scenario.feature === 'compression') return { ...topology, feature: { kind: 'compression', gzipLevel: BENCH_GZIP_LEVEL } };
+  if (filesDir === undefined) throw new Error(`bench: scenario ${scenario.name} serves files but no files directory was given`);
+  return { ...topology, feature: { kind: scenario.feature, filesDir } };
 }
 
 /** The scenarios named in `names` (in the bench's own order), or an error naming the unknown ones. */
@@ -230,4 +295,18 @@ export function selectScenarios(names: readonly string[], rates: readonly number
     throw new Error(`unknown scenario ${unknown.map((u) => `"${u}"`).join(', ')}; choose from: ${[...known].join(', ')}`);
   }
   return all.filter((s) => names.includes(s.name));
+}
+
+/** What a file scenario's request must get back (verified before measuring); undefined for the others. */
+export function expectedResponse(scenario: Scenario): { body: Buffer; encoding: 'gzip' | undefined } | undefined {
+  if (scenario.feature === undefined) return undefined;
+  const files = benchFileContents();
+  const body =
+    scenario.path === '/json-100k' ? sampleJson(100 * 1024)
+    : scenario.path === '/download-1m' ? files.accel
+    : scenario.path === SMALL_STATIC_PATH ? files.small
+    : scenario.path === ASSET_PATH ? files.asset
+    : undefined;
+  if (body === undefined) throw new Error(`bench: no expected body for file scenario ${scenario.name} (${scenario.path})`);
+  return { body, encoding: scenario.expectEncoding };
 }

@@ -15,6 +15,19 @@ export interface RouteEntry {
   readonly pathPrefix: string;
 }
 
+/**
+ * What a file scenario asks the proxies to do besides proxying:
+ * - `compression`: gzip responses at `gzipLevel` (the same level in every proxy);
+ * - `x-accel-redirect`: serve the file the upstream names under `/private/` from
+ *   `filesDir/private`;
+ * - `static`: serve `filesDir/public` before the upstream (`try_files $uri @app`),
+ *   with precompressed `.gz` siblings.
+ */
+export type ProxyFeature =
+  | { readonly kind: 'compression'; readonly gzipLevel: number }
+  | { readonly kind: 'x-accel-redirect'; readonly filesDir: string }
+  | { readonly kind: 'static'; readonly filesDir: string };
+
 export interface Topology {
   /** Ports of the upstream instances on 127.0.0.1, balanced round-robin. */
   readonly upstreamPorts: readonly number[];
@@ -23,6 +36,8 @@ export interface Topology {
    * With a table, a request matching no route gets 404 from every proxy.
    */
   readonly routes: readonly RouteEntry[] | undefined;
+  /** A file scenario's feature (undefined: proxying only). */
+  readonly feature?: ProxyFeature;
 }
 
 /**

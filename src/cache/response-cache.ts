@@ -50,6 +50,12 @@ export interface RevalidationResponse {
   readonly statusText: string;
   readonly headers: readonly string[];
   readonly body: Buffer;
+  /**
+   * False when a full response is not what the route's clients would get (its
+   * compression or X-Sendfile run on requests only): a 304 still refreshes the
+   * entry, but anything else only shows that the entry is outdated.
+   */
+  readonly storable?: boolean;
 }
 
 export interface ResponseCacheOptions {
@@ -237,9 +243,11 @@ export class ResponseCache {
           return;
         }
         if (response.status >= 500) return;
-        const decision = decideStorage(facts, response.status, response.headers, requestTimeMs, now, defaultTtlMs);
-        if (decision.storable) this.store(buildEntry(entry, decision, requestHeaders, response.status, response.statusText, response.headers, response.body, now));
-        else this.memory.remove(entry);
+        const decision = response.storable === false ? undefined : decideStorage(facts, response.status, response.headers, requestTimeMs, now, defaultTtlMs);
+        if (decision?.storable === true) this.store(buildEntry(entry, decision, requestHeaders, response.status, response.statusText, response.headers, response.body, now));
+        // Outdated and not replaced: gone from every tier, or Redis would hand it back stale
+        // and the next request would start this again. The next request fetches it anew.
+        else this.invalidate([{ kind: 'path', host: entry.host, path: entry.path, query: entry.query }], 'local');
       })
       .catch(() => undefined)
       .finally(() => this.#revalidating.delete(entry.key));

@@ -39,6 +39,21 @@ const alwaysDropped: ReadonlySet<string> = new Set([
 /** Describe the body that is kept, so a 304 may not change them. */
 const keptFromStored: ReadonlySet<string> = new Set(['content-encoding', 'content-range']);
 
+/**
+ * True when the stored ETag is the weak form of `incoming` (W/"x" against "x"):
+ * the stored body is a transformation of the upstream's (compressed on the way to
+ * the client, which weakens the tag), and the upstream's strong tag, which names
+ * its own bytes, must not be put back on it.
+ */
+function weakenedBySelf(stored: readonly string[], incoming: string): boolean {
+  for (let i = 0; i < stored.length; i += 2) {
+    if (stored[i]!.toLowerCase() !== 'etag') continue;
+    const value = stored[i + 1]!;
+    return value.startsWith('W/') && !incoming.startsWith('W/') && value.slice(2) === incoming;
+  }
+  return false;
+}
+
 /** Lowercase names of every field the response's own Connection header lists. */
 function connectionListed(headers: readonly string[]): Set<string> {
   return new Set(headerListMembers(headers, 'connection').map((name) => name.toLowerCase()));
@@ -66,7 +81,9 @@ export function updateStoredHeaders(stored: readonly string[], fresh: readonly s
   const replaced = new Set<string>();
   for (let i = 0; i < incoming.length; i += 2) {
     const lower = incoming[i]!.toLowerCase();
-    if (!keptFromStored.has(lower)) replaced.add(lower);
+    if (keptFromStored.has(lower)) continue;
+    if (lower === 'etag' && weakenedBySelf(stored, incoming[i + 1]!)) continue;
+    replaced.add(lower);
   }
   const result: string[] = [];
   for (let i = 0; i < stored.length; i += 2) {

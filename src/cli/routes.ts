@@ -31,12 +31,19 @@ function describeConditions(route: RouteSpec): string {
   return parts.length === 0 ? 'any request' : parts.join(', ');
 }
 
+/** `upstream "rails"`, or for a static route `files from /app/public, else upstream "rails"` (or 404). */
+function describeTarget(route: RouteSpec): string {
+  const upstream = route.upstream === undefined ? '404' : `upstream "${route.upstream}"`;
+  return route.staticFiles === undefined ? upstream : `files from ${route.staticFiles.root} (GET/HEAD), else ${upstream}`;
+}
+
 function describeActions(route: RouteSpec): string {
   const parts: string[] = [];
   if (route.stripPrefix) parts.push('strip_prefix');
   if (route.rewrite !== undefined) parts.push(`rewrite ${route.rewrite}`);
   if (route.requireAuth) parts.push('require_auth');
   if (route.addHeaders.length > 0) parts.push(`+${route.addHeaders.length} header${route.addHeaders.length === 1 ? '' : 's'}`);
+  if (route.staticFiles !== undefined) parts.push(`static_root ${route.staticFiles.root}`);
   return parts.join(', ');
 }
 
@@ -57,7 +64,7 @@ export function formatRoutesTable(routes: readonly RouteSpec[]): string {
   for (const route of routes) {
     const { host, ...pathAndMore } = route.match;
     const conditions = describeConditions({ ...route, match: { ...pathAndMore, host: undefined } });
-    rows.push([String(route.index + 1), host ?? '*any*', conditions, route.upstream, describeActions(route), route.description ?? '']);
+    rows.push([String(route.index + 1), host ?? '*any*', conditions, route.staticFiles === undefined ? route.upstream ?? '' : `files, else ${route.upstream ?? '404'}`, describeActions(route), route.description ?? '']);
   }
   const exactHosts = new Set<string>();
   const wildcardHosts = new Set<string>();
@@ -146,7 +153,7 @@ export function explainMatch(routes: readonly RouteSpec[], method: string, url: 
     const reason = explainMismatch(route.match, upperMethod, host, path, lookup);
     if (reason === undefined) {
       chosen = route;
-      lines.push(`  #${route.index + 1}  MATCH  ${describeConditions(route)} -> upstream "${route.upstream}"`);
+      lines.push(`  #${route.index + 1}  MATCH  ${describeConditions(route)} -> ${describeTarget(route)}`);
       break;
     }
     lines.push(`  #${route.index + 1}  no     ${reason}`);
@@ -160,7 +167,7 @@ export function explainMatch(routes: readonly RouteSpec[], method: string, url: 
     lines.push('No route matches: warpdrive answers 404.');
   } else {
     const later = routes.length - 1 - routes.indexOf(chosen);
-    lines.push(`Route #${chosen.index + 1} matches: upstream "${chosen.upstream}".${later > 0 ? ` (${later} later route${later === 1 ? '' : 's'} not consulted.)` : ''}`);
+    lines.push(`Route #${chosen.index + 1} matches: ${describeTarget(chosen)}.${later > 0 ? ` (${later} later route${later === 1 ? '' : 's'} not consulted.)` : ''}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -149,7 +149,8 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
   routes.forEach((route, i) => {
     if (route === undefined) return;
     const path = `routes[${i}]`;
-    const unknown = unknownUpstreamIssue(`${path}.upstream`, route.upstream, sections.upstreams);
+    // A route without upstream is a files-only route, or an error file-settings.ts reports.
+    const unknown = route.upstream === undefined ? undefined : unknownUpstreamIssue(`${path}.upstream`, route.upstream, sections.upstreams);
     if (unknown !== undefined) issues.push(unknown);
     if (route.path_exact !== undefined && route.path_prefix !== undefined) {
       issues.push({ path: `${path}.path_exact`, message: 'set together with path_prefix; fix: keep one of them (path_exact already fixes the whole path)' });

@@ -10,6 +10,7 @@
 
 import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
+import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile, configDirectory } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
 import type { CacheConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
 import type {
@@ -141,7 +142,7 @@ function compileCache(cache: CacheConfig): CacheSpec {
   };
 }
 
-function compileRoute(route: RouteConfig, index: number, cache: CacheConfig | undefined): RouteSpec {
+function compileRoute(route: RouteConfig, index: number, configDir: string, cache: CacheConfig | undefined): RouteSpec {
   return {
     index,
     description: route.description,
@@ -155,6 +156,7 @@ function compileRoute(route: RouteConfig, index: number, cache: CacheConfig | un
       header: route.header === undefined ? undefined : { name: route.header.name, value: route.header.value },
     },
     upstream: route.upstream,
+    staticFiles: compileStaticFiles(route, configDir),
     stripPrefix: route.strip_prefix,
     rewrite: route.rewrite,
     addHeaders: route.add_headers.map((pair) => ({ name: pair.name, value: pair.value })),
@@ -181,6 +183,10 @@ export function compile(config: Config, source: string): RuntimePlan {
   for (const [name, upstream] of parsedUpstreams) upstreams.set(name, freeze(compileUpstream(name, upstream)));
 
   const { server, tls, cache, postgres, middleware } = config;
+  // Relative paths of the file features start from the config file's directory.
+  const configDir = configDirectory(source);
+  const routes = config.routes.map((route, index) => compileRoute(route, index, configDir, cache));
+  const anyStaticRoute = routes.some((route) => route.staticFiles !== undefined);
   const plan: RuntimePlan = {
     source,
     server: {
@@ -200,14 +206,17 @@ export function compile(config: Config, source: string): RuntimePlan {
         ? undefined
         : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
     upstreams: freezeMap(upstreams),
-    routes: config.routes.map((route, i) => compileRoute(route, i, cache)),
+    routes,
     cache: cache === undefined ? undefined : compileCache(cache),
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
     middleware: {
       forwardHeaders: middleware.forward_headers,
       trustedProxies: [...middleware.trusted_proxies],
       xSendfileEnabled: middleware.x_sendfile_enabled,
+      xSendfile: compileXSendfile(middleware, configDir),
       gzipCompressionEnabled: middleware.gzip_compression_enabled,
+      compression: compileCompression(middleware),
+      staticCacheBytes: compileStaticCacheBytes(middleware, anyStaticRoute),
       logRequests: middleware.log_requests,
       adminToken: middleware.admin_token,
     },

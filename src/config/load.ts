@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { checkSections, unknownUpstreamIssue } from './checks.js';
+import { checkFileSettings, configDirectory } from './file-settings.js';
 import { compile } from './compile.js';
 import { unavailableFeatures } from './unavailable.js';
 import { readEnvOverrides, readSimpleTarget } from './env.js';
@@ -140,7 +141,8 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
       hasPostgres: raw.postgres !== undefined,
     }),
   );
-  issues.push(...unavailableFeatures({ server, tls, cache, postgres, middleware }));
+  issues.push(...checkFileSettings(routes, middleware, configDirectory(source)));
+  issues.push(...unavailableFeatures({ server, tls }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

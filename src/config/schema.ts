@@ -12,56 +12,8 @@
 import * as v from 'valibot';
 import { describeValue, didYouMean } from './errors.js';
 import { httpToken, isBindAddress, isHostPattern, isIpOrCidr, isSafeHeaderValue, isUpstreamHost, parseStatusRange } from './addresses.js';
-
-type Issue = v.BaseIssue<unknown>;
-type Message = (issue: Issue) => string;
-
-/** "expected <what>, found <input>[; fix: ...]" for whichever action failed. */
-function expect(what: string, fix?: string | ((input: unknown) => string)): Message {
-  return (issue) => {
-    const hint = typeof fix === 'function' ? fix(issue.input) : fix;
-    return `expected ${what}, found ${describeValue(issue.input)}${hint === undefined ? '' : `; fix: ${hint}`}`;
-  };
-}
-
-/**
- * A TOML table with a fixed set of keys. Unknown keys are errors (a misspelt
- * `path_prefx` would otherwise silently match everything), with a suggestion.
- */
-function table<const Entries extends v.ObjectEntries>(entries: Entries, what: string) {
-  const keys = Object.keys(entries);
-  return v.pipe(
-    // valibot's object schemas accept arrays too (they are objects); TOML users
-    // who write `health = []` deserve "expected a table", not "unknown key 0".
-    v.custom<unknown>(isTableValue, (issue) => `expected ${what} (a TOML table), found ${describeValue(issue.input)}`),
-    v.strictObject(entries, (issue) => {
-      if (issue.expected === 'never') {
-        const key = String(issue.input);
-        const suggestion = didYouMean(key, keys);
-        return `unknown key "${key}" in ${what}${suggestion}${suggestion === '' ? `; valid keys: ${keys.join(', ')}` : ''}`;
-      }
-      if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
-        return `required key ${issue.expected} is missing from ${what}; fix: add ${issue.expected.slice(1, -1)} = ...`;
-      }
-      return `expected ${what} (a TOML table), found ${describeValue(issue.input)}`;
-    }),
-  );
-}
-
-function isTableValue(input: unknown): boolean {
-  return input !== null && typeof input === 'object' && !Array.isArray(input) && !(input instanceof Date);
-}
-
-const boolean = v.boolean(expect('true or false'));
-
-function text(what = 'a string') {
-  return v.pipe(v.string(expect(what)), v.nonEmpty(expect(`a non-empty ${what.replace(/^an? /, '')}`)));
-}
-
-function integer(min: number, max: number, what: string, fix?: string) {
-  const message = expect(what, fix);
-  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
-}
+import { fileMiddlewareEntries, staticRouteEntries } from './file-settings.js';
+import { boolean, expect, integer, regexError, table, text } from './schema-parts.js';
 
 /** Durations are written in seconds (fractions allowed) and become ms in compile(). */
 function seconds(allowZero = false) {
@@ -248,14 +200,6 @@ export const UpstreamSchema = table(
 // ---------------------------------------------------------------------------
 // [[routes]]
 
-function regexError(source: string): string | undefined {
-  try {
-    new RegExp(source);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 const headerName = v.pipe(
   v.string(expect('a header name')),
@@ -274,7 +218,8 @@ const headerPair = (what: string) =>
 
 export const RouteSchema = table(
   {
-    upstream: text('an upstream name'),
+    // Optional only on a files-only route (static_root); file-settings.ts says so when both are missing.
+    upstream: v.optional(text('an upstream name')),
     host: v.optional(
       v.pipe(
         v.string(expect('a host name')),
@@ -319,6 +264,7 @@ export const RouteSchema = table(
     // The response cache ([cache]) applies to every route unless a route says cache = false.
     cache: v.optional(boolean),
     cache_default_ttl_secs: v.optional(seconds()),
+    ...staticRouteEntries,
   },
   'a route',
 );
@@ -403,6 +349,7 @@ export const MiddlewareSchema = table(
     ),
     x_sendfile_enabled: v.optional(boolean, false),
     gzip_compression_enabled: v.optional(boolean, false),
+    ...fileMiddlewareEntries,
     log_requests: v.optional(boolean, false),
     admin_token: v.optional(text('a token string')),
   },

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CacheSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec } from './types.js';
+import type { CacheSpec, CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -50,6 +50,13 @@ function formatUpstream(upstream: UpstreamSpec): string[] {
   return lines;
 }
 
+/** Where a route sends a request: `rails`, `files from /app/public, else rails`, `files from /app/public, else 404`. */
+export function routeTarget(route: RouteSpec): string {
+  const files = route.staticFiles;
+  if (files === undefined) return route.upstream ?? '404';
+  return `files from ${files.root}, else ${route.upstream ?? '404'}`;
+}
+
 function formatRoute(route: RouteSpec, cache: CacheSpec | undefined): string[] {
   const { match } = route;
   const conditions: string[] = [];
@@ -67,12 +74,19 @@ function formatRoute(route: RouteSpec, cache: CacheSpec | undefined): string[] {
   if (route.connectTimeoutMs !== undefined) actions.push(`connect timeout ${secs(route.connectTimeoutMs)}`);
   if (route.readTimeoutMs !== undefined) actions.push(`read timeout ${secs(route.readTimeoutMs)}`);
   if (route.requestTimeoutMs !== undefined) actions.push(`request timeout ${secs(route.requestTimeoutMs)}`);
-  if (cache !== undefined && route.cache === undefined) actions.push('not cached');
-  // Only a route's own TTL is shown; the [cache] default is on the cache line.
-  else if (route.cache?.defaultTtlMs !== undefined && route.cache.defaultTtlMs !== cache?.defaultTtlMs) actions.push(`cache default TTL ${secs(route.cache.defaultTtlMs)}`);
+  const files = route.staticFiles;
+  if (files !== undefined) {
+    if (files.serveDotfiles) actions.push('dotfiles served');
+    actions.push(files.fingerprintPattern === undefined ? 'no immutable caching' : `immutable caching for paths ~ /${files.fingerprintPattern}/`);
+  }
+  // Files-only routes never reach the cache. Only a route's own TTL is shown; the [cache] default is on the cache line.
+  if (cache !== undefined && route.upstream !== undefined) {
+    if (route.cache === undefined) actions.push('not cached');
+    else if (route.cache.defaultTtlMs !== undefined && route.cache.defaultTtlMs !== cache.defaultTtlMs) actions.push(`cache default TTL ${secs(route.cache.defaultTtlMs)}`);
+  }
 
   const when = conditions.length === 0 ? 'any request' : conditions.join(' and ');
-  const lines = [`  ${route.index + 1}. ${when} -> ${route.upstream}${route.description === undefined ? '' : `  # ${route.description}`}`];
+  const lines = [`  ${route.index + 1}. ${when} -> ${routeTarget(route)}${route.description === undefined ? '' : `  # ${route.description}`}`];
   if (actions.length > 0) lines.push(`     then: ${actions.join(', ')}`);
   return lines;
 }
@@ -119,6 +133,21 @@ export function describeCache(plan: RuntimePlan): string[] {
   return lines;
 }
 
+function formatCompression(compression: CompressionSpec | undefined): string {
+  if (compression === undefined) return 'compression: off';
+  const levels = compression.codings.map((c) => (c === 'gzip' ? `gzip level ${compression.gzipLevel}` : `br quality ${compression.brotliLevel}`));
+  return `compression: ${levels.join(', ')}; ${compression.types.length} media types; bodies from ${compression.minBytes} bytes`;
+}
+
+function formatXSendfile(xSendfile: XSendfileSpec | undefined): string {
+  if (xSendfile === undefined) return 'x-sendfile: off';
+  const parts = xSendfile.accelMappings.length > 0
+    ? [`X-Accel-Redirect, ${xSendfile.accelMappings.map((m) => `${m.prefix} -> ${m.root}`).join(', ')}`]
+    : ['X-Sendfile'];
+  if (xSendfile.roots.length > 0) parts.push(`roots ${xSendfile.roots.join(', ')}`);
+  return `x-sendfile: ${parts.join('; ')}`;
+}
+
 /** A human-readable description of the plan, for `warpdrive check`. */
 export function formatPlanSummary(plan: RuntimePlan): string {
   const { server, middleware } = plan;
@@ -131,8 +160,11 @@ export function formatPlanSummary(plan: RuntimePlan): string {
       `idle ${secs(server.idleTimeoutMs)}, shutdown grace ${secs(server.shutdownTimeoutMs)}`,
     `middleware: forward headers ${middleware.forwardHeaders ? 'on' : 'off'}, trusted proxies ${middleware.trustedProxies.length === 0 ? 'none' : middleware.trustedProxies.join(', ')}, ` +
       `request log ${middleware.logRequests ? 'on' : 'off'}, admin token ${middleware.adminToken === undefined ? 'not set' : 'set'}`,
-    `upstreams (${plan.upstreams.size}):`,
+    formatCompression(middleware.compression),
+    formatXSendfile(middleware.xSendfile),
   ];
+  if (middleware.staticCacheBytes > 0) lines.push(`static file cache: ${middleware.staticCacheBytes / 1048576} MiB per proxy thread`);
+  lines.push(`upstreams (${plan.upstreams.size}):`);
   for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream));
   lines.push(`routes (${plan.routes.length}, first match wins):`);
   for (const route of plan.routes) lines.push(...formatRoute(route, plan.cache));

@@ -108,7 +108,10 @@ export interface RouteSpec {
   readonly index: number;
   readonly description: string | undefined;
   readonly match: RouteMatch;
-  readonly upstream: string;
+  /** Undefined only on a files-only route (`static_root` without upstream): what is not a file gets 404. */
+  readonly upstream: string | undefined;
+  /** Files tried before the upstream (`try_files $uri $uri/ @upstream`), or undefined. */
+  readonly staticFiles: StaticFilesSpec | undefined;
   readonly stripPrefix: boolean;
   readonly rewrite: string | undefined;
   readonly addHeaders: readonly HeaderPair[];
@@ -185,6 +188,43 @@ export interface PostgresSpec {
   readonly channel: string;
 }
 
+/** A route's `static_root` and its options (src/files/static-files.ts). */
+export interface StaticFilesSpec {
+  /** Absolute (a relative `static_root` is resolved against the config file's directory). */
+  readonly root: string;
+  /** Serve files and directories whose name starts with "." (default false; `.well-known` always is). */
+  readonly serveDotfiles: boolean;
+  /** Regex source: matching paths get `Cache-Control: public, max-age=31536000, immutable`; undefined: none. */
+  readonly fingerprintPattern: string | undefined;
+}
+
+/** `x_accel_mappings` entry: URIs under `prefix` name files under `root`. */
+export interface AccelMappingSpec {
+  /** Starts and ends with "/". */
+  readonly prefix: string;
+  /** Absolute. */
+  readonly root: string;
+}
+
+/** X-Sendfile / X-Accel-Redirect (`x_sendfile_enabled = true`). */
+export interface XSendfileSpec {
+  /** Absolute directories files may be served from (mapping roots are allowed too). */
+  readonly roots: readonly string[];
+  readonly accelMappings: readonly AccelMappingSpec[];
+}
+
+/** Response compression (`gzip_compression_enabled = true`). */
+export interface CompressionSpec {
+  /** Offered codings, most preferred first. */
+  readonly codings: readonly ('br' | 'gzip')[];
+  /** Compressible media types: `type/subtype` or `type/*`, lowercase. */
+  readonly types: readonly string[];
+  /** Bodies with a declared length below this are sent as they are. */
+  readonly minBytes: number;
+  readonly gzipLevel: number;
+  readonly brotliLevel: number;
+}
+
 export interface MiddlewareSpec {
   /** Set X-Forwarded-For/-Proto/-Host on upstream requests. */
   readonly forwardHeaders: boolean;
@@ -194,7 +234,13 @@ export interface MiddlewareSpec {
    */
   readonly trustedProxies: readonly string[];
   readonly xSendfileEnabled: boolean;
+  /** Set when xSendfileEnabled. */
+  readonly xSendfile: XSendfileSpec | undefined;
   readonly gzipCompressionEnabled: boolean;
+  /** Set when gzipCompressionEnabled. */
+  readonly compression: CompressionSpec | undefined;
+  /** Small-file cache per proxy thread, in bytes; 0 when no route serves files or the cache is off. */
+  readonly staticCacheBytes: number;
   readonly logRequests: boolean;
   /** Value of X-Admin-Token that `require_auth` routes demand. */
   readonly adminToken: string | undefined;

@@ -11,7 +11,7 @@ import type { ConfigIssue } from './errors.js';
 import type { Config } from './schema.js';
 
 /** The parts of a parsed document these checks read (any may have failed its schema). */
-type Sections = { readonly [K in 'server' | 'tls' | 'cache' | 'postgres' | 'middleware']: Partial<Config[K]> | undefined };
+type Sections = { readonly [K in 'server' | 'tls']: Partial<Config[K]> | undefined };
 
 export function unavailableFeatures(config: Sections): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -26,11 +26,5 @@ export function unavailableFeatures(config: Sections): ConfigIssue[] {
     missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
   }
   if (config.tls?.enabled === true) missing('tls.enabled', 'TLS', 'set enabled = false or remove [tls]');
-  if (config.middleware?.x_sendfile_enabled === true) {
-    missing('middleware.x_sendfile_enabled', 'X-Sendfile', 'remove x_sendfile_enabled (Rails: leave config.action_dispatch.x_sendfile_header unset)');
-  }
-  if (config.middleware?.gzip_compression_enabled === true) {
-    missing('middleware.gzip_compression_enabled', 'Response compression', 'remove gzip_compression_enabled');
-  }
   return issues;
 }

@@ -32,7 +32,9 @@ export class RouteBackgroundFetch implements BackgroundFetch {
     // In the pipeline every exchange is an Exchange; the cache's own tests bring their own fetch.
     if (!(x instanceof Exchange) || x.route === undefined) throw new Error('background revalidation needs a routed exchange');
     const route = x.route;
-    const instance = route.upstream.select(x.clientIp);
+    const upstream = route.upstream;
+    if (upstream === undefined) throw new Error('background revalidation needs a route with an upstream');
+    const instance = upstream.select(x.clientIp);
     if (instance === undefined) throw new Error(`no instance of ${route.spec.upstream} is available`);
     const headers = [...request.headers];
     const filters = route.filters.upstreamRequest;
@@ -60,7 +62,10 @@ export class RouteBackgroundFetch implements BackgroundFetch {
         }
         chunks.push(chunk);
       }
-      return { status: response.statusCode, statusText: '', headers: flatten(response.headers), body: Buffer.concat(chunks, length) };
+      // The route's responseHead filters other than the cache (compression, X-Sendfile) shape
+      // what its clients get; they run on requests only, so this response is not that.
+      const storable = (route.filters.responseHead ?? []).every((filter) => filter.name === 'cache');
+      return { status: response.statusCode, statusText: '', headers: flatten(response.headers), body: Buffer.concat(chunks, length), storable };
     } catch (error) {
       if (outcome === 'success' && !(error instanceof TooLarge)) outcome = fromUpstreamError(error).outcome;
       throw error;

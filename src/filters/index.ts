@@ -10,7 +10,15 @@
  *
  * @module
  */
-import type { RouteSpec, RuntimePlan } from '../config/types.js';
+import { codingFromToken, type ContentCoding } from '../compression/accept-encoding.js';
+import type { CompressionLevels } from '../compression/codec-options.js';
+import { CompressionPolicy } from '../compression/compression-policy.js';
+import { STATIC_CACHE_MAX_FILE_BYTES } from '../config/file-settings.js';
+import type { RouteSpec, RuntimePlan, XSendfileSpec } from '../config/types.js';
+import { FileRoot, FileRootError } from '../files/file-root.js';
+import { SmallFileCache } from '../files/small-file-cache.js';
+import { StaticFiles } from '../files/static-files.js';
+import { XSendfile } from '../files/x-sendfile.js';
 import { createLogger } from '../log.js';
 import { LogSink } from '../log-sink.js';
 import { compileFilterChain, type Filter, type FilterChain } from '../pipeline/filter.js';
@@ -20,23 +28,29 @@ import { AdminAuthFilter } from './admin-auth.js';
 import { CacheFilter } from './cache.js';
 import { RouteBackgroundFetch } from './cache-background-fetch.js';
 import { PurgeEndpoint } from './cache-purge.js';
+import { CompressionFilter } from './compression.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
 import { RouteHeadersFilter } from './route-headers.js';
+import { StaticFilesFilter } from './static-files.js';
 import { TrustedProxies } from './trusted-proxies.js';
+import { XSendfileFilter } from './x-sendfile.js';
 
 const log = createLogger('proxy');
 
 /**
  * What a proxy thread keeps across generations for its filters: the access-log
- * writer to stdout (created when a generation first asks for it), and the
- * response cache (created with the thread when `[cache]` is configured; its
- * section changes only with a restart).
+ * writer to stdout (created when a generation first asks for it), the
+ * small-file cache of static files (kept across reloads while its size is the
+ * same: entries are keyed by absolute path and checked against the disk anyway),
+ * and the response cache (created with the thread when `[cache]` is configured;
+ * its section changes only with a restart).
  */
 export class ThreadServices {
   readonly thread: number;
   readonly cache: ThreadCache | undefined;
   readonly cacheFetch = new RouteBackgroundFetch();
   #accessLog: LogSink | undefined;
+  #staticCache: SmallFileCache | undefined;
 
   constructor(thread: number, plan?: RuntimePlan) {
     this.thread = thread;
@@ -46,6 +60,12 @@ export class ThreadServices {
   get accessLog(): LogSink {
     this.#accessLog ??= new LogSink({ fd: 1, onDropped: (count) => log.warn(`${count} access-log lines dropped: stdout could not keep up`) });
     return this.#accessLog;
+  }
+
+  /** The thread's small-file cache of `bytes` (a new one when the size changed). */
+  staticCache(bytes: number): SmallFileCache {
+    if (this.#staticCache?.maxBytes !== bytes) this.#staticCache = new SmallFileCache({ maxBytes: bytes, maxFileBytes: STATIC_CACHE_MAX_FILE_BYTES });
+    return this.#staticCache;
   }
 
   /** Resolves when every access-log line so far is written. */
@@ -59,6 +79,26 @@ export class ThreadServices {
   }
 }
 
+/**
+ * A configured directory, resolved now. The config check saw it exist; one removed
+ * since is named with the key it came from.
+ */
+function resolveRoot(path: string, key: string): FileRoot {
+  try {
+    return FileRoot.resolve(path);
+  } catch (error) {
+    if (error instanceof FileRootError) throw new Error(`${key}: ${error.message} (it existed when the configuration was checked)`);
+    throw error;
+  }
+}
+
+function buildXSendfile(spec: XSendfileSpec): XSendfile {
+  return new XSendfile(
+    spec.roots.map((root, i) => resolveRoot(root, `middleware.x_sendfile_roots[${i}]`)),
+    spec.accelMappings.map((mapping, i) => ({ prefix: mapping.prefix, root: resolveRoot(mapping.root, `middleware.x_accel_mappings[${i}].root`) })),
+  );
+}
+
 /** The filters of one generation, shared by its routes where they are the same object. */
 export class GenerationFilters {
   readonly trusted: TrustedProxies;
@@ -67,6 +107,11 @@ export class GenerationFilters {
   readonly #auth: AdminAuthFilter | undefined;
   readonly #accessLog: AccessLogFilter | undefined;
   readonly #services: ThreadServices;
+  readonly #xSendfile: XSendfileFilter | undefined;
+  readonly #compression: CompressionFilter | undefined;
+  /** Shared by the compression filter and static files (which compress cached files once). */
+  readonly #compressionSettings: { readonly policy: CompressionPolicy; readonly levels: CompressionLevels } | undefined;
+  readonly #staticCache: SmallFileCache | undefined;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
@@ -76,6 +121,22 @@ export class GenerationFilters {
     this.#forwarded = middleware.forwardHeaders ? new ForwardedHeadersFilter(this.trusted) : undefined;
     this.#auth = middleware.adminToken === undefined ? undefined : new AdminAuthFilter(middleware.adminToken);
     this.#accessLog = middleware.logRequests ? new AccessLogFilter(services.accessLog) : undefined;
+    this.#xSendfile = middleware.xSendfile === undefined ? undefined : new XSendfileFilter(buildXSendfile(middleware.xSendfile));
+    const compression = middleware.compression;
+    if (compression !== undefined) {
+      const policy = new CompressionPolicy({
+        codings: compression.codings.map((token) => codingFromToken(token) as ContentCoding),
+        types: compression.types,
+        minBytes: compression.minBytes,
+      });
+      const levels = { gzip: compression.gzipLevel, brotli: compression.brotliLevel };
+      this.#compressionSettings = { policy, levels };
+      this.#compression = new CompressionFilter(policy, levels);
+    } else {
+      this.#compressionSettings = undefined;
+      this.#compression = undefined;
+    }
+    this.#staticCache = middleware.staticCacheBytes > 0 ? services.staticCache(middleware.staticCacheBytes) : undefined;
   }
 
   /** The chain for one route. */
@@ -86,12 +147,20 @@ export class GenerationFilters {
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
       filters.push(this.#auth);
     }
-    // After auth (a refused request is never answered from the cache); first of the
-    // responseHead filters, so it stores the head and bytes the client gets.
-    const cache = this.#services.cache;
-    if (cache !== undefined && spec.cache !== undefined) filters.push(new CacheFilter(cache.cache, spec.cache.defaultTtlMs, this.#services.cacheFetch));
-    if (this.#forwarded) filters.push(this.#forwarded);
-    if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
+    // After auth (a protected route protects its files too), before anything upstream.
+    if (spec.staticFiles !== undefined) filters.push(this.#staticFilesFilter(spec));
+    if (spec.upstream !== undefined) {
+      // After auth (a refused request is never answered from the cache) and static files
+      // (a file is served as it is on disk); first of the responseHead filters, so that
+      // it stores the head and bytes the client gets: after X-Sendfile and compression.
+      const cache = this.#services.cache;
+      if (cache !== undefined && spec.cache !== undefined) filters.push(new CacheFilter(cache.cache, spec.cache.defaultTtlMs, this.#services.cacheFetch));
+      if (this.#forwarded) filters.push(this.#forwarded);
+      if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
+      // Before compression: a file served for the upstream is compressed like any response.
+      if (this.#xSendfile) filters.push(this.#xSendfile);
+    }
+    if (this.#compression) filters.push(this.#compression);
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
   }
@@ -101,6 +170,18 @@ export class GenerationFilters {
     const cache = this.#services.cache;
     const token = this.#plan.middleware.adminToken;
     return cache === undefined || token === undefined ? undefined : new PurgeEndpoint(cache.cache, token, this.#plan.postgres);
+  }
+
+  #staticFilesFilter(spec: RouteSpec): StaticFilesFilter {
+    const settings = spec.staticFiles!;
+    const files = new StaticFiles({
+      root: resolveRoot(settings.root, `routes[${spec.index}].static_root`),
+      serveDotfiles: settings.serveDotfiles,
+      fingerprintPattern: settings.fingerprintPattern === undefined ? undefined : new RegExp(settings.fingerprintPattern),
+      cache: this.#staticCache,
+      compression: this.#compressionSettings,
+    });
+    return new StaticFilesFilter(files, spec.upstream === undefined);
   }
 
   /** The chain for requests that never reached a route (refused or unmatched). */

@@ -102,6 +102,8 @@ export class ResponseSink implements BodyWriter {
   /** HEAD request: the head is sent, never a body. */
   isHeadRequest = false;
   onDrain: (() => void) | undefined = undefined;
+  /** See BodyWriter.copiesChunks: uWS copies what it does not send; #pending lives until onDrain. */
+  readonly copiesChunks = true;
   #head = HeadState.None;
   #statusText = '';
   #rawHeaders: Buffer[] | undefined = undefined;

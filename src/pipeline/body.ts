@@ -25,6 +25,16 @@ export interface BodyWriter {
   abort(): void;
   /** Set by the source after `write` returned false; called once when writing may go on. */
   onDrain: (() => void) | undefined;
+  /**
+   * True when the writer keeps no reference to a chunk once `write` returned true,
+   * nor after it called `onDrain` (the ResponseSink: uWS's `tryEnd`/`write` copy what
+   * they do not send at once, and a chunk `tryEnd` could not take is held only until
+   * `onWritable`). A source may then read its next chunk into the same buffer, which
+   * saves an allocation and its page faults per chunk: a third of the CPU of a large
+   * file download (native-notes/files.md). A transform that queues chunks
+   * (compression) leaves it unset, and sources then take a new buffer per chunk.
+   */
+  readonly copiesChunks?: boolean;
 }
 
 /**

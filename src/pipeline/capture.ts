@@ -102,7 +102,7 @@ function collectHeader(name: string, value: string): void {
       // sec-websocket-version: the upstream handshake sends its own.
       return;
     default:
-      // Hop-by-hop and Expect: dropped (uWS answers `Expect: 100-continue` itself).
+      // Hop-by-hop, Expect (uWS answers `Expect: 100-continue` itself) and SendfileControl: dropped.
       return;
   }
 }

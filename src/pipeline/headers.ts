@@ -31,6 +31,13 @@ export const enum RequestHeaderKind {
    * other header on a plain HTTP request.
    */
   WebSocketHandshake,
+  /**
+   * `X-Sendfile-Type`, `X-Accel-Mapping`: how the app should name files for X-Sendfile
+   * (Rack::Sendfile reads them). Only warpdrive may say that (src/filters/x-sendfile.ts,
+   * when it is on): from a client they would make the app answer with internal paths.
+   * Dropped.
+   */
+  SendfileControl,
 }
 
 const requestKinds = new Map<string, RequestHeaderKind>([
@@ -52,6 +59,8 @@ const requestKinds = new Map<string, RequestHeaderKind>([
   ['sec-websocket-version', RequestHeaderKind.WebSocketHandshake],
   ['sec-websocket-extensions', RequestHeaderKind.WebSocketHandshake],
   ['sec-websocket-protocol', RequestHeaderKind.WebSocketHandshake],
+  ['x-sendfile-type', RequestHeaderKind.SendfileControl],
+  ['x-accel-mapping', RequestHeaderKind.SendfileControl],
 ]);
 
 /** The kind of a request header; `name` arrives lowercased from uWS. */

@@ -124,6 +124,8 @@ export class Pipeline implements ExchangeOwner {
   proceed(x: Exchange): void {
     const route = x.route!;
     const upstream = route.upstream;
+    // A files-only route's filter answers every request; should one get here, nothing is behind it.
+    if (upstream === undefined) return x.fail(errors.noRoute);
     const filters = route.filters.upstreamRequest;
     if (filters !== undefined) for (let i = 0; i < filters.length; i++) filters[i]!.upstreamRequest!(x, x.upstreamHeaders);
     x.balanceIp = upstream.spec.strategy === 'ip_hash' && x.xForwardedFor !== undefined ? this.#forwardedClient(x) : x.clientIp;

@@ -13,7 +13,11 @@ export class ProxyRoute {
   readonly index: number;
   readonly match: RouteMatch;
   readonly spec: RouteSpec;
-  readonly upstream: Upstream;
+  /**
+   * Undefined on a files-only route (`static_root` without upstream), whose static
+   * files filter answers every request itself.
+   */
+  readonly upstream: Upstream | undefined;
   readonly readTimeoutMs: number;
   /**
    * Index into `Instance.dispatchers`: a connect timeout belongs to a connection, so a
@@ -28,13 +32,13 @@ export class ProxyRoute {
   readonly #replacement: string;
   readonly #rewriteWholePath: boolean;
 
-  constructor(spec: RouteSpec, upstream: Upstream, upstreamSpec: UpstreamSpec, filters: FilterChain) {
+  constructor(spec: RouteSpec, upstream: Upstream | undefined, upstreamSpec: UpstreamSpec | undefined, filters: FilterChain) {
     this.index = spec.index;
     this.match = spec.match;
     this.spec = spec;
     this.upstream = upstream;
-    this.readTimeoutMs = spec.readTimeoutMs ?? upstreamSpec.readTimeoutMs;
-    this.connectSlot = upstream.connectSlot(spec.connectTimeoutMs);
+    this.readTimeoutMs = spec.readTimeoutMs ?? upstreamSpec?.readTimeoutMs ?? 0;
+    this.connectSlot = upstream?.connectSlot(spec.connectTimeoutMs) ?? 0;
     this.requestTimeoutMs = spec.requestTimeoutMs;
     this.filters = filters;
     const prefix = spec.match.pathPrefix ?? spec.match.pathExact;

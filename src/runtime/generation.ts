@@ -62,7 +62,11 @@ export class Generation {
     this.upstreams = upstreams;
     this.created = created;
     const filters = new GenerationFilters(plan, services);
-    this.routes = plan.routes.map((spec) => new ProxyRoute(spec, upstreams.get(spec.upstream)!, plan.upstreams.get(spec.upstream)!, filters.forRoute(spec)));
+    this.routes = plan.routes.map((spec) => {
+      // A files-only route has no upstream: its static files filter answers everything.
+      const name = spec.upstream;
+      return new ProxyRoute(spec, name === undefined ? undefined : upstreams.get(name)!, name === undefined ? undefined : plan.upstreams.get(name)!, filters.forRoute(spec));
+    });
     this.router = createRouter(this.routes);
     this.unroutedFilters = filters.unrouted();
     this.purge = filters.purgeEndpoint();

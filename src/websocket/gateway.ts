@@ -143,7 +143,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
     const upstreamPath = route.upstreamPath(x.path);
     const pending: PendingUpgrade = { x, target: x.query === '' ? upstreamPath : `${upstreamPath}?${x.query}`, upstream: undefined };
     this.#pending.add(pending);
-    const upstream = route.upstream;
+    // proceed() answers a files-only route (no upstream) before handing an upgrade over.
+    const upstream = route.upstream!;
     const instance = upstream.select(x.balanceIp);
     if (instance !== undefined) return this.#connect(pending, instance);
     if (upstream.isStarting()) {
@@ -182,7 +183,7 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
     // server that picks none, a verdict that belongs to the end client. The upstream's choice is
     // checked below instead (it must be one the client offered).
     if (x.secWebSocketProtocol !== '') headers['sec-websocket-protocol'] = x.secWebSocketProtocol;
-    const connectTimeoutMs = route.spec.connectTimeoutMs ?? route.upstream.spec.connectTimeoutMs;
+    const connectTimeoutMs = route.spec.connectTimeoutMs ?? route.upstream!.spec.connectTimeoutMs;
     const options: ClientOptions = {
       // ws types values as strings; Node's http (which ws hands them to) also takes arrays, for repeats.
       headers: headers as Record<string, string>,
@@ -241,8 +242,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
       const kind = error.message.includes('handshake has timed out') ? errors.readTimeout : fromUpstreamError(error);
       instance.requestFinished(kind.outcome);
       log.warn(`WebSocket upgrade to ${instance.id} (${instance.address}) failed: ${error.message}`);
-      if (kind.retry === 'always' && x.attempts <= route.upstream.spec.retries) {
-        const next = route.upstream.select(x.balanceIp, instance, x.triedInstances);
+      if (kind.retry === 'always' && x.attempts <= route.upstream!.spec.retries) {
+        const next = route.upstream!.select(x.balanceIp, instance, x.triedInstances);
         if (next !== undefined) return this.#connect(pending, next);
       }
       this.#refuse(pending, kind, error);

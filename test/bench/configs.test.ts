@@ -179,3 +179,37 @@ test('nginx -t accepts the rendered cache config', { skip: nginx ? false : 'ngin
   rmSync(nginxCacheDir(18086), { recursive: true, force: true });
   assert.equal(r.status, 0, r.stderr);
 });
+
+test('the file scenarios: warpdrive and nginx configured for the same job, accepted by both', async () => {
+  const { writeBenchFiles, ACCEL_PREFIX } = await import('../../bench/lib/bench-files.js');
+  const filesDir = writeBenchFiles(mkdtempSync(path.join(tmpdir(), 'wd-bench-files-')));
+  const features = [
+    { kind: 'compression', gzipLevel: 5 },
+    { kind: 'x-accel-redirect', filesDir },
+    { kind: 'static', filesDir },
+  ] as const;
+  for (const feature of features) {
+    const topology: Topology = { ...SINGLE, feature };
+    const plan = parseConfig(renderWarpdrive(topology, { port: 18087, dir: '/tmp' }).text, path.join(filesDir, 'bench.toml'));
+    const nginxText = renderNginx(topology, { port: 18088, dir: '/tmp/x' }).text;
+    if (feature.kind === 'compression') {
+      assert.deepEqual(plan.middleware.compression?.codings, ['gzip']);
+      assert.equal(plan.middleware.compression?.gzipLevel, 5);
+      assert.match(nginxText, /gzip on;\n\s+gzip_comp_level 5;/);
+    } else if (feature.kind === 'x-accel-redirect') {
+      assert.deepEqual(plan.middleware.xSendfile?.accelMappings, [{ prefix: ACCEL_PREFIX, root: path.join(filesDir, 'private') }]);
+      assert.match(nginxText, new RegExp(`location ${ACCEL_PREFIX} \\{\\n\\s+internal;\\n\\s+alias ${filesDir}/private/;`));
+    } else {
+      assert.equal(plan.routes[0]!.staticFiles?.root, path.join(filesDir, 'public'));
+      assert.equal(plan.routes[0]!.upstream, 'app');
+      assert.match(nginxText, /try_files \$uri @app;/);
+      assert.match(nginxText, /gzip_static on;/);
+    }
+    if (nginx) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-nginx-'));
+      const { main } = writeOut(renderNginx(topology, { port: 18088, dir }), dir);
+      const r = spawnSync(nginx, ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  }
+});

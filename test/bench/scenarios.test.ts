@@ -6,22 +6,9 @@ import { buildRouteTable, probeTarget, requestTargetsFor } from '../../bench/lib
 test('every scenario of the issue exists, plus one fixed-rate scenario per rate', () => {
   const names = selectScenarios([], [1000, 5000]).map((s) => s.name);
   assert.deepEqual(names, [
-    'small-get',
-    'large-100k',
-    'upload-1m',
-    'routes-1000',
-    'pool-3',
-    'pool-3-least-conn',
-    'pool-3-random',
-    'pool-3-ip-hash',
-    'new-conn',
-    'cache-hit',
-    'cache-miss',
-    'ws-echo',
-    'rate-1k',
-    'rate-5k',
-    'paced-1k',
-    'paced-5k',
+    'small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash', 'new-conn',
+    'cache-hit', 'cache-miss', 'gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed',
+    'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k',
   ]);
 });
 
@@ -87,19 +74,27 @@ test('a scenario topology takes its instance count, routes and strategy from the
   assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
 
-test('the egress floors take part only in the GET / scenarios they can serve; Varnish in the cache scenarios; HAProxy and the Node peer in all but those', async () => {
+test('the egress floors take part only in the GET / scenarios they can serve; the file scenarios are warpdrive against nginx; Varnish in the cache scenarios', async () => {
   const { PROXIES } = await import('../../bench/lib/proxies.js');
   const all = selectScenarios([], [1000, 5000]);
-  const served = (name: 'floor-net' | 'floor-undici') => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
+  const served = (name: keyof typeof PROXIES) => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
   const expected = ['small-get', 'new-conn', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k'];
   assert.deepEqual(served('floor-net'), expected);
   assert.deepEqual(served('floor-undici'), expected);
-  for (const name of ['warpdrive', 'nginx', 'direct'] as const) {
-    assert.equal(all.filter((s) => PROXIES[name].unsupportedReason?.(s) !== undefined).length, 0, name);
-  }
+  const fileScenarios = ['gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed'];
   const cacheScenarios = ['cache-hit', 'cache-miss'];
-  assert.deepEqual(all.filter((s) => PROXIES.varnish.unsupportedReason?.(s) === undefined).map((s) => s.name), cacheScenarios);
+  for (const name of ['warpdrive', 'nginx'] as const) assert.deepEqual(served(name), all.map((s) => s.name), name);
+  assert.deepEqual(served('direct'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n)));
   for (const name of ['haproxy', 'node'] as const) {
-    assert.deepEqual(all.filter((s) => PROXIES[name].unsupportedReason?.(s) !== undefined).map((s) => s.name), cacheScenarios, name);
+    assert.deepEqual(served(name), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !cacheScenarios.includes(n)), name);
   }
+  assert.deepEqual(served('varnish'), cacheScenarios);
+});
+
+test('a file scenario topology carries its feature; serving files needs the files directory', () => {
+  const [gzip, sendfile, small] = selectScenarios(['gzip-json-100k', 'sendfile-1m', 'static-small'], []);
+  assert.deepEqual(scenarioTopology(gzip!, [41001]).feature, { kind: 'compression', gzipLevel: 5 });
+  assert.deepEqual(scenarioTopology(sendfile!, [41001], '/tmp/files').feature, { kind: 'x-accel-redirect', filesDir: '/tmp/files' });
+  assert.deepEqual(scenarioTopology(small!, [41001], '/tmp/files').feature, { kind: 'static', filesDir: '/tmp/files' });
+  assert.throws(() => scenarioTopology(small!, [41001]), /serves files but no files directory was given/);
 });

@@ -37,4 +37,11 @@ describe('updateStoredHeaders', () => {
     const updated = updateStoredHeaders(['Content-Encoding', 'gzip'], ['Content-Encoding', 'br', 'Content-Type', 'text/html', 'X-User', 'me'], ['x-user']);
     assert.deepEqual(updated, ['Content-Encoding', 'gzip', 'Content-Type', 'text/html']);
   });
+
+  it('keeps a stored weak ETag when the 304 brings the strong tag it was made from (the stored body was compressed)', () => {
+    assert.deepEqual(updateStoredHeaders(['ETag', 'W/"v1"'], ['ETag', '"v1"']), ['ETag', 'W/"v1"']);
+    // Another tag, or a weak one, replaces it as usual.
+    assert.deepEqual(updateStoredHeaders(['ETag', 'W/"v1"'], ['ETag', '"v2"']), ['ETag', '"v2"']);
+    assert.deepEqual(updateStoredHeaders(['ETag', '"v1"'], ['ETag', 'W/"v1"']), ['ETag', 'W/"v1"']);
+  });
 });

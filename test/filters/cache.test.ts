@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { formatHttpDate } from '../helpers/http-date.js';
-import { ResponseCache } from '../../src/cache/response-cache.js';
+import type { InvalidationPattern } from '../../src/cache/invalidation-pattern.js';
+import { ResponseCache, type SharedTier } from '../../src/cache/response-cache.js';
 import { CacheFilter } from '../../src/filters/cache.js';
 import { Verdict } from '../../src/pipeline/filter.js';
 import { CacheHarness, HttpRevalidator } from '../helpers/cache-harness.js';
@@ -40,15 +41,24 @@ afterEach(async () => {
 
 async function setup(
   handler: CountingHandler,
-  options: { defaultTtlMs?: number; maxObjectBytes?: number; lockTimeoutMs?: number; ignore?: { names: string[]; prefixes: string[] } } = {},
+  options: {
+    defaultTtlMs?: number;
+    maxObjectBytes?: number;
+    lockTimeoutMs?: number;
+    ignore?: { names: string[]; prefixes: string[] };
+    /** A route whose responses compression or X-Sendfile reshape: background responses are not storable. */
+    reshapedRoute?: boolean;
+    shared?: SharedTier;
+  } = {},
 ): Promise<Setup> {
   const upstream = await startCountingUpstream(handler);
-  revalidator = new HttpRevalidator(upstream.port);
+  revalidator = new HttpRevalidator(upstream.port, options.reshapedRoute === true ? false : undefined);
   const cache = new ResponseCache({
     capacityBytes: 8 * 1024 * 1024,
     maxObjectBytes: options.maxObjectBytes ?? 1024 * 1024,
     ignoreQueryParams: options.ignore ?? { names: [], prefixes: [] },
     lockTimeoutMs: options.lockTimeoutMs ?? 5000,
+    shared: options.shared,
   });
   const harness = new CacheHarness(cache, upstream.port, options.defaultTtlMs, revalidator);
   const url = await harness.listen();
@@ -356,6 +366,49 @@ describe('serving stale (RFC 5861)', () => {
     for (let i = 0; i < 100 && cache.stats.stored < 2; i++) await sleep(10);
     assert.equal((await send(`${url}/swr`)).body, 'response 2');
     assert.equal(upstream.count(), 2);
+  });
+
+  it('stale-while-revalidate on a route that compression or X-Sendfile reshape: a 304 refreshes the entry, a 200 only drops it (from Redis too)', async () => {
+    const invalidated: InvalidationPattern[][] = [];
+    const shared: SharedTier = {
+      usable: true,
+      lookup: () => Promise.resolve(undefined),
+      store: () => undefined,
+      invalidate: (patterns) => {
+        invalidated.push([...patterns]);
+        return Promise.resolve(1);
+      },
+    };
+    const { upstream, url, cache } = await setup(
+      (req, res, n) => {
+        if (req.url === '/same' && req.headers['if-none-match'] === '"v1"') {
+          res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=1, stale-while-revalidate=60' });
+          res.end();
+          return;
+        }
+        reply(res, n, { 'cache-control': 'max-age=1, stale-while-revalidate=60', etag: req.url === '/same' ? '"v1"' : `"v${n}"` });
+      },
+      { reshapedRoute: true, shared },
+    );
+    await send(`${url}/same`);
+    await send(`${url}/changed`);
+    await sleep(1100);
+    // The 304 refreshes the stored response as usual.
+    assert.equal((await send(`${url}/same`)).body, 'response 1');
+    for (let i = 0; i < 100 && cache.stats.revalidated < 1; i++) await sleep(10);
+    const refreshed = await send(`${url}/same`);
+    assert.equal(refreshed.body, 'response 1');
+    assert.match(header(refreshed, 'cache-status')!, /^warpdrive; hit; ttl=[01]$/);
+    // A 200 is not what the route's clients would get: nothing is stored, the old entry goes from every tier.
+    assert.equal((await send(`${url}/changed`)).body, 'response 2');
+    for (let i = 0; i < 100 && invalidated.length < 1; i++) await sleep(10);
+    assert.deepEqual(invalidated, [[{ kind: 'path', host: '127.0.0.1', path: '/changed', query: '' }]]);
+    // Two first fills and the refreshed /same.
+    assert.equal(cache.stats.stored, 3);
+    const next = await send(`${url}/changed`);
+    assert.equal(next.body, 'response 5');
+    assert.match(header(next, 'cache-status')!, /fwd=uri-miss/);
+    assert.equal(upstream.count(), 5);
   });
 
   it('stale-if-error: a 5xx or an unreachable upstream gets the stale response, until the window closes', async () => {

@@ -250,9 +250,12 @@ export class CacheHarness {
 export class HttpRevalidator implements BackgroundFetch {
   readonly #port: number;
   readonly #agent = new http.Agent({ keepAlive: true });
+  /** What RouteBackgroundFetch says of a route with compression or X-Sendfile: false. */
+  readonly #storable: boolean | undefined;
 
-  constructor(upstreamPort: number) {
+  constructor(upstreamPort: number, storable?: boolean) {
     this.#port = upstreamPort;
+    this.#storable = storable;
   }
 
   fetch(_x: CacheExchange, request: RevalidationRequest): Promise<RevalidationResponse> {
@@ -276,7 +279,9 @@ export class HttpRevalidator implements BackgroundFetch {
             reject(new Error('body too large'));
           } else chunks.push(chunk);
         });
-        res.on('end', () => resolve({ status: res.statusCode!, statusText: res.statusMessage ?? '', headers: withoutHopByHop(res.rawHeaders, false), body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, statusText: res.statusMessage ?? '', headers: withoutHopByHop(res.rawHeaders, false), body: Buffer.concat(chunks), storable: this.#storable }),
+        );
         res.on('error', reject);
       });
       req.end();

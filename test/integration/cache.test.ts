@@ -7,6 +7,10 @@
  */
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Client, request } from 'undici';
@@ -26,7 +30,7 @@ after(async () => {
 });
 
 /** A config with the cache on, one upstream `app` and a catch-all route; `extra` adds sections. */
-function cacheConfig(upstream: CountingUpstream, options: { threads?: number; cache?: string; extra?: string; log?: boolean } = {}): string {
+function cacheConfig(upstream: CountingUpstream, options: { threads?: number; cache?: string; extra?: string; log?: boolean; middleware?: string } = {}): string {
   return writeConfig(`
 [server]
 http_port = 0
@@ -36,6 +40,7 @@ worker_threads = ${options.threads ?? 1}
 [middleware]
 log_requests = ${options.log ?? false}
 admin_token = "purge-secret"
+${options.middleware ?? ''}
 
 [upstreams.app]
 ${upstream.toml}
@@ -72,6 +77,14 @@ interface Answer {
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   const response = await request(url, { method: method as 'GET', headers });
   return { status: response.statusCode, headers: response.headers, body: await response.body.text() };
+}
+
+/** GET with a gzip-decoded body (when the answer is gzip-encoded). */
+async function getDecoded(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await request(url, { headers });
+  const raw = Buffer.from(await response.body.arrayBuffer());
+  const body = response.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString() : raw.toString();
+  return { status: response.statusCode, headers: response.headers, body };
 }
 
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000, pollMs = 10): Promise<void> {
@@ -256,6 +269,98 @@ upstream = "app"
     for (const [thread, [client]] of threads) {
       await until(`thread ${thread} drops /item`, async () => (await getOn(client!, '/item')).headers['x-version'] === '2');
     }
+  });
+});
+
+describe('the cache with compression and X-Accel-Redirect', () => {
+  const json = (n: number): string => JSON.stringify({ n, items: Array.from({ length: 100 }, (_, i) => ({ id: i, title: `item ${i}` })) });
+
+  function setupFiles(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wd-cache-files-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'report.bin'), 'file contents, version 1');
+    return dir;
+  }
+
+  function middleware(dir: string): string {
+    return `gzip_compression_enabled = true\nx_sendfile_enabled = true\nx_accel_mappings = [{ prefix = "/private/", root = ${JSON.stringify(dir)} }]`;
+  }
+
+  test('the compressed bytes are stored per Accept-Encoding, and hits are not compressed again', bounded, async () => {
+    const upstream = await upstreamWith((_req, res, n) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60', etag: '"j1"' });
+      res.end(json(n));
+    });
+    const wd = await run(cacheConfig(upstream, { middleware: middleware(setupFiles()) }));
+    const gzipped = await getDecoded(`${wd.url}/api`, { 'accept-encoding': 'gzip' });
+    assert.equal(gzipped.headers['content-encoding'], 'gzip');
+    assert.equal(gzipped.headers.vary, 'Accept-Encoding');
+    assert.equal(gzipped.body, json(1));
+    const gzipHit = await getDecoded(`${wd.url}/api`, { 'accept-encoding': 'gzip' });
+    assert.match(cacheStatus(gzipHit), /^warpdrive; hit/);
+    assert.equal(gzipHit.headers['content-encoding'], 'gzip');
+    assert.equal(gzipHit.headers.etag, 'W/"j1"', 'the weakened ETag the client first got');
+    assert.equal(gzipHit.body, json(1));
+    // A client that takes no gzip is another variant: never the compressed bytes.
+    const plain = await getDecoded(`${wd.url}/api`);
+    assert.match(cacheStatus(plain), /fwd=vary-miss/);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.body, json(2));
+    const plainHit = await getDecoded(`${wd.url}/api`);
+    assert.match(cacheStatus(plainHit), /^warpdrive; hit/);
+    assert.equal(plainHit.headers['content-encoding'], undefined);
+    assert.equal(plainHit.body, json(2));
+    assert.equal(upstream.count(), 2);
+  });
+
+  test('a file named by X-Accel-Redirect is stored as the client got it; the internal header never is', bounded, async () => {
+    const dir = setupFiles();
+    const upstream = await upstreamWith((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=60', 'x-accel-redirect': '/private/report.bin' });
+      res.end();
+    });
+    const wd = await run(cacheConfig(upstream, { middleware: middleware(dir) }));
+    const first = await get(`${wd.url}/download`);
+    assert.equal(first.body, 'file contents, version 1');
+    const hit = await get(`${wd.url}/download`);
+    assert.match(cacheStatus(hit), /^warpdrive; hit/);
+    assert.equal(hit.body, 'file contents, version 1');
+    assert.equal(hit.headers['x-accel-redirect'], undefined);
+    assert.equal(upstream.count(), 1);
+  });
+
+  test('stale-while-revalidate on such a route: the background request only refreshes on a 304; a changed response is fetched through the filters', bounded, async () => {
+    const dir = setupFiles();
+    const upstream = await upstreamWith((req, res, n) => {
+      if (req.url === '/download') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=1, stale-while-revalidate=60', 'x-accel-redirect': '/private/report.bin' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=1, stale-while-revalidate=60', etag: `"j${n}"` });
+      res.end(json(n));
+    });
+    const wd = await run(cacheConfig(upstream, { middleware: middleware(dir) }));
+    assert.equal((await getDecoded(`${wd.url}/api`, { 'accept-encoding': 'gzip' })).body, json(1));
+    assert.equal((await get(`${wd.url}/download`)).body, 'file contents, version 1');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    writeFileSync(path.join(dir, 'report.bin'), 'file contents, version 2');
+    // Stale answers at once; the background requests get full responses (a new ETag; a file to send).
+    const stale = await getDecoded(`${wd.url}/api`, { 'accept-encoding': 'gzip' });
+    assert.equal(stale.headers['content-encoding'], 'gzip');
+    assert.equal(stale.body, json(1));
+    assert.equal((await get(`${wd.url}/download`)).body, 'file contents, version 1');
+    await until('both background requests answered', () => upstream.count() === 4);
+    // Neither raw response was stored (uncompressed JSON for a gzip variant; an empty body naming a file):
+    // the next requests go through compression and X-Accel-Redirect.
+    await until('the stale /api is gone', async () => {
+      const next = await getDecoded(`${wd.url}/api`, { 'accept-encoding': 'gzip' });
+      assert.equal(next.headers['content-encoding'], 'gzip');
+      return next.body !== json(1);
+    });
+    const download = await get(`${wd.url}/download`);
+    assert.equal(download.body, 'file contents, version 2');
+    assert.equal(download.headers['x-accel-redirect'], undefined);
   });
 });
 

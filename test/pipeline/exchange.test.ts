@@ -154,7 +154,7 @@ describe('Exchange: relaying an upstream response', () => {
 
   it('a refused request (undici would not send it) is the client\'s 400 and charges no instance', () => {
     const { x, res } = exchange();
-    const instance = x.route!.upstream.instances[0]!;
+    const instance = x.route!.upstream!.instances[0]!;
     const before = instance.failures;
     x.instance = instance;
     instance.requestStarted();

@@ -165,7 +165,7 @@ export function planOf(upstreams: UpstreamSpec[], processOrder: string[]): Runti
     routes: [],
     cache: undefined,
     postgres: undefined,
-    middleware: { forwardHeaders: true, trustedProxies: [], xSendfileEnabled: false, gzipCompressionEnabled: false, logRequests: false, adminToken: undefined },
+    middleware: { forwardHeaders: true, trustedProxies: [], xSendfileEnabled: false, xSendfile: undefined, gzipCompressionEnabled: false, compression: undefined, staticCacheBytes: 0, logRequests: false, adminToken: undefined },
     processOrder,
   };
 }
