@@ -24,6 +24,9 @@ import { CacheCoordinator } from './cache/cache-coordinator.js';
 import { ConfigError, type RuntimePlan } from './config/index.js';
 import { describeCache } from './config/summary.js';
 import { reservePort } from './ingress/server.js';
+import type { ChallengeAnswers } from './tls/challenge-board.js';
+import { TlsService } from './tls/tls-service.js';
+import type { InstalledCertificate } from './tls/live-files.js';
 import { createLogger } from './log.js';
 import { ProxyStack } from './proxy-stack.js';
 import { planReload, type ReloadPlan } from './runtime/reload-plan.js';
@@ -66,11 +69,18 @@ export interface RunningWarpdrive {
   stop(reason: string): Promise<void>;
 }
 
+/** File certificates only: no ACME order, so no challenge to answer. */
+const noChallenges: ChallengeAnswers = { answer: () => undefined, lookup: () => Promise.resolve(undefined) };
+
 export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOptions = {}): Promise<RunningWarpdrive> {
   let plan = initialPlan;
   const threads = plan.server.workerThreads;
   // Several proxy threads share the port (SO_REUSEPORT); check it is free first, before any process starts.
   const port = threads > 1 ? await reservePort(plan.server.bindAddress, plan.server.httpPort) : plan.server.httpPort;
+  // The HTTPS listener is rebuilt on each certificate change and joins its own port (SO_REUSEPORT), so it is always reserved.
+  const tlsOn = plan.tls?.enabled === true && plan.server.httpsPort !== undefined;
+  const httpsPort = tlsOn ? await reservePort(plan.server.bindAddress, plan.server.httpsPort!) : undefined;
+  const tls = tlsOn ? await TlsService.start(plan) : undefined;
 
   let supervisor: SupervisorClient | undefined;
   let recorder: SupervisorRecorder | undefined;
@@ -86,6 +96,8 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
   let coordinator: CacheCoordinator | undefined;
+  // What the main thread's listener starts with: an order may complete while the threads start.
+  const startedWith = tls?.certificates;
   try {
     stack = await ProxyStack.start(plan, {
       port,
@@ -94,6 +106,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       thread: 0,
       activeHealthChecks: true,
       onGeneration: (generation) => health?.watch(generation),
+      tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: startedWith!, challenges: tls.challenges ?? noChallenges },
     });
     // The cache's main-thread side: the invalidation bus (every thread, Redis once) and the LISTEN connection.
     if (stack.cache !== undefined) {
@@ -101,7 +114,9 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       coordinator = new CacheCoordinator(plan, stack.cache);
     }
     try {
-      if (threads > 1) workers = await ProxyWorkers.start(plan, stack.port, recorder, health, coordinator?.bus);
+      if (threads > 1) {
+        workers = await ProxyWorkers.start(plan, stack.port, recorder, health, tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls }, coordinator?.bus);
+      }
     } catch (error) {
       await coordinator?.close();
       await stack.close();
@@ -109,9 +124,25 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     }
   } catch (error) {
     await supervisor?.stop();
+    await tls?.stop();
     throw error;
   }
   const shownHost = plan.server.bindAddress.includes(':') ? `[${plan.server.bindAddress}]` : plan.server.bindAddress;
+  if (tls !== undefined) {
+    // Before the http line, which tools (and the tests) wait for: the https one is then already out.
+    log.info(`listening on https://${shownHost}:${httpsPort} (${tls.certificates.length} certificate(s) now${tls.acmeDomains.length > 0 ? `; ACME for ${tls.acmeDomains.join(', ')}` : ''})`);
+    // New and renewed certificates: every proxy thread builds its next listener; open connections keep theirs.
+    const serve = (certificates: InstalledCertificate[]): void => {
+      stack.swapCertificates(certificates).then(
+        () => log.info(`now serving ${certificates.length} certificate(s) on https port ${httpsPort}`),
+        (error: unknown) => log.error(`could not swap certificates into the main thread's listener: ${String(error)}`),
+      );
+      workers?.swapCertificates(certificates);
+    };
+    tls.onChange(serve);
+    // Certificates that arrived while the proxy threads were starting (workers spawned after it already have them).
+    if (tls.certificates !== startedWith) serve(tls.certificates);
+  }
   log.info(`listening on http://${shownHost}:${stack.port} (config: ${plan.source})`);
 
   let stopping: Promise<void> | undefined;
@@ -126,6 +157,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       if (supervisor) await supervisor.stop();
       await coordinator?.close();
       await stack.close();
+      await tls?.stop();
       log.info('stopped');
     })();
     return stopping;

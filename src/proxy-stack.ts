@@ -16,6 +16,10 @@ import type { ThreadCache } from './cache/thread-cache.js';
 import type { RuntimePlan } from './config/types.js';
 import { ThreadServices } from './filters/index.js';
 import { startIngress, type IngressServer, type ListenMode } from './ingress/server.js';
+import { TlsServer } from './ingress/tls-server.js';
+import type { ChallengeAnswers } from './tls/challenge-board.js';
+import type { InstalledCertificate } from './tls/live-files.js';
+import { ThreadTls } from './tls/thread-tls.js';
 import { createLogger } from './log.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Generation } from './runtime/generation.js';
@@ -43,9 +47,20 @@ export interface GenerationHooks {
   readonly onGeneration?: (generation: Generation, previous: Generation | undefined) => void;
 }
 
+/** What a proxy thread needs to serve HTTPS (`[tls] enabled`). */
+export interface StackTlsOptions {
+  /** Concrete (reserved by the main thread): every listener generation joins it with SO_REUSEPORT. */
+  readonly httpsPort: number;
+  /** ACME domains, to tell "first certificate pending" from "no certificate for this name". */
+  readonly acmeDomains: readonly string[];
+  readonly certificates: readonly InstalledCertificate[];
+  readonly challenges: ChallengeAnswers;
+}
+
 export interface ProxyStackOptions extends GenerationHooks {
   /** The port to listen on (0: any free port). */
   readonly port: number;
+  readonly tls?: StackTlsOptions | undefined;
   readonly listen: ListenMode;
   /** 0 on the main thread, 1.. on proxy workers; shown as `thread=` in the access log. */
   readonly thread: number;
@@ -58,13 +73,20 @@ export class ProxyStack {
   readonly #websockets: WebSocketGateway;
   readonly #retiring = new Set<Promise<void>>();
   #ingress: IngressServer | undefined;
+  #tlsServer: TlsServer | undefined;
   #unlinkSupervisor: (() => void) | undefined;
 
   private constructor(plan: RuntimePlan, options: ProxyStackOptions) {
     this.#services = new ThreadServices(options.thread, plan);
+    // Before the first generation: its filters (HTTPS redirect) read the thread's TLS state.
+    if (options.tls !== undefined) {
+      const { httpsPort, acmeDomains, challenges, certificates } = options.tls;
+      this.#services.tls = new ThreadTls(httpsPort, acmeDomains, challenges, certificates);
+    }
     this.#hooks = options;
     const generation = this.#prepare(Generation.build(plan, this.#services), undefined);
     this.pipeline = new Pipeline(generation, options.thread);
+    this.pipeline.setThreadTls(this.#services.tls);
     this.#websockets = new WebSocketGateway(this.pipeline, plan.server);
   }
 
@@ -72,7 +94,16 @@ export class ProxyStack {
     const stack = new ProxyStack(plan, options);
     try {
       stack.#ingress = await startIngress(plan.server.bindAddress, options.port, stack.pipeline, (app) => stack.#websockets.register(app), options.listen);
+      if (options.tls !== undefined) {
+        const pipeline = stack.pipeline;
+        stack.#tlsServer = await TlsServer.start(plan.server.bindAddress, options.tls.httpsPort, options.tls.certificates, {
+          handleSecureRequest: (res, req) => pipeline.handleSecureRequest(res, req),
+          registerSecureWebSockets: (app) => stack.#websockets.register(app, 'https'),
+        });
+      }
     } catch (error) {
+      stack.#ingress?.stopListening();
+      stack.#ingress?.closeAll();
       await stack.#closeUpstreams(stack.pipeline.generation.upstreams.values());
       await stack.#services.close();
       throw error;
@@ -82,6 +113,20 @@ export class ProxyStack {
 
   get port(): number {
     return this.#ingress!.port;
+  }
+
+  /** The HTTPS port, when [tls] is on. */
+  get httpsPort(): number | undefined {
+    return this.#tlsServer?.port;
+  }
+
+  /**
+   * Serves `certificates` to new HTTPS connections from now on (open ones keep theirs),
+   * and redirects plain HTTP to the names they cover.
+   */
+  async swapCertificates(certificates: readonly InstalledCertificate[]): Promise<void> {
+    await this.#tlsServer?.swap(certificates);
+    this.#services.tls?.update(certificates);
   }
 
   get generation(): Generation {
@@ -119,6 +164,7 @@ export class ProxyStack {
   /** Stops accepting connections; connections already open are still served. */
   stopListening(): void {
     this.#ingress?.stopListening();
+    this.#tlsServer?.stopListening();
   }
 
   /**
@@ -139,6 +185,7 @@ export class ProxyStack {
   /** Closes every client connection at once (what `close` ends with). */
   closeConnections(): void {
     this.#ingress?.closeAll();
+    this.#tlsServer?.closeAll();
   }
 
   /** Closes upstream connections, health checks and every remaining client connection. */
@@ -146,6 +193,7 @@ export class ProxyStack {
     this.#unlinkSupervisor?.();
     await this.#closeUpstreams(this.pipeline.generation.upstreams.values());
     this.#ingress?.closeAll();
+    this.#tlsServer?.closeAll();
     // The last access-log lines, unless stdout is stuck: then they are not worth hanging the exit for.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#services.flush(), new Promise((resolve) => (timer = setTimeout(resolve, ACCESS_LOG_FLUSH_MS)))]);

@@ -52,7 +52,7 @@ export interface RevalidationResponse {
   readonly body: Buffer;
   /**
    * False when a full response is not what the route's clients would get (its
-   * compression or X-Sendfile run on requests only): a 304 still refreshes the
+   * compression, X-Sendfile or HSTS run on requests only): a 304 still refreshes the
    * entry, but anything else only shows that the entry is outdated.
    */
   readonly storable?: boolean;

@@ -37,7 +37,8 @@ export class PurgeCommandError extends Error {
 export async function cacheReachability(plan: RuntimePlan): Promise<string[]> {
   const lines: string[] = [];
   const redisUrl = plan.cache?.redisUrl;
-  const postgres = plan.postgres;
+  // Without [cache], [postgres] keeps ACME state only: the TLS lines speak of it.
+  const postgres = plan.cache === undefined ? undefined : plan.postgres;
   const [redis, pg] = await Promise.all([
     redisUrl === undefined ? undefined : probeRedis(redisUrl, PROBE_TIMEOUT_MS),
     postgres === undefined ? undefined : probePostgres(postgres.url, PROBE_TIMEOUT_MS),

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { cac } from 'cac';
 import { startWarpdrive, type ReloadOutcome } from '../app.js';
 import { formatPlanSummary, loadConfig } from '../config/index.js';
+import { describeTls } from '../tls/certificate-status.js';
 import { createLogger, setLogLevel, type LogLevel } from '../log.js';
 import { controlFilePath, readControlState, removeControlFile, writeControlState, type ControlState } from '../runtime/control-file.js';
 import { cacheReachability, runPurgeCommand } from './cache.js';
@@ -185,6 +186,8 @@ cli
   .action(async (options: { config?: string }) => {
     const plan = loadConfig({ configFile: options.config, env: process.env });
     process.stdout.write(`${formatPlanSummary(plan)}\n`);
+    const tls = await describeTls(plan);
+    if (tls.length > 0) process.stdout.write(`${tls.join('\n')}\n`);
     // Whether the cache's Redis and PostgreSQL answer now (informative: a start does not wait for them).
     for (const line of await cacheReachability(plan)) process.stdout.write(`${line}\n`);
   });

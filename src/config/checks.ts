@@ -13,6 +13,7 @@ import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
 import { resolveWorkerThreads } from './compile.js';
+import { checkTls } from './tls-checks.js';
 import type { CacheConfig, InstanceConfig, MiddlewareConfig, PostgresConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
@@ -27,6 +28,7 @@ export interface CheckedSections {
   readonly cache: CacheConfig | undefined;
   readonly hasCache: boolean;
   readonly postgres: PostgresConfig | undefined;
+  /** Whether `[postgres]` is configured (cache invalidation; ACME state can live there too). */
   readonly hasPostgres: boolean;
 }
 
@@ -194,10 +196,15 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
 }
 
 function checkCache(sections: CheckedSections, issues: ConfigIssue[]): void {
-  if (sections.hasPostgres && !sections.hasCache) {
+  // [postgres] invalidates the response cache, and keeps ACME accounts and certificates when [tls] orders them.
+  const tls = sections.tls;
+  const acmeUsesPostgres = tls !== undefined && tls.enabled && tls.domains.length > 0 && tls.cert_file === undefined;
+  if (sections.hasPostgres && !sections.hasCache && !acmeUsesPostgres) {
     issues.push({
       path: 'postgres',
-      message: '[postgres] only invalidates the response cache, and there is no [cache] section; fix: add [cache] (size_bytes = 67108864), or remove [postgres]',
+      message:
+        '[postgres] invalidates the response cache and keeps ACME certificates, and neither is configured ([cache], or [tls] ordering certificates for domains); ' +
+        'fix: add [cache] (size_bytes = 67108864), or remove [postgres]',
     });
   }
   const { cache, server } = sections;
@@ -244,22 +251,6 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
   checkRoutes(sections, issues);
 
   checkCache(sections, issues);
-
-  const { server, tls } = sections;
-  if (server !== undefined && server.https_port !== undefined && server.https_port === server.http_port) {
-    issues.push({ path: 'server.https_port', message: `expected a port other than http_port (${server.http_port}); fix: use 443 or another free port` });
-  }
-  if (tls !== undefined) {
-    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
-      const missing = tls.cert_file === undefined ? 'cert_file' : 'key_file';
-      issues.push({ path: `tls.${missing}`, message: `expected cert_file and key_file together, found only one; fix: add ${missing} = "/path/to/file.pem"` });
-    }
-    if (tls.enabled && tls.domains.length === 0 && tls.cert_file === undefined) {
-      issues.push({
-        path: 'tls',
-        message: 'enabled = true without domains (for ACME) or cert_file/key_file; fix: add domains = ["example.com"] or a certificate pair',
-      });
-    }
-  }
+  issues.push(...checkTls(sections));
   return issues;
 }

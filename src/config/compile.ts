@@ -12,7 +12,8 @@ import { availableParallelism } from 'node:os';
 import { parseStatusRange } from './addresses.js';
 import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compileXSendfile, configDirectory } from './file-settings.js';
 import { planProcessOrder } from './process-order.js';
-import type { CacheConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, UpstreamConfig } from './schema.js';
+import { resolveAcmeCa } from '../tls/acme-directories.js';
+import type { CacheConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
 import type {
   CacheSpec,
   HealthSpec,
@@ -22,6 +23,7 @@ import type {
   RouteCacheSpec,
   RouteSpec,
   RuntimePlan,
+  TlsSpec,
   UpstreamSpec,
 } from './types.js';
 
@@ -165,6 +167,45 @@ function compileRoute(route: RouteConfig, index: number, configDir: string, cach
     readTimeoutMs: optionalMs(route.read_timeout_secs),
     requestTimeoutMs: optionalMs(route.request_timeout_secs),
     cache: compileRouteCache(route, cache),
+    httpsRedirect: route.https_redirect ?? true,
+  };
+}
+
+function compileTls(tls: TlsConfig): TlsSpec {
+  const fileCertificates = tls.certificates.map((entry, i) => ({
+    domains: [...entry.domains],
+    certFile: entry.cert_file,
+    keyFile: entry.key_file,
+    configPath: `tls.certificates[${i}]`,
+  }));
+  // [tls] cert_file/key_file: one certificate for `domains` (or for the names it carries); no ACME then.
+  if (tls.cert_file !== undefined && tls.key_file !== undefined) {
+    fileCertificates.unshift({ domains: [...tls.domains], certFile: tls.cert_file, keyFile: tls.key_file, configPath: 'tls' });
+  }
+  const acmeDomains = tls.cert_file === undefined ? tls.domains : [];
+  const hsts =
+    tls.hsts_max_age_secs === undefined
+      ? undefined
+      : {
+          maxAgeSecs: tls.hsts_max_age_secs,
+          includeSubdomains: tls.hsts_include_subdomains,
+          headerValue: `max-age=${tls.hsts_max_age_secs}${tls.hsts_include_subdomains ? '; includeSubDomains' : ''}`,
+        };
+  return {
+    enabled: tls.enabled,
+    acme:
+      acmeDomains.length === 0
+        ? undefined
+        : {
+            domains: [...acmeDomains],
+            ...resolveAcmeCa(tls.acme_ca),
+            email: tls.email,
+            eab: tls.eab === undefined ? undefined : { kid: tls.eab.kid, hmacKey: tls.eab.hmac_key },
+            directory: tls.acme_directory,
+          },
+    fileCertificates,
+    redirectHttp: tls.redirect_http,
+    hsts,
   };
 }
 
@@ -201,10 +242,7 @@ export function compile(config: Config, source: string): RuntimePlan {
       websocketMaxMessageBytes: server.websocket_max_message_bytes,
       websocketIdleTimeoutSecs: server.websocket_idle_timeout_secs,
     },
-    tls:
-      tls === undefined
-        ? undefined
-        : { enabled: tls.enabled, domains: [...tls.domains], acmeDirectory: tls.acme_directory, certFile: tls.cert_file, keyFile: tls.key_file },
+    tls: tls === undefined ? undefined : compileTls(tls),
     upstreams: freezeMap(upstreams),
     routes,
     cache: cache === undefined ? undefined : compileCache(cache),

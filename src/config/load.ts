@@ -24,6 +24,7 @@ import type { ConfigIssue } from './errors.js';
 import { RouteSchema, UpstreamSchema, sectionSchemas, topLevelKeys } from './schema.js';
 import type { Config, MiddlewareConfig, RouteConfig, ServerConfig, UpstreamConfig } from './schema.js';
 import type { RuntimePlan } from './types.js';
+import { readFileCertificates } from '../tls/certificate-files.js';
 
 /** Plan source used in simple mode (no config file). */
 export const ENVIRONMENT_SOURCE = 'environment';
@@ -156,7 +157,13 @@ function planFromDocument(raw: unknown, source: string, overrides: EnvOverrides,
     postgres,
     middleware: middleware!,
   };
-  return compile(config, source);
+  const plan = compile(config, source);
+  // Certificate files are judged as a start would serve them: readable, key matching, valid now, covering their names.
+  if (plan.tls?.enabled === true) {
+    const fileIssues = readFileCertificates(plan.tls.fileCertificates, new Date()).issues;
+    if (fileIssues.length > 0) throw new ConfigError(source, fileIssues);
+  }
+  return plan;
 }
 
 /** Describes a TOML syntax error with its position and the offending line. */

@@ -41,7 +41,7 @@ const stringList = (what: string) => v.array(text(what), expect(`an array of ${w
 export const ServerSchema = table(
   {
     http_port: v.optional(listenPort, 8080),
-    https_port: v.optional(port),
+    https_port: v.optional(listenPort),
     bind_address: v.optional(
       v.pipe(v.string(expect('an IP address')), v.check(isBindAddress, expect('an IP address such as "0.0.0.0", "127.0.0.1" or "::"'))),
       '0.0.0.0',
@@ -69,19 +69,79 @@ export const ServerSchema = table(
 // ---------------------------------------------------------------------------
 // [tls]
 
+const domainName = v.pipe(
+  v.string(expect('a domain name')),
+  v.toLowerCase(),
+  v.check(isHostPattern, expect('a domain name such as "example.com" (or "*.example.com" in [[tls.certificates]])')),
+);
+
+/** The two words `acme_ca` knows; any other value is the CA's directory URL. */
+export const acmeCaWords = ['letsencrypt', 'letsencrypt-staging'] as const;
+
+function isHttpsUrl(input: string): boolean {
+  try {
+    return new URL(input).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const acmeCa = v.pipe(
+  v.string(expect('"letsencrypt", "letsencrypt-staging" or the https:// URL of an ACME directory')),
+  v.check(
+    (input) => (acmeCaWords as readonly string[]).includes(input) || isHttpsUrl(input),
+    expect('"letsencrypt", "letsencrypt-staging" or the https:// URL of an ACME directory', (input) => {
+      const word = typeof input === 'string' ? didYouMean(input, acmeCaWords) : '';
+      return word === '' ? 'ACME directories are served over https (RFC 8555)' : `write one of the two words${word}`;
+    }),
+  ),
+);
+
+const email = v.pipe(
+  v.string(expect('an email address')),
+  v.check((input) => /^[^\s@:]+@[^\s@]+\.[^\s@]+$/.test(input), expect('an email address such as "ops@example.com" (without "mailto:")')),
+);
+
+export const TlsEabSchema = table(
+  {
+    kid: text('a key identifier'),
+    // RFC 8555 section 7.3.4: the CA hands out the MAC key base64url-encoded.
+    hmac_key: v.pipe(
+      text('a base64url MAC key'),
+      v.check((input) => /^[A-Za-z0-9_-]+={0,2}$/.test(input) && input.length >= 16, expect('the base64url MAC key your CA gave you (letters, digits, "-" and "_", at least 16 characters)')),
+    ),
+  },
+  '[tls.eab]',
+);
+
+export const TlsCertificateSchema = table(
+  {
+    domains: v.pipe(
+      v.array(domainName, expect('an array of domain names')),
+      v.nonEmpty(expect('at least one domain name', 'list the names this certificate serves, e.g. domains = ["api.example.com"]')),
+    ),
+    cert_file: text('a file path'),
+    key_file: text('a file path'),
+  },
+  'a [[tls.certificates]] entry',
+);
+
 export const TlsSchema = table(
   {
     enabled: v.optional(boolean, false),
-    domains: v.optional(
-      v.array(
-        v.pipe(v.string(expect('a domain name')), v.toLowerCase(), v.check(isHostPattern, expect('a domain name such as "example.com"'))),
-        expect('an array of domain names'),
-      ),
-      [],
-    ),
+    domains: v.optional(v.array(domainName, expect('an array of domain names')), []),
     acme_directory: v.optional(text('a directory path')),
+    acme_ca: v.optional(acmeCa),
+    email: v.optional(email),
+    eab: v.optional(TlsEabSchema),
     cert_file: v.optional(text('a file path')),
     key_file: v.optional(text('a file path')),
+    certificates: v.optional(v.array(TlsCertificateSchema, expect('an array of tables ([[tls.certificates]])')), []),
+    // Plain-HTTP requests get a 308 to https:// (except ACME challenges and routes with https_redirect = false).
+    redirect_http: v.optional(boolean, true),
+    // Opt-in: Strict-Transport-Security on HTTPS responses. 0 tells browsers to forget an earlier policy.
+    hsts_max_age_secs: v.optional(integer(0, 63072000, 'a whole number of seconds 0-63072000 (two years)')),
+    hsts_include_subdomains: v.optional(boolean, false),
   },
   '[tls]',
 );
@@ -265,6 +325,8 @@ export const RouteSchema = table(
     cache: v.optional(boolean),
     cache_default_ttl_secs: v.optional(seconds()),
     ...staticRouteEntries,
+    // With [tls] redirect_http, plain-HTTP requests to this route are served instead of redirected (health checks).
+    https_redirect: v.optional(boolean),
   },
   'a route',
 );
@@ -374,6 +436,7 @@ export const ConfigSchema = table(
 
 export type ServerConfig = v.InferOutput<typeof ServerSchema>;
 export type TlsConfig = v.InferOutput<typeof TlsSchema>;
+export type TlsCertificateConfig = v.InferOutput<typeof TlsCertificateSchema>;
 export type ProcessConfig = v.InferOutput<typeof ProcessSchema>;
 export type HealthConfig = v.InferOutput<typeof HealthSchema>;
 export type InstanceConfig = v.InferOutput<typeof InstanceSchema>;

@@ -123,6 +123,8 @@ export interface RouteSpec {
   readonly requestTimeoutMs: number | undefined;
   /** The response cache on this route; undefined when there is no [cache] or the route says cache = false. */
   readonly cache: RouteCacheSpec | undefined;
+  /** False: with [tls] redirect_http, plain-HTTP requests to this route are served, not redirected. */
+  readonly httpsRedirect: boolean;
 }
 
 export interface ServerSpec {
@@ -144,12 +146,48 @@ export interface ServerSpec {
   readonly websocketIdleTimeoutSecs?: number;
 }
 
-export interface TlsSpec {
-  readonly enabled: boolean;
+/** A certificate the user provides as files (`[tls] cert_file` or `[[tls.certificates]]`). */
+export interface FileCertificateSpec {
+  /** The names it serves as configured; empty for `[tls] cert_file` without `domains`: then the certificate's own names. */
   readonly domains: readonly string[];
-  readonly acmeDirectory: string | undefined;
-  readonly certFile: string | undefined;
-  readonly keyFile: string | undefined;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Where it was configured, for messages: `tls` or `tls.certificates[1]`. */
+  readonly configPath: string;
+}
+
+/** Certificates ordered from an ACME CA for `[tls] domains`, one certificate per domain. */
+export interface AcmeSpec {
+  /** Exact names (no wildcards: HTTP-01 cannot prove them), lowercase. */
+  readonly domains: readonly string[];
+  readonly directoryUrl: string;
+  /** What `acme_ca` said: `letsencrypt`, `letsencrypt-staging`, or `custom` for a URL. */
+  readonly caName: 'letsencrypt' | 'letsencrypt-staging' | 'custom';
+  readonly email: string | undefined;
+  /** External Account Binding, for CAs that require it. */
+  readonly eab: { readonly kid: string; readonly hmacKey: string } | undefined;
+  /**
+   * `acme_directory`: the file store (account, certificates, challenges, locks) and,
+   * under `live/`, the copies uWS reads; with `[postgres]`, only those copies.
+   */
+  readonly directory: string | undefined;
+}
+
+export interface HstsSpec {
+  readonly maxAgeSecs: number;
+  readonly includeSubdomains: boolean;
+  /** The header value, built once: `max-age=31536000; includeSubDomains`. */
+  readonly headerValue: string;
+}
+
+export interface TlsSpec {
+  /** `false` when `[tls] enabled = false` keeps a TLS configuration switched off. */
+  readonly enabled: boolean;
+  readonly acme: AcmeSpec | undefined;
+  readonly fileCertificates: readonly FileCertificateSpec[];
+  /** Plain-HTTP requests are redirected (308) to https://, except ACME challenges and opted-out routes. */
+  readonly redirectHttp: boolean;
+  readonly hsts: HstsSpec | undefined;
 }
 
 /** The response cache (`[cache]`); see docs/cache.md. */

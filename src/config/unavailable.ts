@@ -18,13 +18,9 @@ export function unavailableFeatures(config: Sections): ConfigIssue[] {
   const missing = (path: string, what: string, fix: string): void => {
     issues.push({ path, message: `${what} is not available in this version of warpdrive yet; fix: ${fix}` });
   };
-  if (config.server?.https_port !== undefined) {
-    missing('server.https_port', 'HTTPS', 'remove https_port (warpdrive serves plain HTTP on http_port; terminate TLS in front of it for now)');
-  }
   // The uWS build in use has a fixed HTTP idle timeout of about 10 s (native-notes/README.md).
   if (config.server?.idle_timeout_secs !== undefined && config.server.idle_timeout_secs !== 10) {
     missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
   }
-  if (config.tls?.enabled === true) missing('tls.enabled', 'TLS', 'set enabled = false or remove [tls]');
   return issues;
 }

@@ -62,7 +62,7 @@ export class RouteBackgroundFetch implements BackgroundFetch {
         }
         chunks.push(chunk);
       }
-      // The route's responseHead filters other than the cache (compression, X-Sendfile) shape
+      // The route's responseHead filters other than the cache (compression, X-Sendfile, HSTS) shape
       // what its clients get; they run on requests only, so this response is not that.
       const storable = (route.filters.responseHead ?? []).every((filter) => filter.name === 'cache');
       return { status: response.statusCode, statusText: '', headers: flatten(response.headers), body: Buffer.concat(chunks, length), storable };

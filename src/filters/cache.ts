@@ -20,9 +20,10 @@
  *                 stale-if-error.
  * done            releases waiters if a leader ends without an outcome.
  *
- * Placement: after authentication (nothing is served to a request that must be
- * refused) and static files, and first among the responseHead filters (before
- * X-Sendfile and compression), so that its copy of the body is taken next to the
+ * Placement: after the HTTPS redirect and authentication (nothing is served to a
+ * request that must be redirected or refused) and static files, and first among
+ * the responseHead filters (before X-Sendfile, compression and HSTS), so that its
+ * copy of the body is taken next to the
  * sink, of the bytes the client gets, and its copy of the head (taken when the
  * body starts) is the head the client gets. A hit is answered with `respond`,
  * which runs no responseHead filter: stored compressed bytes are not compressed

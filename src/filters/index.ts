@@ -30,6 +30,9 @@ import { RouteBackgroundFetch } from './cache-background-fetch.js';
 import { PurgeEndpoint } from './cache-purge.js';
 import { CompressionFilter } from './compression.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
+import { HstsFilter } from './hsts.js';
+import { HttpsRedirectFilter } from './https-redirect.js';
+import type { ThreadTls } from '../tls/thread-tls.js';
 import { RouteHeadersFilter } from './route-headers.js';
 import { StaticFilesFilter } from './static-files.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -49,6 +52,8 @@ export class ThreadServices {
   readonly thread: number;
   readonly cache: ThreadCache | undefined;
   readonly cacheFetch = new RouteBackgroundFetch();
+  /** This thread's TLS state when [tls] is on: certificate coverage and ACME answers. */
+  tls: ThreadTls | undefined;
   #accessLog: LogSink | undefined;
   #staticCache: SmallFileCache | undefined;
 
@@ -112,6 +117,8 @@ export class GenerationFilters {
   /** Shared by the compression filter and static files (which compress cached files once). */
   readonly #compressionSettings: { readonly policy: CompressionPolicy; readonly levels: CompressionLevels } | undefined;
   readonly #staticCache: SmallFileCache | undefined;
+  readonly #httpsRedirect: HttpsRedirectFilter | undefined;
+  readonly #hsts: HstsFilter | undefined;
 
   constructor(plan: RuntimePlan, services: ThreadServices) {
     this.#plan = plan;
@@ -137,11 +144,16 @@ export class GenerationFilters {
       this.#compression = undefined;
     }
     this.#staticCache = middleware.staticCacheBytes > 0 ? services.staticCache(middleware.staticCacheBytes) : undefined;
+    const tls = plan.tls?.enabled === true ? plan.tls : undefined;
+    this.#httpsRedirect = tls?.redirectHttp === true && services.tls !== undefined ? new HttpsRedirectFilter(services.tls) : undefined;
+    this.#hsts = tls?.hsts === undefined ? undefined : new HstsFilter(tls.hsts.headerValue);
   }
 
   /** The chain for one route. */
   forRoute(spec: RouteSpec): FilterChain {
     const filters: Filter[] = [];
+    // Before auth: a plain-HTTP request is sent to https:// without its credentials being looked at.
+    if (this.#httpsRedirect !== undefined && spec.httpsRedirect) filters.push(this.#httpsRedirect);
     if (spec.requireAuth) {
       // checks.ts refuses require_auth without a token, so this never fires on a loaded config.
       if (this.#auth === undefined) throw new Error(`route ${spec.index} requires auth but no admin token is configured`);
@@ -150,9 +162,10 @@ export class GenerationFilters {
     // After auth (a protected route protects its files too), before anything upstream.
     if (spec.staticFiles !== undefined) filters.push(this.#staticFilesFilter(spec));
     if (spec.upstream !== undefined) {
-      // After auth (a refused request is never answered from the cache) and static files
-      // (a file is served as it is on disk); first of the responseHead filters, so that
-      // it stores the head and bytes the client gets: after X-Sendfile and compression.
+      // After the HTTPS redirect and auth (a redirected or refused request is never answered
+      // from the cache) and static files (a file is served as it is on disk); first of the
+      // responseHead filters, so that it stores the head and bytes the client gets: after
+      // X-Sendfile, compression and HSTS.
       const cache = this.#services.cache;
       if (cache !== undefined && spec.cache !== undefined) filters.push(new CacheFilter(cache.cache, spec.cache.defaultTtlMs, this.#services.cacheFetch));
       if (this.#forwarded) filters.push(this.#forwarded);
@@ -161,6 +174,7 @@ export class GenerationFilters {
       if (this.#xSendfile) filters.push(this.#xSendfile);
     }
     if (this.#compression) filters.push(this.#compression);
+    if (this.#hsts) filters.push(this.#hsts);
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
   }

@@ -38,6 +38,10 @@ import { Exchange, setInsideRequestCallback, type ExchangeOwner } from './exchan
 import { Verdict } from './filter.js';
 import { connectionTokens } from './headers.js';
 import { RequestBodySource } from './request-body.js';
+import { ACME_CHALLENGE_PREFIX, challengeToken } from '../tls/challenge-board.js';
+import type { ThreadTls } from '../tls/thread-tls.js';
+
+const CHALLENGE_HEADERS = ['content-type', 'text/plain'] as const;
 
 /** How long a request waits for an upstream whose process is still starting. */
 const STARTING_UPSTREAM_WAIT_MS = 30_000;
@@ -52,6 +56,7 @@ export class Pipeline implements ExchangeOwner {
   #generation: Generation;
   readonly #thread: number;
   #upgrades: UpgradeHandler | undefined;
+  #tls: ThreadTls | undefined;
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
@@ -86,9 +91,24 @@ export class Pipeline implements ExchangeOwner {
     return this.#inFlight;
   }
 
-  /** The uWS `any('/*')` handler. */
+  /** Answers ACME HTTP-01 challenges on plain HTTP, before routing; set while TLS is on. */
+  setThreadTls(tls: ThreadTls | undefined): void {
+    this.#tls = tls;
+  }
+
+  /** The uWS `any('/*')` handler of the plain-HTTP listener. */
   handleRequest(res: HttpResponse, req: HttpRequest): void {
+    this.#request(res, req, 'http');
+  }
+
+  /** The `any('/*')` handler of the HTTPS listener (src/ingress/tls-server.ts). */
+  handleSecureRequest(res: HttpResponse, req: HttpRequest): void {
+    this.#request(res, req, 'https');
+  }
+
+  #request(res: HttpResponse, req: HttpRequest, scheme: 'http' | 'https'): void {
     const x = new Exchange(this, this.#generation.acquire(), res, this.#thread);
+    x.scheme = scheme;
     this.#inFlight++;
     setInsideRequestCallback(true);
     try {
@@ -100,8 +120,9 @@ export class Pipeline implements ExchangeOwner {
   }
 
   /** The uWS WebSocket `upgrade` handler: the same phases, then the gateway. */
-  handleUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  handleUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, scheme: 'http' | 'https' = 'http'): void {
     const x = new Exchange(this, this.#generation.acquire(), res, this.#thread);
+    x.scheme = scheme;
     this.#inFlight++;
     x.upgradeContext = context;
     x.method = 'GET';
@@ -195,6 +216,10 @@ export class Pipeline implements ExchangeOwner {
     }
     if (x.connectionHeader !== undefined) dropConnectionListed(x.upstreamHeaders, x.connectionHeader);
 
+    // --- ACME HTTP-01: answered before routing, on plain HTTP only (RFC 8555 8.3) ---
+    if (this.#tls !== undefined && x.scheme === 'http' && path.charCodeAt(1) === 46 /* "." */ && path.startsWith(ACME_CHALLENGE_PREFIX)) {
+      return this.#answerChallenge(x, this.#tls, path);
+    }
     // The cache's admin endpoint, when on, comes before any application route.
     const purge = generation.purge;
     if (purge !== undefined && path === purge.path) return purge.handle(x);
@@ -204,6 +229,18 @@ export class Pipeline implements ExchangeOwner {
     if (route === undefined) return x.fail(errors.noRoute);
     x.route = route;
     this.#runRequestFilters(x, 0);
+  }
+
+  #answerChallenge(x: Exchange, tls: ThreadTls, path: string): void {
+    const token = challengeToken(path);
+    const reply = (keyAuthorization: string | undefined): void => {
+      if (keyAuthorization === undefined) x.respond(404, CHALLENGE_HEADERS, 'no such ACME challenge\n');
+      else x.respond(200, CHALLENGE_HEADERS, keyAuthorization);
+    };
+    const known = token === undefined ? undefined : tls.challenges.answer(token);
+    if (known !== undefined || token === undefined) return reply(known);
+    // Another node's order, announced later than the CA asks: look in the shared store.
+    void tls.challenges.lookup(token).then(reply, () => reply(undefined));
   }
 
   #runRequestFilters(x: Exchange, from: number): void {

@@ -46,6 +46,9 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
       server[key] = running.server[key];
     }
   }
+  // [tls] (certificates, ACME) belongs to the HTTPS listener and the certificate manager: restart-only too.
+  const sameTls = JSON.stringify(running.tls) === JSON.stringify(next.tls);
+  if (!sameTls) needRestart.push('tls');
   // The cache's memory, Redis connections and LISTEN connection are made with the threads.
   // Routes' cache settings (cache = false, the default TTLs) follow the reload.
   let { cache, postgres } = next;
@@ -58,7 +61,9 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
     postgres = running.postgres;
   }
   const plan: RuntimePlan =
-    needRestart.length === 0 ? next : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), cache, postgres });
+    needRestart.length === 0
+      ? next
+      : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls, cache, postgres });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));

@@ -7,6 +7,8 @@ import type { InvalidationPattern } from '../cache/invalidation-pattern.js';
 import type { RuntimePlan } from '../config/types.js';
 import type { SupervisorEvent } from '../supervisor/protocol.js';
 import type { HealthMessage } from './health-relay.js';
+import type { ChallengeChange } from '../tls/challenge-board.js';
+import type { InstalledCertificate } from '../tls/live-files.js';
 import type { RelayedSupervisorData } from './supervisor-relay.js';
 
 /** What a proxy worker starts from (`workerData`); all of it survives structured cloning. */
@@ -19,11 +21,24 @@ export interface ProxyWorkerData {
   readonly supervisor: RelayedSupervisorData | undefined;
   /** What the main thread's active health checks have concluded so far. */
   readonly health: readonly HealthMessage[];
+  /** With [tls] enabled: the HTTPS port, the certificates now served and pending ACME answers. */
+  readonly tls: WorkerTlsData | undefined;
+}
+
+export interface WorkerTlsData {
+  readonly httpsPort: number;
+  readonly acmeDomains: readonly string[];
+  readonly certificates: readonly InstalledCertificate[];
+  readonly challenges: readonly ChallengeChange[];
 }
 
 export type ToProxyWorker =
   | { readonly type: 'supervisor'; readonly event: SupervisorEvent }
   | { readonly type: 'health'; readonly message: HealthMessage }
+  /** New or renewed certificates: build the next HTTPS listener with these (open connections keep theirs). */
+  | { readonly type: 'tlsCertificates'; readonly certificates: readonly InstalledCertificate[] }
+  /** An ACME HTTP-01 answer published or withdrawn by the main thread. */
+  | { readonly type: 'acmeChallenge'; readonly change: ChallengeChange }
   /**
    * Build a generation from `plan` and swap it in (a reload). `supervisor` and `health`
    * are the main thread's present, as at start.
@@ -40,6 +55,8 @@ export type ToProxyWorker =
 
 export type FromProxyWorker =
   | { readonly type: 'listening' }
+  /** The CA asked this thread for an ACME answer it does not hold: the main thread looks in the store (another node's order). */
+  | { readonly type: 'acmeLookup'; readonly token: string }
   | { readonly type: 'startFailed'; readonly message: string }
   /** The reload's generation serves new requests on this thread. */
   | { readonly type: 'reloaded' }

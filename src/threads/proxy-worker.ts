@@ -17,6 +17,8 @@ import { createLogger } from '../log.js';
 import { ProxyStack } from '../proxy-stack.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import { HealthMirror } from './health-relay.js';
+import { ChallengeMirror } from '../tls/thread-tls.js';
+import type { InstalledCertificate } from '../tls/live-files.js';
 import { RelayedSupervisor } from './supervisor-relay.js';
 
 if (!parentPort) throw new Error('src/threads/proxy-worker.ts is a worker_threads entry; start it through ProxyWorkers');
@@ -32,6 +34,10 @@ const log = createLogger(`thread ${data.thread}`);
 let supervisor = data.supervisor === undefined ? undefined : new RelayedSupervisor(data.supervisor);
 let stack: ProxyStack | undefined;
 const health = new HealthMirror();
+/** The main thread's ACME answers, mirrored (the CA may reach this thread). */
+/** Certificates that arrived before this thread's stack was listening. */
+let certificatesDuringStart: readonly InstalledCertificate[] | undefined;
+const challenges = data.tls === undefined ? undefined : new ChallengeMirror(data.tls.challenges, (token) => port.postMessage({ type: 'acmeLookup', token } satisfies FromProxyWorker));
 /** The main thread's health present to apply to the next generation (start, then each reload). */
 let healthPresent = data.health;
 /** The configuration this thread serves (replaced on reload). */
@@ -65,6 +71,14 @@ port.on('message', (message: ToProxyWorker) => {
       return;
     case 'health':
       health.apply(message.message);
+      return;
+    case 'acmeChallenge':
+      challenges?.apply(message.change);
+      return;
+    case 'tlsCertificates':
+      // While the stack is still starting, remember them: it swaps them in once it listens.
+      if (stack === undefined) certificatesDuringStart = message.certificates;
+      else stack.swapCertificates(message.certificates).catch((error: unknown) => log.error(`could not swap certificates: ${String(error)}`));
       return;
     case 'reload':
       reload(message);
@@ -126,11 +140,16 @@ try {
     // The main thread probes; this thread mirrors its conclusions, from the present on.
     activeHealthChecks: false,
     onGeneration: (generation) => health.use(generation, healthPresent),
+    tls:
+      data.tls === undefined
+        ? undefined
+        : { httpsPort: data.tls.httpsPort, acmeDomains: data.tls.acmeDomains, certificates: data.tls.certificates, challenges: challenges! },
   });
   // This thread's own invalidations (unsafe requests, purges) go to the main thread, which relays them.
   const cache = stack.cache?.cache;
   if (cache !== undefined) cache.onLocalInvalidation = (patterns) => send({ type: 'cacheInvalidate', patterns: [...patterns] });
   send({ type: 'listening' });
+  if (certificatesDuringStart !== undefined) await stack.swapCertificates(certificatesDuringStart);
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);
 } catch (error) {
   send({ type: 'startFailed', message: error instanceof Error ? error.message : String(error) });

@@ -19,6 +19,8 @@ import { createLogger } from '../log.js';
 import type { FromProxyWorker, ProxyWorkerData, ToProxyWorker } from './protocol.js';
 import type { HealthRecorder } from './health-relay.js';
 import type { SupervisorRecorder } from './supervisor-relay.js';
+import type { InstalledCertificate } from '../tls/live-files.js';
+import type { TlsService } from '../tls/tls-service.js';
 
 const log = createLogger('threads');
 const workerUrl = new URL('./proxy-worker.js', import.meta.url);
@@ -29,6 +31,12 @@ const DEATH_WINDOW_MS = 60_000;
 const RESPAWN_DELAY_MS = 500;
 /** After the drain deadline, how long a worker may take to close before it is told to cut its connections. */
 const STOP_GRACE_MS = 2_000;
+
+/** The main thread's TLS service, shared with the proxy workers through messages. */
+export interface WorkersTls {
+  readonly httpsPort: number;
+  readonly service: TlsService;
+}
 
 export class ProxyWorkerStartError extends Error {
   readonly code = 'WD_ERR_PROXY_WORKER';
@@ -57,10 +65,19 @@ export class ProxyWorkers {
   readonly #health: HealthRecorder | undefined;
   readonly #cacheBus: InvalidationBus | undefined;
   readonly #workers: ProxyWorker[];
+  readonly #tls: WorkersTls | undefined;
   #stopping = false;
 
-  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined, cacheBus: InvalidationBus | undefined) {
+  private constructor(
+    plan: RuntimePlan,
+    port: number,
+    recorder: SupervisorRecorder | undefined,
+    health: HealthRecorder | undefined,
+    tls: WorkersTls | undefined,
+    cacheBus: InvalidationBus | undefined,
+  ) {
     this.#plan = plan;
+    this.#tls = tls;
     this.#port = port;
     this.#recorder = recorder;
     this.#health = health;
@@ -72,6 +89,15 @@ export class ProxyWorkers {
     health?.on((message) => {
       for (const w of this.#workers) w.post({ type: 'health', message });
     });
+    // ACME answers reach every thread before the CA is asked to validate (the CA may reach any of them).
+    tls?.service.challenges?.onChange((change) => {
+      for (const w of this.#workers) w.post({ type: 'acmeChallenge', change });
+    });
+  }
+
+  /** Every proxy worker builds its next HTTPS listener with `certificates`. */
+  swapCertificates(certificates: readonly InstalledCertificate[]): void {
+    for (const w of this.#workers) w.post({ type: 'tlsCertificates', certificates });
   }
 
   /**
@@ -83,9 +109,10 @@ export class ProxyWorkers {
     port: number,
     recorder: SupervisorRecorder | undefined,
     health: HealthRecorder | undefined,
+    tls?: WorkersTls | undefined,
     cacheBus?: InvalidationBus,
   ): Promise<ProxyWorkers> {
-    const workers = new ProxyWorkers(plan, port, recorder, health, cacheBus);
+    const workers = new ProxyWorkers(plan, port, recorder, health, tls, cacheBus);
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
     } catch (error) {
@@ -156,6 +183,16 @@ export class ProxyWorkers {
       thread: slot.thread,
       supervisor: this.#recorder?.snapshot(),
       health: this.#health?.snapshot() ?? [],
+      tls:
+        this.#tls === undefined
+          ? undefined
+          : {
+              httpsPort: this.#tls.httpsPort,
+              acmeDomains: this.#tls.service.acmeDomains,
+              // The present, for a worker that starts (or restarts) after a renewal.
+              certificates: this.#tls.service.certificates,
+              challenges: this.#tls.service.challenges?.snapshot() ?? [],
+            },
     };
     const worker = new Worker(workerUrl, { workerData: data });
     slot.worker = worker;
@@ -168,7 +205,15 @@ export class ProxyWorkers {
       worker.on('message', (message: FromProxyWorker) => {
         if (message.type === 'cacheInvalidate') {
           void bus?.publish(message.patterns, slot.thread);
-        } else if (message.type === 'listening') {
+          return;
+        }
+        if (message.type === 'acmeLookup') {
+          void this.#tls?.service.challenges?.lookup(message.token).then((keyAuthorization) => {
+            if (keyAuthorization !== undefined) slot.post({ type: 'acmeChallenge', change: { token: message.token, keyAuthorization } });
+          });
+          return;
+        }
+        if (message.type === 'listening') {
           listening = true;
           resolve();
         } else if (message.type === 'startFailed') {

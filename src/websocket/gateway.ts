@@ -79,8 +79,8 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
     return this.#bridges.size;
   }
 
-  /** Registers the `app.ws('/*')` behaviour on the listener. */
-  register(app: TemplatedApp): void {
+  /** Registers the `app.ws('/*')` behaviour on the listener (on the HTTPS listener: under the name selected with `domain()`). */
+  register(app: TemplatedApp, scheme: 'http' | 'https' = 'http'): void {
     const pipeline = this.#pipeline;
     const behavior: WebSocketBehavior<ClientData> = {
       maxPayloadLength: this.#maxMessageBytes,
@@ -92,7 +92,7 @@ export class WebSocketGateway implements BridgeOwner, UpgradeHandler {
       maxBackpressure: HIGH_WATER + 2 * this.#maxMessageBytes + 1024 * 1024,
       closeOnBackpressureLimit: 0,
       // While shutting down, the pipeline answers new upgrades 503 itself.
-      upgrade: (res, req, context) => pipeline.handleUpgrade(res, req, context),
+      upgrade: (res, req, context) => pipeline.handleUpgrade(res, req, context, scheme),
       open: (ws) => ws.getUserData().bridge.clientOpened(ws),
       message: (ws, message, isBinary) => ws.getUserData().bridge.clientMessage(message, isBinary),
       drain: (ws) => ws.getUserData().bridge.clientDrained(ws),

@@ -27,7 +27,8 @@ export function fixture(name: string): string {
 
 /**
  * The seed's complete example without the keys this version cannot act on yet
- * (src/config/unavailable.ts): the whole [tls] table and single lines;
+ * (src/config/unavailable.ts) or that need more than a test machine has: the whole
+ * [tls] table and https_port (ordering certificates);
  * and without `x_sendfile_enabled = true`, which needs roots the seed does not give.
  */
 export function seedWithoutUnavailable(): string {

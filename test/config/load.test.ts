@@ -4,6 +4,7 @@
  */
 
 import { describe, it } from 'node:test';
+import { issueCertificate, makeTestCa } from '../helpers/certificates.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -28,6 +29,12 @@ const seedSnippets: { name: string; toml: string }[] = [
     toml: `
 [server]
 http_port = 8080
+https_port = 443
+# Completed: https_port needs [tls] to have anything to serve.
+[tls]
+enabled = true
+domains = ["example.com"]
+acme_directory = "/var/lib/warpdrive/acme"
 [upstreams.rails]
 host = "127.0.0.1"
 port = 3000
@@ -166,11 +173,10 @@ ${catchAllTo('rails')}`,
 ];
 
 describe('seed documents load', () => {
-  it('the complete real-world example, verbatim, is refused for exactly the features not built yet, and X-Sendfile without roots', () => {
+  it('the complete real-world example, verbatim, is refused only for X-Sendfile without roots', () => {
     const error = catchConfigError(() => loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'secret' } }));
     const byPath = new Map(error.issues.map((issue) => [issue.path, issue.message]));
-    assert.deepEqual([...byPath.keys()].sort(), ['middleware.x_sendfile_enabled', 'server.https_port', 'tls.enabled']);
-    for (const path of ['server.https_port', 'tls.enabled']) assert.match(byPath.get(path)!, /is not available in this version of warpdrive yet; fix: /);
+    assert.deepEqual([...byPath.keys()].sort(), ['middleware.x_sendfile_enabled']);
     assert.match(byPath.get('middleware.x_sendfile_enabled')!, /^true, but no directory is allowed to serve files from.*; fix: add x_sendfile_roots = /);
   });
 
@@ -303,6 +309,7 @@ describe('compiled plan', () => {
       readTimeoutMs: undefined,
       requestTimeoutMs: undefined,
       cache: undefined,
+      httpsRedirect: true,
     });
     assert.deepEqual(plan.middleware, {
       forwardHeaders: true,
@@ -467,12 +474,35 @@ upstream = "app"
     assert.deepEqual([...structuredClone(plan).upstreams.keys()], ['app']);
   });
 
-  it('refuses [tls] enabled = true (not built yet) and keeps a disabled [tls] parsed', () => {
+  it('[tls] from files: enabled, or switched off and still parsed', () => {
     const base = '[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\nupstream = "app"\n';
     const off = parseConfig(`${base}[tls]\nenabled = false\n`, 't.toml');
     assert.equal(off.tls?.enabled, false);
-    const error = catchConfigError(() => parseConfig(`${base}[tls]\nenabled = true\ncert_file = "c.pem"\nkey_file = "k.pem"\n`, 't.toml'));
-    assert.deepEqual(error.issues.map((i) => i.path), ['tls.enabled']);
-    assert.match(error.message, /TLS is not available in this version of warpdrive yet; fix: set enabled = false or remove \[tls\]/);
+    const pair = issueCertificate(makeTestCa(), ['a.test']);
+    const on = parseConfig(`${base}[server]\nhttps_port = 8443\n[tls]\nenabled = true\ncert_file = "${pair.certFile}"\nkey_file = "${pair.keyFile}"\n`, 't.toml');
+    assert.equal(on.tls?.fileCertificates[0]?.certFile, pair.certFile);
+    assert.equal(on.tls?.acme, undefined);
+  });
+
+  it('[tls] domains compile to ACME: one certificate per domain, the CA word resolved, HSTS built once', () => {
+    const base = '[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\nupstream = "app"\n';
+    const plan = parseConfig(
+      `${base}[server]\nhttps_port = 443\n[tls]\nenabled = true\ndomains = ["Example.com", "www.example.com"]\nacme_ca = "letsencrypt-staging"\nemail = "ops@example.com"\nacme_directory = "/var/lib/warpdrive/acme"\nhsts_max_age_secs = 31536000\nhsts_include_subdomains = true\n`,
+      't.toml',
+    );
+    assert.deepEqual(plan.tls, {
+      enabled: true,
+      acme: {
+        domains: ['example.com', 'www.example.com'],
+        directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+        caName: 'letsencrypt-staging',
+        email: 'ops@example.com',
+        eab: undefined,
+        directory: '/var/lib/warpdrive/acme',
+      },
+      fileCertificates: [],
+      redirectHttp: true,
+      hsts: { maxAgeSecs: 31536000, includeSubdomains: true, headerValue: 'max-age=31536000; includeSubDomains' },
+    });
   });
 });
