@@ -15,6 +15,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Client, request } from 'undici';
 import { listenerApplicationName } from '../../src/cache/pg-listener.js';
+import { issueCertificate, makeTestCa } from '../helpers/certificates.js';
+import { httpGet, httpsGet } from '../helpers/https-client.js';
 import { reply, startCountingUpstream, type CountingUpstream } from '../helpers/counting-upstream.js';
 import { POSTGRES_URL, sql, uniqueName } from '../helpers/postgres.js';
 import { deletePrefix, SHARED_REDIS_URL, startOwnRedis, uniquePrefix } from '../helpers/redis-server.js';
@@ -361,6 +363,61 @@ describe('the cache with compression and X-Accel-Redirect', () => {
     const download = await get(`${wd.url}/download`);
     assert.equal(download.body, 'file contents, version 2');
     assert.equal(download.headers['x-accel-redirect'], undefined);
+  });
+});
+
+describe('the cache over HTTPS', () => {
+  test('entries are per scheme; HTTPS hits carry HSTS; a plain-HTTP request redirected to https:// never reaches the cache', bounded, async () => {
+    const ca = makeTestCa();
+    const pair = issueCertificate(ca, ['a.test']);
+    const upstream = await upstreamWith((_req, res, n) => reply(res, n, { 'cache-control': 'max-age=60' }));
+    const wd = await run(
+      writeConfig(`
+[server]
+http_port = 0
+https_port = 0
+bind_address = "127.0.0.1"
+[tls]
+enabled = true
+hsts_max_age_secs = 3600
+[[tls.certificates]]
+domains = ["a.test"]
+cert_file = "${pair.certFile}"
+key_file = "${pair.keyFile}"
+[upstreams.app]
+${upstream.toml}
+[[routes]]
+path_prefix = "/up"
+https_redirect = false
+upstream = "app"
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+[cache]
+`),
+    );
+    const httpsPort = Number(/listening on https:\/\/\S+:(\d+)/.exec(wd.output())![1]);
+    assert.equal((await httpsGet(httpsPort, 'a.test', '/page', ca.certPem)).body, 'response 1');
+    const hit = await httpsGet(httpsPort, 'a.test', '/page', ca.certPem);
+    assert.equal(hit.body, 'response 1');
+    assert.match(String(hit.headers['cache-status']), /^warpdrive; hit/);
+    assert.equal(hit.headers['strict-transport-security'], 'max-age=3600');
+    const redirected = await httpGet(wd.port, 'a.test', '/page');
+    assert.equal(redirected.status, 308);
+    assert.equal(redirected.headers['cache-status'], undefined);
+    assert.equal(upstream.count(), 1);
+
+    // A route served on both schemes: two entries, and HSTS only on the https one.
+    assert.equal((await httpsGet(httpsPort, 'a.test', '/up', ca.certPem)).body, 'response 2');
+    const plain = await httpGet(wd.port, 'a.test', '/up');
+    assert.equal(plain.body, 'response 3');
+    assert.match(String(plain.headers['cache-status']), /fwd=uri-miss/);
+    const plainHit = await httpGet(wd.port, 'a.test', '/up');
+    assert.equal(plainHit.body, 'response 3');
+    assert.match(String(plainHit.headers['cache-status']), /^warpdrive; hit/);
+    assert.equal(plainHit.headers['strict-transport-security'], undefined);
+    assert.equal((await httpsGet(httpsPort, 'a.test', '/up', ca.certPem)).headers['strict-transport-security'], 'max-age=3600');
+    assert.equal(upstream.count(), 3);
   });
 });
 
