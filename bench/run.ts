@@ -16,7 +16,7 @@ import { projectRoot } from './lib/configs.js';
 import { allowedCpus, loadAverage, machineFacts, planCpus, toolVersions } from './lib/machine.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { CpuBusySampler, ProcessSampler } from './lib/proc-sampler.js';
-import { differentTls, negotiatedTls, probeUntilReady, verifyResponse, type NegotiatedTls, type ProbeTls } from './lib/probe.js';
+import { differentTls, negotiatedTls, probeCaching, probeUntilReady, verifyResponse, type NegotiatedTls, type ProbeTls } from './lib/probe.js';
 import { writeBenchFiles } from './lib/bench-files.js';
 import { BENCH_TLS_SERVER_NAME, writeBenchCertificate, type BenchTlsFiles } from './lib/bench-tls.js';
 import { buildNoResumeLibrary, checkFullHandshakes, noResumeEnv, NO_RESUME_SOURCE, type ResumptionCount } from './lib/wrk-no-resume.js';
@@ -27,7 +27,8 @@ import { flameTree, mainThreadProfile, topFunctions, type CpuProfile } from './l
 import { renderFlameGraph } from './report/flame-graph.js';
 import { expectedResponse, scenarioTopology, selectScenarios, type Scenario } from './lib/scenarios.js';
 import { checkTool, describeMissing, type ToolName, type ToolStatus } from './lib/tools.js';
-import { probeTarget, type Topology } from './lib/topology.js';
+import type { BalancedTopology } from './lib/configs.js';
+import { probeTarget } from './lib/topology.js';
 import { runWrk, wrkArgs, writeWrkScript, type LoadResult } from './lib/wrk.js';
 import { formatCount, formatMs, renderCharts, renderMarkdown } from './report/markdown.js';
 
@@ -211,7 +212,7 @@ function collectProfiles(scenario: Scenario, proxies: readonly RunningProxy[], r
 async function startAndProbe(
   adapter: ProxyAdapter,
   ctx: ProxyContext,
-  topology: Topology,
+  topology: BalancedTopology,
   dir: string,
   upstream: Upstream,
   scenario: Scenario,
@@ -226,6 +227,8 @@ async function startAndProbe(
       const target = probeTarget(topology);
       await probeUntilReady(proxy.port, target.path, target.host, 5_000, probeTls);
       await verifyResponse(proxy.port, scenario.path, scenario.headers ?? [], expectedResponse(scenario));
+      // A cache scenario's figures mean something only if the proxy really caches.
+      if (topology.cache === true && proxy.name !== 'direct') await probeCaching(proxy.port, upstream.ports[0]!);
       const negotiated = probeTls === undefined ? undefined : await negotiatedTls(proxy.port, scenario.path, probeTls);
       return { proxy, negotiated };
     } catch (error) {
@@ -256,7 +259,7 @@ async function runScenario(
   const failures: string[] = [];
   const skipped: Array<{ proxy: ProxyName; reason: string }> = [];
   // The scenario's upstream ports, routes and balancing strategy (pool-3-* scenarios set one), certificate for HTTPS.
-  const topology: Topology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'), https?.files);
+  const topology: BalancedTopology = scenarioTopology(scenario, upstream.ports, path.join(workDir, 'files'), https?.files);
   const negotiated: ScenarioTls['negotiated'] = [];
   const scenarioDir = path.join(workDir, scenario.name);
   mkdirSync(scenarioDir, { recursive: true });
@@ -465,7 +468,7 @@ async function main(): Promise<number> {
     log((error as Error).message);
     return 2;
   }
-  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'taskset', 'autocannon', 'openssl', 'cc'];
+  const toolNames: ToolName[] = ['wrk', 'nginx', 'haproxy', 'varnishd', 'taskset', 'autocannon', 'openssl', 'cc'];
   const tools = Object.fromEntries(toolNames.map((t) => [t, checkTool(t)])) as Record<ToolName, ToolStatus>;
   const needed = new Set<ToolName>();
   // The WebSocket and paced clients are the bench's own; wrk and autocannon are not.

@@ -14,6 +14,10 @@
  * - `GET /download-1m`: an empty answer with `X-Accel-Redirect: /private/1m.bin`, as
  *   Rails's send_file behind a proxy gives (the proxy serves the file)
  * - `/echo`         : a WebSocket that echoes every message
+ * - `GET /cache/*`  : a fixed 1 KiB body with `Cache-Control: public, max-age=3600`
+ *                     (the cache scenarios); these requests are counted
+ * - `GET /cache-count`: how many `/cache/*` requests arrived, so the bench can
+ *                     check that a proxy really answers hits from its cache
  *
  * Run: `node dist/bench/upstream-server.js --instances 3`
  *
@@ -27,6 +31,8 @@ import { sampleJson } from './lib/sample-bodies.js';
 const SMALL_BODY = 'hello from the bench upstream\n';
 /** Size of the large response body. */
 const LARGE_BODY_BYTES = 100 * 1024;
+/** Size of the cacheable body of the cache scenarios. */
+const CACHE_BODY_BYTES = 1024;
 
 function parseInstanceCount(argv: readonly string[]): number {
   const at = argv.indexOf('--instances');
@@ -42,12 +48,21 @@ function main(): void {
   const instances = parseInstanceCount(process.argv.slice(2));
   // Built once: uWS copies the bytes it sends, so one buffer serves every response.
   const largeBody = Buffer.alloc(LARGE_BODY_BYTES, 'x');
+  const cacheBody = Buffer.alloc(CACHE_BODY_BYTES, 'c');
   const jsonBody = sampleJson(100 * 1024);
   let uploadedBytes = 0;
+  let cacheRequests = 0;
 
   const app = uWS.App()
     .get('/100k', (res) => {
       res.end(largeBody);
+    })
+    .get('/cache/*', (res) => {
+      cacheRequests++;
+      res.writeHeader('cache-control', 'public, max-age=3600').writeHeader('content-type', 'text/plain').end(cacheBody);
+    })
+    .get('/cache-count', (res) => {
+      res.end(String(cacheRequests));
     })
     .get('/json-100k', (res) => {
       res.cork(() => res.writeHeader('content-type', 'application/json').end(jsonBody));

@@ -24,7 +24,9 @@ import { readFileSync } from 'node:fs';
 import { AdminServer, type AdminHost } from './admin/admin-server.js';
 import { ProcessLogs } from './admin/process-logs.js';
 import { restartProcesses } from './admin/rolling-restart.js';
+import { CacheCoordinator } from './cache/cache-coordinator.js';
 import { ConfigError, ENVIRONMENT_SOURCE, type RuntimePlan } from './config/index.js';
+import { describeCache } from './config/summary.js';
 import { reservePort } from './ingress/server.js';
 import type { ChallengeAnswers } from './tls/challenge-board.js';
 import { TlsService } from './tls/tls-service.js';
@@ -71,6 +73,8 @@ export interface RunningWarpdrive {
   readonly plan: RuntimePlan;
   /** SIGUSR1: every proxy thread opens the access-log file again (after logrotate renamed it). */
   reopenLogFile(): Promise<void>;
+  /** The cache's main-thread services (`[cache]`). */
+  readonly cache: CacheCoordinator | undefined;
   /** Loads the configuration again and swaps it in; never throws. Reloads run one at a time. */
   reload(reason: string): Promise<ReloadOutcome>;
   /** Graceful stop; resolves when everything is closed. Safe to call twice. */
@@ -110,6 +114,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
 
   let stack: ProxyStack;
   let workers: ProxyWorkers | undefined;
+  let coordinator: CacheCoordinator | undefined;
   // What the main thread's listener starts with: an order may complete while the threads start.
   const startedWith = tls?.certificates;
   try {
@@ -122,6 +127,11 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       onGeneration: (generation) => health?.watch(generation),
       tls: tls === undefined ? undefined : { httpsPort: httpsPort!, acmeDomains: tls.acmeDomains, certificates: startedWith!, challenges: tls.challenges ?? noChallenges },
     });
+    // The cache's main-thread side: the invalidation bus (every thread, Redis once) and the LISTEN connection.
+    if (stack.cache !== undefined) {
+      for (const line of describeCache(plan)) log.info(line.trim());
+      coordinator = new CacheCoordinator(plan, stack.cache);
+    }
     try {
       if (threads > 1) {
         workers = await ProxyWorkers.start(
@@ -131,9 +141,11 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
           health,
           (thread, event) => stateLog?.report(thread, event),
           tls === undefined ? undefined : { httpsPort: httpsPort!, service: tls },
+          coordinator?.bus,
         );
       }
     } catch (error) {
+      await coordinator?.close();
       await stack.close();
       throw error;
     }
@@ -217,6 +229,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
       // Every proxy thread drains at once; processes are stopped only when all of them are done.
       await Promise.all([stack.drain(deadline, plan.server.shutdownTimeoutMs), workers?.stop(deadline)]);
       if (supervisor) await supervisor.stop();
+      await coordinator?.close();
       await stack.close();
       await tls?.stop();
       await admin?.close();
@@ -310,6 +323,7 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
     get plan() {
       return plan;
     },
+    cache: coordinator,
     reload,
     stop,
   };

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { ThreadCache } from './cache/thread-cache.js';
 import type { RuntimePlan } from './config/types.js';
 import { ThreadServices } from './filters/index.js';
 import { startIngress, type IngressServer, type ListenMode } from './ingress/server.js';
@@ -84,7 +85,7 @@ export class ProxyStack {
   readonly #where: string;
 
   private constructor(plan: RuntimePlan, options: ProxyStackOptions) {
-    this.#services = new ThreadServices(options.thread);
+    this.#services = new ThreadServices(options.thread, plan);
     this.#thread = options.thread;
     // Before the first generation: its filters (HTTPS redirect) read the thread's TLS state.
     if (options.tls !== undefined) {
@@ -114,6 +115,7 @@ export class ProxyStack {
       stack.#ingress?.stopListening();
       stack.#ingress?.closeAll();
       await stack.#closeUpstreams(stack.pipeline.generation.upstreams.values());
+      await stack.#services.close();
       throw error;
     }
     return stack;
@@ -143,6 +145,11 @@ export class ProxyStack {
 
   get upstreams(): ReadonlyMap<string, Upstream> {
     return this.pipeline.generation.upstreams;
+  }
+
+  /** This thread's response cache (`[cache]`), kept across reloads. */
+  get cache(): ThreadCache | undefined {
+    return this.#services.cache;
   }
 
   /** Open WebSocket bridges on this thread. */
@@ -236,6 +243,7 @@ export class ProxyStack {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#services.flush(), new Promise((resolve) => (timer = setTimeout(resolve, ACCESS_LOG_FLUSH_MS)))]);
     clearTimeout(timer);
+    await this.#services.close();
   }
 
   /** Links a new generation to process readiness and health before it serves. */

@@ -28,6 +28,16 @@ import type { ProxyFeature, Topology } from './topology.js';
  */
 export interface BalancedTopology extends Topology {
   readonly strategy?: Strategy;
+  /** Every proxy caches responses (the cache-* scenarios). */
+  readonly cache?: boolean;
+}
+
+/** The cache every proxy gets in the cache scenarios: 64 MiB of memory. */
+export const BENCH_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** Where nginx keeps its cache files in the cache scenarios: tmpfs, removed when the run stops. */
+export function nginxCacheDir(port: number): string {
+  return path.join('/dev/shm', `warpdrive-bench-nginx-${port}`);
 }
 
 /**
@@ -129,11 +139,19 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     '        }',
   ].join('\n');
   let servers: string;
+  // The cache scenarios: nginx's proxy_cache with its keys zone in shared memory and its files on tmpfs
+  // (/dev/shm), honouring the upstream's Cache-Control as warpdrive and Varnish do.
+  const cacheDir = nginxCacheDir(ctx.port);
+  const cache = topology.cache
+    ? `    proxy_cache_path ${cacheDir} levels=1:2 keys_zone=bench:16m max_size=${BENCH_CACHE_BYTES} inactive=1h use_temp_path=off;`
+    : '    # no cache in this scenario';
   if (topology.routes === undefined) {
     servers = [
       '    server {',
       listen(' default_server'),
-      ...nginxFeature(topology.feature),
+      ...(topology.cache
+        ? ['        location / {', '            proxy_pass http://app;', '            proxy_cache bench;', '            proxy_cache_lock on;', '        }']
+        : nginxFeature(topology.feature)),
       webSocketLocation,
       '    }',
     ].join('\n');
@@ -160,7 +178,7 @@ export function renderNginx(topology: BalancedTopology, ctx: RenderContext, temp
     servers = blocks.join('\n');
   }
   const tls = topology.tls ? nginxTls(topology.tls).join('\n') : '';
-  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, tls, servers });
+  const text = fillTemplate(template, { dir: ctx.dir, threads: String(ctx.threads ?? 1), balance, upstream_servers: upstreamServers, tls, servers, cache });
   return { mainFile: 'nginx.conf', text, sideFiles: [] };
 }
 
@@ -313,7 +331,16 @@ export function renderWarpdrive(topology: BalancedTopology, ctx: RenderContext, 
       ? `[[routes]]\npath_prefix = "/"\nupstream = "app"\n${feature.route}`
       : topology.routes.map((r) => `[[routes]]\nhost = ${tomlString(r.host)}\npath_prefix = ${tomlString(r.pathPrefix)}\nupstream = "app"\n`).join('\n');
   const listeners = warpdriveListeners(topology.tls, ctx);
-  const text = fillTemplate(template, { ...listeners, threads: String(ctx.threads ?? 1), strategy: tomlString(strategy), instances, routes, middleware: feature.middleware });
+  const cache = topology.cache ? `[cache]\nsize_bytes = ${BENCH_CACHE_BYTES}\n` : '# no cache in this scenario';
+  const text = fillTemplate(template, {
+    ...listeners,
+    threads: String(ctx.threads ?? 1),
+    strategy: tomlString(strategy),
+    instances,
+    routes,
+    middleware: feature.middleware,
+    cache,
+  });
   return { mainFile: 'warpdrive.toml', text, sideFiles: [] };
 }
 
@@ -337,6 +364,26 @@ function warpdriveListeners(tls: BenchTlsFiles | undefined, ctx: RenderContext):
       '',
     ].join('\n'),
   };
+}
+
+/**
+ * Varnish's command line (no VCL file: `-b` names the upstream and the built-in
+ * VCL caches by Cache-Control): one listen address, memory storage of the
+ * bench's cache size, and one thread pool, as the other proxies get one
+ * worker. `-j none`: no privilege separation, so it runs from the bench's temp
+ * directory like the others; `-n`: its working directory there.
+ */
+export function varnishArgs(topology: BalancedTopology, ctx: RenderContext): string[] {
+  if (topology.upstreamPorts.length !== 1 || topology.routes !== undefined) throw new Error('bench: Varnish is set up for one upstream instance and no route table');
+  return [
+    '-F',
+    '-j', 'none',
+    '-n', path.join(ctx.dir, 'varnish'),
+    '-a', `127.0.0.1:${ctx.port}`,
+    '-b', `127.0.0.1:${topology.upstreamPorts[0]}`,
+    '-s', `malloc,${BENCH_CACHE_BYTES}`,
+    '-p', `thread_pools=${ctx.threads ?? 1}`,
+  ];
 }
 
 /**

@@ -91,6 +91,7 @@ export function toolVersions(tools: Readonly<Record<ToolName, ToolStatus>>, proj
   const versions: Record<string, string> = { node: process.version };
   if (tools.nginx.path) versions.nginx = firstLine(commandOutput(tools.nginx.path, ['-v'])).replace(/^nginx version: nginx\//, '');
   if (tools.haproxy.path) versions.haproxy = /version (\S+)/.exec(commandOutput(tools.haproxy.path, ['-v']))?.[1] ?? 'unknown';
+  if (tools.varnishd.path) versions.varnish = /varnish-(\S+)/.exec(commandOutput(tools.varnishd.path, ['-V']))?.[1] ?? 'unknown';
   if (tools.wrk.path) versions.wrk = /wrk (\S+)/.exec(commandOutput(tools.wrk.path, ['-v']))?.[1] ?? 'unknown';
   // The OpenSSL that wrk, nginx and HAProxy use (Debian links them to the system's); warpdrive's uWS has BoringSSL inside.
   if (tools.openssl.path) versions.openssl = /OpenSSL (\S+)/.exec(commandOutput(tools.openssl.path, ['version']))?.[1] ?? 'unknown';

@@ -44,13 +44,14 @@ export const USAGE = `Usage: npm run bench -- [options]
   --scenario NAME      scenario to run; repeat or comma-separate (default: all)
                        small-get, large-100k, upload-1m, routes-1000, pool-3,
                        pool-3-least-conn, pool-3-random, pool-3-ip-hash,
-                       new-conn, gzip-json-100k, sendfile-1m, static-small,
-                       static-precompressed, https-small-get, https-new-conn,
-                       ws-echo, rate-1k, rate-5k, paced-1k, paced-5k (rate-* with
-                       autocannon, paced-* with bench/paced-load.ts, one of each
-                       per --rates entry; the gzip/sendfile/static ones run
-                       warpdrive and nginx only, the https ones warpdrive, nginx
-                       and HAProxy)
+                       new-conn, cache-hit, cache-miss, gzip-json-100k,
+                       sendfile-1m, static-small, static-precompressed,
+                       https-small-get, https-new-conn, ws-echo, rate-1k, rate-5k,
+                       paced-1k, paced-5k (rate-* with autocannon, paced-* with
+                       bench/paced-load.ts, one of each per --rates entry; the
+                       gzip/sendfile/static ones run warpdrive and nginx only, the
+                       https ones warpdrive, nginx and HAProxy, the cache ones
+                       warpdrive, nginx, Varnish and direct)
   --duration SECS      measured seconds per run (default 10; smoke 2)
   --warmup SECS        discarded warm-up before each measured run (default 2; smoke 1)
   --connections N      concurrent connections (default 50)

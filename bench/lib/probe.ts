@@ -164,6 +164,20 @@ export function negotiatedTls(port: number, path: string, tls: ProbeTls, timeout
   });
 }
 
+function getText(port: number, path: string, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path} answered ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer to GET ${path} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /**
  * Whether the proxies' checks negotiated different protocols, ciphers or groups,
  * which would make their HTTPS figures incomparable: a sentence naming each
@@ -173,4 +187,19 @@ export function differentTls(negotiated: ReadonlyArray<{ readonly proxy: string 
   const shape = (n: NegotiatedTls): string => `${n.protocol} ${n.cipher} ${n.group}`;
   if (new Set(negotiated.map(shape)).size <= 1) return undefined;
   return `the proxies negotiated different TLS parameters, so their figures do not compare (${negotiated.map((n) => `${n.proxy}: ${shape(n)}`).join('; ')}); see bench/lib/bench-tls.ts`;
+}
+
+/**
+ * For the cache-hit scenario: a proxy must answer repeated requests from its
+ * cache, or its figures would be a proxied request's. Two requests for a fresh
+ * URL through the proxy may reach the upstream once, never twice (the upstream
+ * counts its /cache/* requests).
+ */
+export async function probeCaching(proxyPort: number, upstreamPort: number): Promise<void> {
+  const path = `/cache/probe-${proxyPort}-${Date.now()}`;
+  const before = Number(await getText(upstreamPort, '/cache-count'));
+  await getText(proxyPort, path);
+  await getText(proxyPort, path);
+  const after = Number(await getText(upstreamPort, '/cache-count'));
+  if (after - before > 1) throw new Error(`two requests for ${path} both reached the upstream: the proxy does not answer from its cache`);
 }

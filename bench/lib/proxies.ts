@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type RenderedConfig } from './configs.js';
+import { nginxCacheDir, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, varnishArgs, type RenderedConfig } from './configs.js';
 import { freePort, ManagedProcess } from './processes.js';
 import type { ToolName, ToolStatus } from './tools.js';
 import type { Topology } from './topology.js';
@@ -18,7 +18,7 @@ import type { Scenario } from './scenarios.js';
  * In measuring order. `baseline` (another warpdrive build) runs only when --baseline
  * names one; the two `floor-*` reference points only when --proxies names them.
  */
-export const PROXY_NAMES = ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'floor-net', 'floor-undici', 'direct'] as const;
+export const PROXY_NAMES = ['warpdrive', 'baseline', 'nginx', 'varnish', 'haproxy', 'node', 'floor-net', 'floor-undici', 'direct'] as const;
 export type ProxyName = (typeof PROXY_NAMES)[number];
 
 /** Not proxies but reference points (bench/egress-floor.ts): measured only when asked for. */
@@ -161,8 +161,44 @@ const nginx: ProxyAdapter = {
     const args = ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', files[0]!, '-g', 'daemon off;'];
     const proc = new ManagedProcess({ name: 'nginx', command: ctx.tools.nginx.path!, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
     // nginx prints nothing when it starts well, so readiness is the port answering (checked by the caller).
-    await waitForPort(port, proc, ctx.startTimeoutMs, () => `${path.join(dir, 'error.log')}`);
-    return { name: 'nginx', port, pid: proc.pid, configFiles: files, process: proc, stop: () => proc.stop() };
+    // The cache scenarios' files live on tmpfs (memory): removed with the process, and on a failed start.
+    const removeCache = (): void => rmSync(nginxCacheDir(port), { recursive: true, force: true });
+    try {
+      await waitForPort(port, proc, ctx.startTimeoutMs, () => `${path.join(dir, 'error.log')}`);
+    } catch (error) {
+      removeCache();
+      throw error;
+    }
+    return {
+      name: 'nginx',
+      port,
+      pid: proc.pid,
+      configFiles: files,
+      process: proc,
+      stop: async () => {
+        await proc.stop();
+        removeCache();
+      },
+    };
+  },
+};
+
+/** Proxies that take part in the cache scenarios only with a cache of their own; these have none set up. */
+function noCacheHere(scenario: Scenario): string | undefined {
+  return scenario.cache === undefined ? undefined : 'the cache scenarios compare warpdrive with nginx proxy_cache and Varnish; no cache is set up for this proxy';
+}
+
+const varnish: ProxyAdapter = {
+  name: 'varnish',
+  label: 'Varnish',
+  unavailableReason: (ctx) => missingTool(ctx, 'varnishd'),
+  unsupportedReason: (scenario) => (scenario.cache === undefined ? 'a cache: it takes part in the cache scenarios only' : undefined),
+  async start(ctx, topology, dir) {
+    const port = await freePort();
+    const args = varnishArgs(topology, { port, dir, threads: ctx.proxyThreads });
+    const proc = new ManagedProcess({ name: 'varnish', command: ctx.tools.varnishd.path!, args, cpus: ctx.cpus.proxy, tasksetPath: ctx.cpus.tasksetPath });
+    await waitForPort(port, proc, ctx.startTimeoutMs);
+    return { name: 'varnish', port, pid: proc.pid, configFiles: [], process: proc, stop: () => proc.stop() };
   },
 };
 
@@ -191,7 +227,7 @@ const haproxy: ProxyAdapter = {
   name: 'haproxy',
   label: 'HAProxy',
   unavailableReason: (ctx) => missingTool(ctx, 'haproxy'),
-  unsupportedReason: noFileFeatures('HAProxy serves no files and compresses with its own libslz'),
+  unsupportedReason: (scenario) => noCacheHere(scenario) ?? noFileFeatures('HAProxy serves no files and compresses with its own libslz')(scenario),
   async start(ctx, topology, dir) {
     const port = await freePort();
     const files = writeRendered(dir, renderHaproxy(topology, { port, dir, threads: ctx.proxyThreads }));
@@ -205,7 +241,7 @@ const haproxy: ProxyAdapter = {
 const nodePeer: ProxyAdapter = {
   name: 'node',
   label: 'Node (http-proxy)',
-  unsupportedReason: firstReason(noFileFeatures('the Node.js peer only proxies'), noHttps('the Node.js peer serves plain HTTP only')),
+  unsupportedReason: firstReason(noCacheHere, noFileFeatures('the Node.js peer only proxies'), noHttps('the Node.js peer serves plain HTTP only')),
   unavailableReason() {
     const entry = path.join(benchDistDir(), 'node-peer-proxy.js');
     if (!existsSync(entry)) return `the Node.js peer is not built: ${entry} does not exist. Run: npm run build`;
@@ -237,7 +273,7 @@ function floorAdapter(name: 'floor-net' | 'floor-undici', client: 'net' | 'undic
       return existsSync(entry) ? undefined : `the egress floor is not built: ${entry} does not exist. Run: npm run build`;
     },
     unsupportedReason(scenario) {
-      const plainGet = scenario.instances === 1 && scenario.routes === undefined && scenario.path === '/' && scenario.tool !== 'ws' && scenario.https === undefined;
+      const plainGet = scenario.instances === 1 && scenario.routes === undefined && scenario.path === '/' && scenario.tool !== 'ws' && scenario.https === undefined && scenario.cache === undefined;
       return plainGet ? undefined : 'a reference point for plain-HTTP GET / to one instance only (bench/egress-floor.ts)';
     },
     async start(ctx, topology) {
@@ -266,6 +302,7 @@ export const PROXIES: Readonly<Record<ProxyName, ProxyAdapter>> = {
   warpdrive,
   baseline,
   nginx,
+  varnish,
   haproxy,
   node: nodePeer,
   'floor-net': floorNet,

@@ -38,6 +38,11 @@ export interface Scenario {
   /** A proxy that must support WebSocket; others are probed and skipped if they do not. */
   readonly needsWebSocket?: boolean;
   /**
+   * The response cache scenarios: every proxy caches (warpdrive [cache], nginx
+   * proxy_cache, Varnish); `hit` requests one cacheable URL, `miss` a new one each time.
+   */
+  readonly cache?: 'hit' | 'miss';
+  /**
    * A file scenario: what the proxies do besides proxying (topology.ts). Only warpdrive
    * and nginx take part; HAProxy, the Node peer, the floors and "direct" cannot.
    */
@@ -144,6 +149,30 @@ const BASE_SCENARIOS: readonly Scenario[] = [
     path: '/',
     wrkScript: { parts: [] },
     headers: ['Connection: close'],
+  },
+  {
+    name: 'cache-hit',
+    title: 'Cache hits, 1 KiB response',
+    description:
+      'GET /cache/small, a 1 KiB response with Cache-Control: public, max-age=3600, answered from each proxy\'s cache (warpdrive memory, nginx proxy_cache with its zone in memory and files on tmpfs, Varnish -s malloc); "direct" is the bare uWebSockets.js upstream answering the same bytes from memory: the ceiling.',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/cache/small',
+    wrkScript: { parts: [] },
+    cache: 'hit',
+  },
+  {
+    name: 'cache-miss',
+    title: 'Cache misses, 1 KiB responses',
+    description:
+      'A new cacheable URL on every request: each is fetched from the upstream and stored (and, once memory is full, older entries evicted). Beside small-get, the cost a cache adds to a proxied request.',
+    tool: 'wrk',
+    instances: 1,
+    routes: undefined,
+    path: '/',
+    wrkScript: { parts: ['unique-paths.lua'] },
+    cache: 'miss',
   },
   {
     name: 'gzip-json-100k',
@@ -279,7 +308,12 @@ export function scenarioTopology(scenario: Scenario, upstreamPorts: readonly num
   if (upstreamPorts.length < scenario.instances) {
     throw new Error(`bench: scenario ${scenario.name} needs ${scenario.instances} upstream ports, got ${upstreamPorts.length}`);
   }
-  let topology: BalancedTopology = { upstreamPorts: upstreamPorts.slice(0, scenario.instances), routes: scenario.routes, strategy: scenario.strategy ?? 'round_robin' };
+  let topology: BalancedTopology = {
+    upstreamPorts: upstreamPorts.slice(0, scenario.instances),
+    routes: scenario.routes,
+    strategy: scenario.strategy ?? 'round_robin',
+    cache: scenario.cache !== undefined,
+  };
   if (scenario.https !== undefined) {
     if (tls === undefined) throw new Error(`bench: scenario ${scenario.name} is served over HTTPS but no certificate was given`);
     topology = { ...topology, tls };

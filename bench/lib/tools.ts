@@ -8,7 +8,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-export type ToolName = 'wrk' | 'nginx' | 'haproxy' | 'taskset' | 'autocannon' | 'openssl' | 'cc';
+export type ToolName = 'wrk' | 'nginx' | 'haproxy' | 'varnishd' | 'taskset' | 'autocannon' | 'openssl' | 'cc';
 
 export interface ToolStatus {
   readonly name: ToolName;
@@ -24,6 +24,7 @@ const INSTALL_HINTS: Record<ToolName, { installHint: string; neededFor: string }
   wrk: { installHint: 'sudo apt-get install wrk', neededFor: 'every throughput scenario (the load generator)' },
   nginx: { installHint: 'sudo apt-get install nginx   (the bench runs its own nginx process; the system service may stay disabled)', neededFor: 'the nginx proxy, the reference every ratio is computed against' },
   haproxy: { installHint: 'sudo apt-get install haproxy', neededFor: 'the HAProxy proxy' },
+  varnishd: { installHint: 'sudo apt-get install varnish   (the bench runs its own varnishd; the system service may stay disabled)', neededFor: 'Varnish in the cache scenarios' },
   taskset: { installHint: 'sudo apt-get install util-linux', neededFor: 'CPU pinning (runs unpinned without it)' },
   autocannon: { installHint: 'npm install -D autocannon', neededFor: 'latency at fixed request rates' },
   openssl: { installHint: 'sudo apt-get install openssl', neededFor: 'the HTTPS scenarios (it makes the certificate every proxy serves)' },

@@ -13,6 +13,7 @@ export const PROXY_COLORS: Readonly<Record<ProxyName, string>> = {
   warpdrive: '#d9480f',
   baseline: '#f59f00',
   nginx: '#2b8a3e',
+  varnish: '#c2255c',
   haproxy: '#1c7ed6',
   node: '#7048e8',
   'floor-net': '#adb5bd',

@@ -24,6 +24,7 @@ import { controlFilePath, readControlState, removeControlFile, writeControlState
 import { checkArguments, repeatable } from './check-arguments.js';
 import { runInitCommand } from './init.js';
 import { applyLogLevelFlag } from './log-level-flag.js';
+import { cacheReachability, runPurgeCommand } from './cache.js';
 import { runRoutesCommand } from './routes.js';
 import { runRestartCommand, runStatusCommand } from './status.js';
 
@@ -92,6 +93,7 @@ const explainedCodes: ReadonlySet<string> = new Set([
   'WD_ERR_ADMIN_LISTEN',
   'WD_ERR_LOG_FILE',
   'WD_ERR_ADMIN_REQUEST',
+  'WD_ERR_PURGE',
 ]);
 
 class CliError extends Error {
@@ -172,7 +174,7 @@ async function run(options: { config?: string; only?: unknown; except?: unknown;
   const controlFile = configFile === undefined ? undefined : controlFilePath(configFile);
   let state: ControlState | undefined;
   if (controlFile !== undefined) {
-    state = { pid: process.pid, config: configFile!, startedAt: new Date().toISOString(), reloads: 0 };
+    state = { pid: process.pid, config: configFile!, startedAt: new Date().toISOString(), listen: { host: plan.server.bindAddress, port: running.port }, reloads: 0 };
     try {
       writeControlState(controlFile, state);
     } catch (error) {
@@ -263,6 +265,15 @@ cli
     const { describeTls } = await import('../tls/certificate-status.js');
     const tls = await describeTls(plan);
     if (tls.length > 0) process.stdout.write(`${tls.join('\n')}\n`);
+    // Whether the cache's Redis and PostgreSQL answer now (informative: a start does not wait for them).
+    for (const line of await cacheReachability(plan)) process.stdout.write(`${line}\n`);
+  });
+
+cli
+  .command('purge <...patterns>', 'Invalidate cached responses: /posts/42, /posts/*, https://example.com/x, tag:post-42, *')
+  .option('-c, --config <file>', 'The TOML file the running warpdrive was started with (default: $WARPDRIVE_CONFIG)')
+  .action(async (patterns: string[], options: { config?: string }) => {
+    process.stdout.write(`${await runPurgeCommand(patterns, configFileOf(options))}\n`);
   });
 
 cli

@@ -14,8 +14,9 @@ import { didYouMean } from './errors.js';
 import { planProcessOrder } from './process-order.js';
 import { maxSocketPathBytes, resolveConfigPath } from './resolve-config-path.js';
 import { isLoopback, parseAdminListen } from './addresses.js';
+import { resolveWorkerThreads } from './compile.js';
 import { checkTls } from './tls-checks.js';
-import type { AdminConfig, InstanceConfig, MiddlewareConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, CacheConfig, InstanceConfig, MiddlewareConfig, PostgresConfig, RouteConfig, ServerConfig, TlsConfig, UpstreamConfig } from './schema.js';
 
 /** The document after the section-by-section schema pass (env overrides applied). */
 export interface CheckedSections {
@@ -29,7 +30,11 @@ export interface CheckedSections {
   readonly admin?: AdminConfig | undefined;
   /** The directory relative paths resolve against (the config file's). */
   readonly baseDir: string;
-  /** Whether `[postgres]` is configured (ACME state can live there). */
+  /** Absent sections and sections that failed the schema are both undefined; `hasCache` tells them apart. */
+  readonly cache: CacheConfig | undefined;
+  readonly hasCache: boolean;
+  readonly postgres: PostgresConfig | undefined;
+  /** Whether `[postgres]` is configured (cache invalidation; ACME state can live there too). */
   readonly hasPostgres: boolean;
 }
 
@@ -183,6 +188,14 @@ function checkRoutes(sections: CheckedSections, issues: ConfigIssue[]): void {
     if (route.rewrite !== undefined && route.strip_prefix) {
       issues.push({ path: `${path}.rewrite`, message: 'set together with strip_prefix = true; fix: use rewrite alone (rewrite = "/" strips the prefix)' });
     }
+    if (!sections.hasCache && route.cache === true) {
+      issues.push({ path: `${path}.cache`, message: 'cache = true needs a [cache] section, and there is none; fix: add [cache] (size_bytes = 67108864), or remove the key' });
+    }
+    if (!sections.hasCache && route.cache_default_ttl_secs !== undefined) {
+      issues.push({ path: `${path}.cache_default_ttl_secs`, message: 'set without a [cache] section, so nothing is cached; fix: add [cache] (size_bytes = 67108864), or remove the key' });
+    } else if (route.cache === false && route.cache_default_ttl_secs !== undefined) {
+      issues.push({ path: `${path}.cache_default_ttl_secs`, message: 'set together with cache = false; fix: remove one of them' });
+    }
     if (route.require_auth && adminToken === undefined) {
       issues.push({
         path: `${path}.require_auth`,
@@ -237,6 +250,31 @@ function checkAdmin(admin: AdminConfig | undefined, server: ServerConfig | undef
   }
 }
 
+function checkCache(sections: CheckedSections, issues: ConfigIssue[]): void {
+  // [postgres] invalidates the response cache, and keeps ACME accounts and certificates when [tls] orders them.
+  const tls = sections.tls;
+  const acmeUsesPostgres = tls !== undefined && tls.enabled && tls.domains.length > 0 && tls.cert_file === undefined;
+  if (sections.hasPostgres && !sections.hasCache && !acmeUsesPostgres) {
+    issues.push({
+      path: 'postgres',
+      message:
+        '[postgres] invalidates the response cache and keeps ACME certificates, and neither is configured ([cache], or [tls] ordering certificates for domains); ' +
+        'fix: add [cache] (size_bytes = 67108864), or remove [postgres]',
+    });
+  }
+  const { cache, server } = sections;
+  if (cache === undefined || server === undefined) return;
+  const threads = resolveWorkerThreads(server.worker_threads);
+  const share = Math.floor(cache.size_bytes / threads);
+  if (cache.max_object_bytes > share) {
+    const each = threads === 1 ? `size_bytes (${cache.size_bytes})` : `each proxy thread's share of size_bytes (${cache.size_bytes} / ${threads} threads = ${share})`;
+    issues.push({
+      path: 'cache.max_object_bytes',
+      message: `expected at most ${each}, found ${cache.max_object_bytes}; fix: raise size_bytes or lower max_object_bytes`,
+    });
+  }
+}
+
 /** Runs every cross-field check; returns the issues found (empty = consistent). */
 export function checkSections(sections: CheckedSections): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -269,6 +307,7 @@ export function checkSections(sections: CheckedSections): ConfigIssue[] {
 
   checkLogging(sections.middleware, issues);
   checkAdmin(sections.admin, sections.server, sections.baseDir, issues);
+  checkCache(sections, issues);
   issues.push(...checkTls(sections));
   return issues;
 }

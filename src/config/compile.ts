@@ -14,13 +14,15 @@ import { compileCompression, compileStaticCacheBytes, compileStaticFiles, compil
 import { planProcessOrder } from './process-order.js';
 import { resolveConfigPath } from './resolve-config-path.js';
 import { resolveAcmeCa } from '../tls/acme-directories.js';
-import type { AdminConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
+import type { AdminConfig, CacheConfig, Config, HealthConfig, InstanceConfig, ProcessConfig, RouteConfig, TlsConfig, UpstreamConfig } from './schema.js';
 import type {
   AdminSpec,
+  CacheSpec,
   HealthSpec,
   InstanceAddress,
   InstanceSpec,
   ProcessSpec,
+  RouteCacheSpec,
   RouteSpec,
   RuntimePlan,
   TlsSpec,
@@ -122,7 +124,31 @@ function compileUpstream(name: string, upstream: UpstreamConfig, baseDir: string
   };
 }
 
-function compileRoute(route: RouteConfig, index: number, configDir: string): RouteSpec {
+function compileRouteCache(route: RouteConfig, cache: CacheConfig | undefined): RouteCacheSpec | undefined {
+  if (cache === undefined || route.cache === false) return undefined;
+  return { defaultTtlMs: optionalMs(route.cache_default_ttl_secs ?? cache.default_ttl_secs) };
+}
+
+function compileCache(cache: CacheConfig): CacheSpec {
+  const names: string[] = [];
+  const prefixes: string[] = [];
+  for (const param of new Set(cache.ignore_query_params)) {
+    if (param.endsWith('*')) prefixes.push(param.slice(0, -1));
+    else names.push(param);
+  }
+  return {
+    sizeBytes: cache.size_bytes,
+    maxObjectBytes: cache.max_object_bytes,
+    redisUrl: cache.redis_url,
+    redisKeyPrefix: cache.redis_key_prefix,
+    redisTimeoutMs: ms(cache.redis_timeout_secs),
+    ignoreQueryParams: { names, prefixes },
+    defaultTtlMs: optionalMs(cache.default_ttl_secs),
+    lockTimeoutMs: ms(cache.lock_timeout_secs),
+  };
+}
+
+function compileRoute(route: RouteConfig, index: number, configDir: string, cache: CacheConfig | undefined): RouteSpec {
   return {
     index,
     description: route.description,
@@ -144,6 +170,7 @@ function compileRoute(route: RouteConfig, index: number, configDir: string): Rou
     connectTimeoutMs: optionalMs(route.connect_timeout_secs),
     readTimeoutMs: optionalMs(route.read_timeout_secs),
     requestTimeoutMs: optionalMs(route.request_timeout_secs),
+    cache: compileRouteCache(route, cache),
     httpsRedirect: route.https_redirect ?? true,
   };
 }
@@ -196,6 +223,11 @@ function compileAdmin(admin: AdminConfig, baseDir: string): AdminSpec {
   };
 }
 
+/** `worker_threads` as a count: "auto" is one proxy thread per CPU this process may use (at most 256). */
+export function resolveWorkerThreads(value: number | 'auto'): number {
+  return value === 'auto' ? Math.min(256, availableParallelism()) : value;
+}
+
 /**
  * Builds the frozen RuntimePlan from a config that passed the schema and `checkSections`.
  * Relative paths resolve against `baseDir` (the config file's directory): the plan
@@ -212,7 +244,7 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
   const { server, tls, cache, postgres, middleware, admin } = config;
   // Relative paths of the file features start from the config file's directory, like every other path.
   const configDir = baseDir;
-  const routes = config.routes.map((route, index) => compileRoute(route, index, configDir));
+  const routes = config.routes.map((route, index) => compileRoute(route, index, configDir, cache));
   const anyStaticRoute = routes.some((route) => route.staticFiles !== undefined);
   const plan: RuntimePlan = {
     source,
@@ -221,7 +253,7 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
       bindAddress: server.bind_address,
       httpPort: server.http_port,
       httpsPort: server.https_port,
-      workerThreads: server.worker_threads === 'auto' ? Math.min(256, availableParallelism()) : server.worker_threads,
+      workerThreads: resolveWorkerThreads(server.worker_threads),
       maxHeaderBytes: server.max_header_bytes,
       maxBodyBytes: server.max_body_bytes,
       shutdownTimeoutMs: ms(server.shutdown_timeout_secs),
@@ -234,7 +266,7 @@ export function compile(config: Config, source: string, baseDir: string): Runtim
     tls: tls === undefined ? undefined : compileTls(tls, baseDir),
     upstreams: freezeMap(upstreams),
     routes,
-    cache: cache === undefined ? undefined : { sizeBytes: cache.size_bytes, redisUrl: cache.redis_url },
+    cache: cache === undefined ? undefined : compileCache(cache),
     postgres: postgres === undefined ? undefined : { url: postgres.url, channel: postgres.channel },
     middleware: {
       forwardHeaders: middleware.forward_headers,

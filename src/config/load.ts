@@ -133,9 +133,23 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
   const server = parsedServer === undefined ? undefined : applyServerOverrides(parsedServer, overrides);
   const middleware = parsedMiddleware === undefined ? undefined : applyMiddlewareOverrides(parsedMiddleware, overrides);
   const admin: AdminConfig | undefined = parsedAdmin === undefined ? undefined : { ...parsedAdmin, token: overrides.adminApiToken ?? parsedAdmin.token };
-  issues.push(...checkSections({ server, tls, upstreams, routes, middleware, admin, baseDir, hasPostgres: raw.postgres !== undefined }));
+  issues.push(
+    ...checkSections({
+      server,
+      tls,
+      upstreams,
+      routes,
+      middleware,
+      admin,
+      baseDir,
+      cache,
+      hasCache: raw.cache !== undefined,
+      postgres,
+      hasPostgres: raw.postgres !== undefined,
+    }),
+  );
   issues.push(...checkFileSettings(routes, middleware, baseDir));
-  issues.push(...unavailableFeatures({ server, tls, cache, postgres }));
+  issues.push(...unavailableFeatures({ server, tls }));
 
   if (issues.length > 0) throw new ConfigError(source, issues);
 

@@ -345,6 +345,9 @@ export const RouteSchema = table(
     connect_timeout_secs: v.optional(seconds()),
     read_timeout_secs: v.optional(seconds()),
     request_timeout_secs: v.optional(seconds()),
+    // The response cache ([cache]) applies to every route unless a route says cache = false.
+    cache: v.optional(boolean),
+    cache_default_ttl_secs: v.optional(seconds()),
     ...staticRouteEntries,
     // With [tls] redirect_http, plain-HTTP requests to this route are served instead of redirected (health checks).
     https_redirect: v.optional(boolean),
@@ -368,18 +371,54 @@ function urlWithScheme(schemes: readonly string[], example: string) {
   );
 }
 
+/**
+ * A query parameter name to leave out of cache keys: a literal name, or a prefix
+ * ending in `*` (`utm_*`). Names are matched as they appear in the URL (not decoded).
+ */
+const ignoredQueryParam = v.pipe(
+  v.string(expect('a query parameter name such as "fbclid" or a prefix such as "utm_*"')),
+  v.check(
+    (input) => /^[^&=*#\s]+\*?$/.test(input),
+    expect('a query parameter name such as "fbclid" or a prefix such as "utm_*" (no "&", "=", "#" or spaces; "*" only at the end)'),
+  ),
+);
+
 export const CacheSchema = table(
   {
-    size_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count'), 64 * 1024 * 1024),
+    size_bytes: v.optional(integer(1024, Number.MAX_SAFE_INTEGER, 'a byte count of at least 1024'), 64 * 1024 * 1024),
+    // Largest single response kept; bigger ones pass through uncached.
+    max_object_bytes: v.optional(integer(1, Number.MAX_SAFE_INTEGER, 'a positive byte count'), 1024 * 1024),
     redis_url: v.optional(urlWithScheme(['redis:', 'rediss:'], 'redis://localhost/0')),
+    redis_key_prefix: v.optional(
+      v.pipe(
+        text('a key prefix'),
+        v.check((input) => !/[\s*?[\]\\]/.test(input), expect('a Redis key prefix without spaces or glob characters (* ? [ ] \\), such as "warpdrive:cache:"')),
+      ),
+      'warpdrive:cache:',
+    ),
+    // A lookup in Redis that takes longer counts as a miss; warpdrive never waits for Redis longer than this.
+    redis_timeout_secs: v.optional(v.pipe(seconds(), v.maxValue(10, expect('a number of seconds > 0 and at most 10'))), 0.05),
+    ignore_query_params: v.optional(v.array(ignoredQueryParam, expect('an array of query parameter names such as ["utm_*", "fbclid"]')), []),
+    // Freshness for responses that carry none (no max-age, s-maxage or Expires); unset = such responses are not cached.
+    default_ttl_secs: v.optional(seconds()),
+    // How long concurrent misses for one key wait for the first one's response before going upstream themselves.
+    lock_timeout_secs: v.optional(seconds(true), 5),
   },
   '[cache]',
 );
 
+/** LISTEN takes an identifier; PostgreSQL truncates names beyond 63 bytes (NAMEDATALEN - 1). */
+function isChannelName(input: string): boolean {
+  return Buffer.byteLength(input) <= 63 && !input.includes('\0');
+}
+
 export const PostgresSchema = table(
   {
     url: urlWithScheme(['postgres:', 'postgresql:'], 'postgres://localhost/app'),
-    channel: v.optional(text('a channel name'), 'warpdrive_cache_invalidation'),
+    channel: v.optional(
+      v.pipe(text('a channel name'), v.check(isChannelName, expect('a channel name of at most 63 bytes, as PostgreSQL keeps'))),
+      'warpdrive_cache_invalidation',
+    ),
   },
   '[postgres]',
 );

@@ -5,7 +5,7 @@
  */
 
 import { ENVIRONMENT_SOURCE } from './load.js';
-import type { AdminSpec, CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
+import type { AdminSpec, CacheSpec, CompressionSpec, InstanceAddress, ProcessSpec, RouteSpec, RuntimePlan, UpstreamSpec, XSendfileSpec } from './types.js';
 
 const secs = (ms: number): string => `${ms / 1000}s`;
 
@@ -59,7 +59,7 @@ export function routeTarget(route: RouteSpec): string {
   return `files from ${files.root}, else ${route.upstream ?? '404'}`;
 }
 
-function formatRoute(route: RouteSpec): string[] {
+function formatRoute(route: RouteSpec, cache: CacheSpec | undefined): string[] {
   const { match } = route;
   const conditions: string[] = [];
   if (match.host !== undefined) conditions.push(`host ${match.host}`);
@@ -81,6 +81,11 @@ function formatRoute(route: RouteSpec): string[] {
     if (files.serveDotfiles) actions.push('dotfiles served');
     actions.push(files.fingerprintPattern === undefined ? 'no immutable caching' : `immutable caching for paths ~ /${files.fingerprintPattern}/`);
   }
+  // Files-only routes never reach the cache. Only a route's own TTL is shown; the [cache] default is on the cache line.
+  if (cache !== undefined && route.upstream !== undefined) {
+    if (route.cache === undefined) actions.push('not cached');
+    else if (route.cache.defaultTtlMs !== undefined && route.cache.defaultTtlMs !== cache.defaultTtlMs) actions.push(`cache default TTL ${secs(route.cache.defaultTtlMs)}`);
+  }
 
   const when = conditions.length === 0 ? 'any request' : conditions.join(' and ');
   const lines = [`  ${route.index + 1}. ${when} -> ${routeTarget(route)}${route.description === undefined ? '' : `  # ${route.description}`}`];
@@ -92,6 +97,48 @@ function formatAdmin(admin: AdminSpec | undefined): string {
   if (admin === undefined) return 'off (no [admin] section)';
   const where = admin.listen.kind === 'unix' ? `unix:${admin.listen.socketPath}` : `http://${admin.listen.host.includes(':') ? `[${admin.listen.host}]` : admin.listen.host}:${admin.listen.port}`;
   return `${where} (metrics at /metrics, dashboard at /, API under /api/; ${admin.token === undefined ? 'no token' : 'token required'})`;
+}
+
+/** Bytes in the largest binary unit that divides them evenly enough to read: `64 MiB`, `1536 KiB`, `1000 bytes`. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (bytes >= size && bytes % (size / 4) === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** A URL for display: any password is replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** What the cache will do, a line per tier (`warpdrive check` and the startup log). */
+export function describeCache(plan: RuntimePlan): string[] {
+  const { cache, postgres, server } = plan;
+  if (cache === undefined) return ['cache: off'];
+  const threads = server.workerThreads;
+  const share = threads > 1 ? ` (${formatBytes(Math.floor(cache.sizeBytes / threads))} per proxy thread)` : '';
+  const ignored = [...cache.ignoreQueryParams.names, ...cache.ignoreQueryParams.prefixes.map((p) => `${p}*`)];
+  const lines = [
+    `cache: ${formatBytes(cache.sizeBytes)} in memory${share}, objects up to ${formatBytes(cache.maxObjectBytes)}, ` +
+      `concurrent misses wait up to ${secs(cache.lockTimeoutMs)}; ` +
+      (cache.defaultTtlMs === undefined ? 'responses without freshness are not cached' : `default TTL ${secs(cache.defaultTtlMs)}`) +
+      (ignored.length === 0 ? '' : `; query parameters left out of keys: ${ignored.join(', ')}`),
+    cache.redisUrl === undefined
+      ? '  shared tier (Redis): none'
+      : `  shared tier (Redis): ${redactUrl(cache.redisUrl)}, keys under "${cache.redisKeyPrefix}", lookups give up after ${cache.redisTimeoutMs} ms`,
+    postgres === undefined
+      ? '  invalidation: unsafe requests and `warpdrive purge` only (no [postgres])'
+      : `  invalidation: LISTEN "${postgres.channel}" on ${redactUrl(postgres.url)}`,
+  ];
+  return lines;
 }
 
 function formatCompression(compression: CompressionSpec | undefined): string {
@@ -132,7 +179,8 @@ export function formatPlanSummary(plan: RuntimePlan): string {
   lines.push(`upstreams (${plan.upstreams.size}):`);
   for (const upstream of plan.upstreams.values()) lines.push(...formatUpstream(upstream, plan.baseDir));
   lines.push(`routes (${plan.routes.length}, first match wins):`);
-  for (const route of plan.routes) lines.push(...formatRoute(route));
+  for (const route of plan.routes) lines.push(...formatRoute(route, plan.cache));
   lines.push(`process start order: ${plan.processOrder.length === 0 ? 'none' : plan.processOrder.join(', ')}`);
+  lines.push(...describeCache(plan));
   return lines.join('\n');
 }

@@ -121,6 +121,8 @@ export interface RouteSpec {
   readonly readTimeoutMs: number | undefined;
   /** Overall deadline for the whole request, retries included; undefined = none. */
   readonly requestTimeoutMs: number | undefined;
+  /** The response cache on this route; undefined when there is no [cache] or the route says cache = false. */
+  readonly cache: RouteCacheSpec | undefined;
   /** False: with [tls] redirect_http, plain-HTTP requests to this route are served, not redirected. */
   readonly httpsRedirect: boolean;
 }
@@ -192,13 +194,39 @@ export interface TlsSpec {
   readonly hsts: HstsSpec | undefined;
 }
 
+/** The response cache (`[cache]`); see docs/cache.md. */
 export interface CacheSpec {
+  /** The memory (L1) budget of the whole process; each proxy thread gets sizeBytes / workerThreads. */
   readonly sizeBytes: number;
+  /** Largest response (headers + body) kept; larger ones pass through uncached. */
+  readonly maxObjectBytes: number;
+  /** The shared second tier (L2); undefined = memory only. */
   readonly redisUrl: string | undefined;
+  /** Every Redis key warpdrive writes starts with this, so several caches can share one Redis. */
+  readonly redisKeyPrefix: string;
+  /** The longest a request waits for Redis before treating the lookup as a miss. */
+  readonly redisTimeoutMs: number;
+  /** Query parameters left out of cache keys: exact names and name prefixes (`utm_*` -> `utm_`). */
+  readonly ignoreQueryParams: { readonly names: readonly string[]; readonly prefixes: readonly string[] };
+  /**
+   * Freshness given to a response that carries none of its own (no max-age,
+   * s-maxage or Expires); undefined = such responses are not cached.
+   */
+  readonly defaultTtlMs: number | undefined;
+  /** How long concurrent misses for one key wait for the first one's response. */
+  readonly lockTimeoutMs: number;
 }
 
+/** How one route uses the response cache. */
+export interface RouteCacheSpec {
+  /** The route's `cache_default_ttl_secs`, else `[cache] default_ttl_secs`, else undefined. */
+  readonly defaultTtlMs: number | undefined;
+}
+
+/** Invalidation by PostgreSQL LISTEN/NOTIFY (`[postgres]`); see docs/cache.md. */
 export interface PostgresSpec {
   readonly url: string;
+  /** Channel name as pg_notify() is given it (case-sensitive; LISTEN quotes it). */
   readonly channel: string;
 }
 

@@ -11,7 +11,7 @@ import type { ConfigIssue } from './errors.js';
 import type { Config } from './schema.js';
 
 /** The parts of a parsed document these checks read (any may have failed its schema). */
-type Sections = { readonly [K in 'server' | 'tls' | 'cache' | 'postgres']: Partial<Config[K]> | undefined };
+type Sections = { readonly [K in 'server' | 'tls']: Partial<Config[K]> | undefined };
 
 export function unavailableFeatures(config: Sections): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -21,12 +21,6 @@ export function unavailableFeatures(config: Sections): ConfigIssue[] {
   // The uWS build in use has a fixed HTTP idle timeout of about 10 s (native-notes/README.md).
   if (config.server?.idle_timeout_secs !== undefined && config.server.idle_timeout_secs !== 10) {
     missing('server.idle_timeout_secs', 'a client idle timeout other than 10 s (fixed in the bundled uWebSockets.js build)', 'remove idle_timeout_secs');
-  }
-  if (config.cache !== undefined) missing('cache', 'The response cache', 'remove the [cache] section');
-  // [postgres] keeps ACME accounts and certificates for a cluster; cache invalidation through it is not built yet.
-  const acmeUsesPostgres = config.tls?.enabled === true && (config.tls.domains?.length ?? 0) > 0 && config.tls.cert_file === undefined;
-  if (config.postgres !== undefined && !acmeUsesPostgres) {
-    missing('postgres', 'PostgreSQL cache invalidation', 'remove the [postgres] section (it is used for ACME certificates when [tls] orders them for domains)');
   }
   return issues;
 }

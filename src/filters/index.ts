@@ -25,8 +25,12 @@ import { createLogger } from '../log.js';
 import { LogSink } from '../log-sink.js';
 import { ThreadMetrics } from '../metrics/thread-metrics.js';
 import { compileFilterChain, type Filter, type FilterChain } from '../pipeline/filter.js';
+import { ThreadCache } from '../cache/thread-cache.js';
 import { AccessLogFilter } from './access-log.js';
 import { AdminAuthFilter } from './admin-auth.js';
+import { CacheFilter } from './cache.js';
+import { RouteBackgroundFetch } from './cache-background-fetch.js';
+import { PurgeEndpoint } from './cache-purge.js';
 import { CompressionFilter } from './compression.js';
 import { ErrorLogFilter, UpstreamErrorLog } from './error-log.js';
 import { ForwardedHeadersFilter } from './forwarded-headers.js';
@@ -66,15 +70,18 @@ function openLogFile(path: string): number {
 
 /**
  * What a proxy thread keeps across generations for its filters: the access-log
- * writer (to stdout or `log_file`), the request counters, the request-id
- * generator, the error log, and the small-file cache of static files (kept across
+  * writer (to stdout or `log_file`), the request counters, the request-id
+ * generator, the error log, the small-file cache of static files (kept across
  * reloads while its size is the same: entries are keyed by absolute path and
- * checked against the disk anyway).
+ * checked against the disk anyway), and the response cache (created with the
+ * thread when `[cache]` is configured; its section changes only with a restart).
  */
 export class ThreadServices {
   readonly thread: number;
   readonly requestIds = new RequestIdGenerator();
   readonly errorLog: UpstreamErrorLog;
+  readonly cache: ThreadCache | undefined;
+  readonly cacheFetch = new RouteBackgroundFetch();
   /** This thread's TLS state when [tls] is on: certificate coverage and ACME answers. */
   tls: ThreadTls | undefined;
   #accessLog: LogSink | undefined;
@@ -83,9 +90,10 @@ export class ThreadServices {
   #metrics: ThreadMetrics | undefined;
   #staticCache: SmallFileCache | undefined;
 
-  constructor(thread: number) {
+  constructor(thread: number, plan?: RuntimePlan) {
     this.thread = thread;
     this.errorLog = new UpstreamErrorLog(thread);
+    this.cache = plan?.cache === undefined ? undefined : new ThreadCache(plan.cache, thread, plan.server.workerThreads);
   }
 
   /** The access log's writer, pointed at `logFile` (undefined: stdout); a reload that changes the file switches to it. */
@@ -135,6 +143,11 @@ export class ThreadServices {
   /** Resolves when every access-log line so far is written. */
   flush(): Promise<void> {
     return this.#accessLog?.flush() ?? Promise.resolve();
+  }
+
+  /** Closes what outlives generations (the cache's Redis connection). */
+  async close(): Promise<void> {
+    await this.cache?.close();
   }
 }
 
@@ -226,6 +239,12 @@ export class GenerationFilters {
     if (spec.staticFiles !== undefined) filters.push(this.#staticFilesFilter(spec));
     if (spec.upstream !== undefined) {
       if (this.#requestId) filters.push(this.#requestId);
+      // After the HTTPS redirect and auth (a redirected or refused request is never answered
+      // from the cache), static files (a file is served as it is on disk) and the request id
+      // (a hit is logged with one too); first of the responseHead filters, so that its tee sits
+      // nearest the client and stores the bytes the client gets: after X-Sendfile, compression and HSTS.
+      const cache = this.#services.cache;
+      if (cache !== undefined && spec.cache !== undefined) filters.push(new CacheFilter(cache.cache, spec.cache.defaultTtlMs, this.#services.cacheFetch));
       if (this.#forwarded) filters.push(this.#forwarded);
       if (this.#requestStart) filters.push(this.#requestStart);
       if (spec.addHeaders.length > 0) filters.push(new RouteHeadersFilter(spec.addHeaders));
@@ -238,6 +257,13 @@ export class GenerationFilters {
     filters.push(this.#errorLog);
     if (this.#accessLog) filters.push(this.#accessLog);
     return compileFilterChain(filters);
+  }
+
+  /** `POST /.warpdrive/purge`, when the cache is on and an admin token is set. */
+  purgeEndpoint(): PurgeEndpoint | undefined {
+    const cache = this.#services.cache;
+    const token = this.#plan.middleware.adminToken;
+    return cache === undefined || token === undefined ? undefined : new PurgeEndpoint(cache.cache, token, this.#plan.postgres);
   }
 
   #staticFilesFilter(spec: RouteSpec): StaticFilesFilter {

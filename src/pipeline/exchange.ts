@@ -328,6 +328,11 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
       this.writer.abort();
       return;
     }
+    // No upstream answer at all: a filter may have one of its own (the cache's stale entry).
+    const upstreamFailed = error.source === 'connect' || error.source === 'read' || error.source === 'timeout' ? this.route?.filters.upstreamFailed : undefined;
+    if (upstreamFailed !== undefined) {
+      for (let i = 0; i < upstreamFailed.length; i++) if (upstreamFailed[i]!.upstreamFailed!(this, error)) return;
+    }
     const status = error.status;
     const pairs: string[] = [...textPlain];
     if (status === 503 && this.route?.upstream !== undefined) pairs.push('retry-after', String(this.route.upstream.retryAfterSeconds()));

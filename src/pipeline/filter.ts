@@ -9,6 +9,9 @@
  *   upstreamRequest  edits the headers sent upstream
  *   responseHead     edits the response head; may replace the body with another
  *                    source (X-Sendfile) or wrap it in a transform (compression)
+ *   upstreamFailed   the upstream gave no response (refused, reset, timed out, no
+ *                    instance): may answer instead of warpdrive's error (a stale
+ *                    cached entry, stale-if-error)
  *   done             runs once when the exchange ends, whatever happened
  *
  * Chains are compiled once per route (`compileFilterChain`): per hook, the array
@@ -17,6 +20,7 @@
  *
  * @module
  */
+import type { ProxyError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import type { ResponseHead } from './response-head.js';
 
@@ -40,6 +44,8 @@ export interface Filter {
   /** `headers` is the flat [name, value, ...] list sent upstream, names lowercase. */
   upstreamRequest?(x: Exchange, headers: string[]): void;
   responseHead?(x: Exchange, head: ResponseHead): void;
+  /** No upstream response came (before any byte was sent): true when the filter answered instead. */
+  upstreamFailed?(x: Exchange, error: ProxyError): boolean;
   done?(x: Exchange): void;
 }
 
@@ -49,6 +55,7 @@ export interface FilterChain {
   readonly request: readonly Filter[] | undefined;
   readonly upstreamRequest: readonly Filter[] | undefined;
   readonly responseHead: readonly Filter[] | undefined;
+  readonly upstreamFailed: readonly Filter[] | undefined;
   readonly done: readonly Filter[] | undefined;
 }
 
@@ -64,6 +71,7 @@ export function compileFilterChain(filters: readonly Filter[]): FilterChain {
     request: withHook(filters, 'request'),
     upstreamRequest: withHook(filters, 'upstreamRequest'),
     responseHead: withHook(filters, 'responseHead'),
+    upstreamFailed: withHook(filters, 'upstreamFailed'),
     done: withHook(filters, 'done'),
   });
 }

@@ -243,6 +243,9 @@ export class Pipeline implements ExchangeOwner {
     if (this.#tls !== undefined && x.scheme === 'http' && path.charCodeAt(1) === 46 /* "." */ && path.startsWith(ACME_CHALLENGE_PREFIX)) {
       return this.#answerChallenge(x, this.#tls, path);
     }
+    // The cache's admin endpoint, when on, comes before any application route.
+    const purge = generation.purge;
+    if (purge !== undefined && path === purge.path) return purge.handle(x);
 
     // --- route -----------------------------------------------------------------
     const route = generation.router.match(x.method, host, path, x);

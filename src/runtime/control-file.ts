@@ -25,6 +25,8 @@ export interface ControlState {
   /** The config file as given at start. */
   readonly config: string;
   readonly startedAt: string;
+  /** Where it listens (the port it got when http_port = 0): `warpdrive purge` talks to it there. */
+  readonly listen?: { readonly host: string; readonly port: number };
   /** Reloads attempted so far (SIGHUP or `warpdrive reload`). */
   readonly reloads: number;
   readonly lastReload?: { readonly ok: boolean; readonly at: string; readonly summary?: string; readonly error?: string; readonly code?: string };

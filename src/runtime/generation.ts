@@ -17,6 +17,7 @@
  */
 import type { RuntimePlan, UpstreamSpec } from '../config/types.js';
 import { GenerationFilters, type ThreadServices } from '../filters/index.js';
+import type { PurgeEndpoint } from '../filters/cache-purge.js';
 import type { TrustedProxies } from '../filters/trusted-proxies.js';
 import type { FilterChain } from '../pipeline/filter.js';
 import { ProxyRoute } from '../pipeline/route.js';
@@ -53,6 +54,8 @@ export class Generation {
   readonly unroutedFilters: FilterChain;
   /** Upstreams this generation built (not carried over from the previous one). */
   readonly created: ReadonlySet<Upstream>;
+  /** The cache's admin endpoint, answered before routing; undefined when off. */
+  readonly purge: PurgeEndpoint | undefined;
   #inFlight = 0;
   #retired: Promise<void> | undefined;
   #idle: (() => void) | undefined;
@@ -70,6 +73,7 @@ export class Generation {
     });
     this.router = createRouter(this.routes);
     this.unroutedFilters = filters.unrouted();
+    this.purge = filters.purgeEndpoint();
     const ipHash = [...plan.upstreams.values()].some((u) => u.strategy === 'ip_hash');
     this.settings = {
       maxHeaderBytes: plan.server.maxHeaderBytes,

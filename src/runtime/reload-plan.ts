@@ -53,10 +53,28 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
   // The admin listener is a socket too (and metrics are collected for it from the start).
   const sameAdmin = JSON.stringify(running.admin) === JSON.stringify(next.admin);
   if (!sameAdmin) needRestart.push('admin');
+  // The cache's memory, Redis connections and LISTEN connection are made with the threads.
+  // Routes' cache settings (cache = false, the default TTLs) follow the reload.
+  let { cache, postgres } = next;
+  if (cacheIdentity(running) !== cacheIdentity(next)) {
+    needRestart.push('cache');
+    cache = running.cache;
+  }
+  if (JSON.stringify(running.postgres ?? null) !== JSON.stringify(next.postgres ?? null)) {
+    needRestart.push('postgres');
+    postgres = running.postgres;
+  }
   const plan: RuntimePlan =
     needRestart.length === 0
       ? next
-      : Object.freeze({ ...next, server: Object.freeze(server as unknown as ServerSpec), tls: sameTls ? next.tls : running.tls, admin: sameAdmin ? next.admin : running.admin });
+      : Object.freeze({
+          ...next,
+          server: Object.freeze(server as unknown as ServerSpec),
+          tls: sameTls ? next.tls : running.tls,
+          admin: sameAdmin ? next.admin : running.admin,
+          cache,
+          postgres,
+        });
 
   const before = countBy(running.routes.map(routeKey));
   const after = countBy(next.routes.map(routeKey));
@@ -73,6 +91,13 @@ export function planReload(running: RuntimePlan, next: RuntimePlan): ReloadPlan 
   }).map(([name]) => name);
 
   return { plan, needRestart, routesAdded, routesRemoved, upstreamsAdded, upstreamsRemoved, upstreamsChanged };
+}
+
+/** The parts of `[cache]` only a restart can change (the default TTL is compiled into each route). */
+function cacheIdentity(plan: RuntimePlan): string {
+  if (plan.cache === undefined) return 'none';
+  const { defaultTtlMs: _defaultTtl, ...rest } = plan.cache;
+  return JSON.stringify(rest);
 }
 
 /** A route's identity for the summary: everything but its position. */

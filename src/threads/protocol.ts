@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { InvalidationPattern } from '../cache/invalidation-pattern.js';
 import type { RuntimePlan } from '../config/types.js';
 import type { ThreadSnapshot } from '../metrics/thread-snapshot.js';
 import type { InstanceStateEvent } from '../upstream/state-events.js';
@@ -47,6 +48,8 @@ export type ToProxyWorker =
    * are the main thread's present, as at start.
    */
   | { readonly type: 'reload'; readonly plan: RuntimePlan; readonly supervisor: RelayedSupervisorData | undefined; readonly health: readonly HealthMessage[] }
+  /** Invalidate these in the thread's cache memory (from a NOTIFY, a purge, or another thread). */
+  | { readonly type: 'cacheInvalidate'; readonly patterns: readonly InvalidationPattern[] }
   /** Stop accepting, drain until `deadline` (a Date.now() value), close, report `stopped`, exit. */
   | { readonly type: 'stop'; readonly deadline: number }
   /** The drain deadline has passed: cut every connection now and exit. */
@@ -72,4 +75,6 @@ export type FromProxyWorker =
   | { readonly type: 'snapshot'; readonly id: number; readonly snapshot: ThreadSnapshot }
   | { readonly type: 'logFileReopened'; readonly id: number; readonly message: string }
   /** An ejection or restoration on this thread, for the main thread to log once for all (upstream/state-events.ts). */
-  | { readonly type: 'instanceState'; readonly event: InstanceStateEvent };
+  | { readonly type: 'instanceState'; readonly event: InstanceStateEvent }
+  /** An invalidation that started on this thread (an unsafe request, a purge), for the others and Redis. */
+  | { readonly type: 'cacheInvalidate'; readonly patterns: readonly InvalidationPattern[] };

@@ -91,6 +91,9 @@ port.on('message', (message: ToProxyWorker) => {
     case 'reload':
       reload(message);
       return;
+    case 'cacheInvalidate':
+      stack?.cache?.cache.invalidate(message.patterns, 'relayed');
+      return;
     case 'stop':
       if (stack === undefined && !ending) stopBeforeStart = message.deadline;
       else void stop(message.deadline);
@@ -161,6 +164,9 @@ try {
         : { httpsPort: data.tls.httpsPort, acmeDomains: data.tls.acmeDomains, certificates: data.tls.certificates, challenges: challenges! },
   });
   stack.setDrained(drained);
+  // This thread's own invalidations (unsafe requests, purges) go to the main thread, which relays them.
+  const cache = stack.cache?.cache;
+  if (cache !== undefined) cache.onLocalInvalidation = (patterns) => send({ type: 'cacheInvalidate', patterns: [...patterns] });
   send({ type: 'listening' });
   if (certificatesDuringStart !== undefined) await stack.swapCertificates(certificatesDuringStart);
   if (stopBeforeStart !== undefined) void stop(stopBeforeStart);

@@ -13,6 +13,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { RuntimePlan } from '../config/types.js';
 import { createLogger } from '../log.js';
 import type { ThreadSnapshot } from '../metrics/thread-snapshot.js';
@@ -64,6 +65,7 @@ export class ProxyWorkers {
   readonly #port: number;
   readonly #recorder: SupervisorRecorder | undefined;
   readonly #health: HealthRecorder | undefined;
+  readonly #cacheBus: InvalidationBus | undefined;
   readonly #workers: ProxyWorker[];
   readonly #tls: WorkersTls | undefined;
   #stopping = false;
@@ -73,12 +75,20 @@ export class ProxyWorkers {
   onInstanceState: ((thread: number, event: InstanceStateEvent) => void) | undefined;
   #nextRequestId = 1;
 
-  private constructor(plan: RuntimePlan, port: number, recorder: SupervisorRecorder | undefined, health: HealthRecorder | undefined, tls: WorkersTls | undefined) {
+  private constructor(
+    plan: RuntimePlan,
+    port: number,
+    recorder: SupervisorRecorder | undefined,
+    health: HealthRecorder | undefined,
+    tls: WorkersTls | undefined,
+    cacheBus: InvalidationBus | undefined,
+  ) {
     this.#plan = plan;
     this.#tls = tls;
     this.#port = port;
     this.#recorder = recorder;
     this.#health = health;
+    this.#cacheBus = cacheBus;
     this.#workers = Array.from({ length: plan.server.workerThreads - 1 }, (_, i) => new ProxyWorker(i + 1));
     recorder?.onLive((event) => {
       for (const w of this.#workers) w.post({ type: 'supervisor', event });
@@ -108,8 +118,9 @@ export class ProxyWorkers {
     health: HealthRecorder | undefined,
     onInstanceState?: (thread: number, event: InstanceStateEvent) => void,
     tls?: WorkersTls | undefined,
+    cacheBus?: InvalidationBus,
   ): Promise<ProxyWorkers> {
-    const workers = new ProxyWorkers(plan, port, recorder, health, tls);
+    const workers = new ProxyWorkers(plan, port, recorder, health, tls, cacheBus);
     workers.onInstanceState = onInstanceState;
     try {
       await Promise.all(workers.#workers.map((w) => workers.#spawn(w)));
@@ -243,12 +254,19 @@ export class ProxyWorkers {
     };
     const worker = new Worker(workerUrl, { workerData: data });
     slot.worker = worker;
+    // Cache invalidations: this worker's go to the bus, the bus's (from elsewhere) come to it.
+    const bus = this.#cacheBus;
+    bus?.addWorker(slot.thread, (patterns) => worker.postMessage({ type: 'cacheInvalidate', patterns } satisfies ToProxyWorker));
     return new Promise((resolve, reject) => {
       let listening = false;
       let lastError: Error | undefined;
       worker.on('message', (message: FromProxyWorker) => {
         if (message.type === 'instanceState') {
           this.onInstanceState?.(slot.thread, message.event);
+          return;
+        }
+        if (message.type === 'cacheInvalidate') {
+          void bus?.publish(message.patterns, slot.thread);
           return;
         }
         if (message.type === 'acmeLookup') {
@@ -269,7 +287,10 @@ export class ProxyWorkers {
         log.error(`proxy thread ${slot.thread} crashed: ${error.stack ?? error.message}`);
       });
       worker.once('exit', (code) => {
-        if (slot.worker === worker) slot.worker = undefined;
+        if (slot.worker === worker) {
+          slot.worker = undefined;
+          bus?.removeWorker(slot.thread);
+        }
         if (!listening) {
           reject(new ProxyWorkerStartError(`proxy thread ${slot.thread} exited before listening (code ${code})${lastError ? `: ${lastError.message}` : ''}`));
           return;

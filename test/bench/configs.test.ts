@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
 import type { Strategy } from '../../src/config/types.js';
-import { fillTemplate, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, type BalancedTopology, type RenderedConfig } from '../../bench/lib/configs.js';
+import { BENCH_CACHE_BYTES, fillTemplate, nginxCacheDir, renderHaproxy, renderNginx, renderNodePeer, renderWarpdrive, varnishArgs, type BalancedTopology, type RenderedConfig } from '../../bench/lib/configs.js';
 import { findExecutable } from '../../bench/lib/tools.js';
 import { buildRouteTable, type Topology } from '../../bench/lib/topology.js';
 
@@ -153,6 +153,31 @@ test('--proxy-threads N gives warpdrive N worker_threads, nginx N worker_process
   // Without it, one each: the per-core comparison.
   assert.equal(parseConfig(renderWarpdrive(SINGLE, { port: 18086, dir: '/tmp/x' }).text, 'bench.toml').server.workerThreads, 1);
   assert.match(renderNginx(SINGLE, { port: 18086, dir: '/tmp/x' }).text, /^worker_processes 1;$/m);
+});
+
+const CACHED: BalancedTopology = { ...SINGLE, cache: true };
+
+test('the cache scenarios give every cache the same 64 MiB: warpdrive [cache], nginx proxy_cache on tmpfs, Varnish -s malloc', () => {
+  const plan = parseConfig(renderWarpdrive(CACHED, { port: 18080, dir: '/tmp' }).text, 'bench.toml');
+  assert.equal(plan.cache?.sizeBytes, BENCH_CACHE_BYTES);
+  assert.equal(parseConfig(renderWarpdrive(SINGLE, { port: 18080, dir: '/tmp' }).text, 'bench.toml').cache, undefined);
+  const n = renderNginx(CACHED, { port: 18084, dir: '/tmp/x' }).text;
+  assert.match(n, /proxy_cache_path \/dev\/shm\/warpdrive-bench-nginx-18084 levels=1:2 keys_zone=bench:16m max_size=67108864 /);
+  assert.match(n, /proxy_cache bench;/);
+  assert.doesNotMatch(renderNginx(SINGLE, { port: 18084, dir: '/tmp/x' }).text, /^\s*proxy_cache/m);
+  assert.deepEqual(varnishArgs(CACHED, { port: 18085, dir: '/tmp/v' }), [
+    '-F', '-j', 'none', '-n', '/tmp/v/varnish', '-a', '127.0.0.1:18085', '-b', '127.0.0.1:41001', '-s', 'malloc,67108864', '-p', 'thread_pools=1',
+  ]);
+  assert.throws(() => varnishArgs({ ...POOL, cache: true }, { port: 1, dir: '/tmp' }), /one upstream instance/);
+});
+
+test('nginx -t accepts the rendered cache config', { skip: nginx ? false : 'nginx is not installed (apt-get install nginx)' }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wd-bench-nginx-cache-'));
+  const { main } = writeOut(renderNginx(CACHED, { port: 18086, dir }), dir);
+  const r = spawnSync(nginx!, ['-t', '-p', dir, '-e', path.join(dir, 'error.log'), '-c', main], { encoding: 'utf8' });
+  // nginx -t creates the cache directory: remove it, it is on tmpfs.
+  rmSync(nginxCacheDir(18086), { recursive: true, force: true });
+  assert.equal(r.status, 0, r.stderr);
 });
 
 test('the file scenarios: warpdrive and nginx configured for the same job, accepted by both', async () => {

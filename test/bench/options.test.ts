@@ -5,7 +5,7 @@ import { parseOptions } from '../../bench/lib/options.js';
 test('defaults: every scenario, every proxy, 3 rounds of 2+10 s', () => {
   const o = parseOptions([]);
   assert.deepEqual(o.scenarios, []);
-  assert.deepEqual(o.proxies, ['warpdrive', 'nginx', 'haproxy', 'node', 'direct']);
+  assert.deepEqual(o.proxies, ['warpdrive', 'nginx', 'varnish', 'haproxy', 'node', 'direct']);
   assert.equal(o.explicitProxies, false);
   assert.equal(o.rounds, 3);
   assert.equal(o.durationSec, 10);
@@ -16,7 +16,7 @@ test('defaults: every scenario, every proxy, 3 rounds of 2+10 s', () => {
 
 test('--baseline adds a second warpdrive build right after warpdrive', () => {
   const o = parseOptions(['--baseline', '/tmp/main/dist/src/cli/main.js']);
-  assert.deepEqual(o.proxies, ['warpdrive', 'baseline', 'nginx', 'haproxy', 'node', 'direct']);
+  assert.deepEqual(o.proxies, ['warpdrive', 'baseline', 'nginx', 'varnish', 'haproxy', 'node', 'direct']);
   assert.equal(o.baselineMain, '/tmp/main/dist/src/cli/main.js');
 });
 

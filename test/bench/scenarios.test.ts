@@ -7,7 +7,7 @@ test('every scenario of the issue exists, plus one fixed-rate scenario per rate'
   const names = selectScenarios([], [1000, 5000]).map((s) => s.name);
   assert.deepEqual(names, [
     'small-get', 'large-100k', 'upload-1m', 'routes-1000', 'pool-3', 'pool-3-least-conn', 'pool-3-random', 'pool-3-ip-hash', 'new-conn',
-    'gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed',
+    'cache-hit', 'cache-miss', 'gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed',
     'https-small-get', 'https-new-conn',
     'ws-echo', 'rate-1k', 'rate-5k', 'paced-1k', 'paced-5k',
   ]);
@@ -66,15 +66,16 @@ test('the pool-3 scenarios differ only in strategy; pool-3 stays round robin', (
 test('a scenario topology takes its instance count, routes and strategy from the scenario', () => {
   const ports = [41001, 41002, 41003];
   // In the bench's order, whatever order they are named in.
-  const [small, routes, pool, ipHash] = selectScenarios(['small-get', 'routes-1000', 'pool-3', 'pool-3-ip-hash'], []);
-  assert.deepEqual(scenarioTopology(small!, ports), { upstreamPorts: [41001], routes: undefined, strategy: 'round_robin' });
-  assert.deepEqual(scenarioTopology(pool!, ports), { upstreamPorts: ports, routes: undefined, strategy: 'round_robin' });
+  const [small, routes, pool, ipHash, cacheHit] = selectScenarios(['small-get', 'routes-1000', 'pool-3', 'pool-3-ip-hash', 'cache-hit'], []);
+  assert.deepEqual(scenarioTopology(small!, ports), { upstreamPorts: [41001], routes: undefined, strategy: 'round_robin', cache: false });
+  assert.deepEqual(scenarioTopology(pool!, ports), { upstreamPorts: ports, routes: undefined, strategy: 'round_robin', cache: false });
+  assert.equal(scenarioTopology(cacheHit!, ports).cache, true);
   assert.equal(scenarioTopology(ipHash!, ports).strategy, 'ip_hash');
   assert.equal(scenarioTopology(routes!, ports).routes?.length, 1000);
   assert.throws(() => scenarioTopology(ipHash!, [41001]), /pool-3-ip-hash needs 3 upstream ports, got 1/);
 });
 
-test('the egress floors take part only in the plain GET / scenarios they can serve; the file scenarios are warpdrive against nginx; HTTPS is warpdrive, nginx and HAProxy', async () => {
+test('the egress floors take part only in the plain GET / scenarios they can serve; the file scenarios are warpdrive against nginx; HTTPS is warpdrive, nginx and HAProxy; Varnish in the cache scenarios', async () => {
   const { PROXIES } = await import('../../bench/lib/proxies.js');
   const all = selectScenarios([], [1000, 5000]);
   const served = (name: keyof typeof PROXIES) => all.filter((s) => PROXIES[name].unsupportedReason?.(s) === undefined).map((s) => s.name);
@@ -83,11 +84,12 @@ test('the egress floors take part only in the plain GET / scenarios they can ser
   assert.deepEqual(served('floor-undici'), expected);
   const fileScenarios = ['gzip-json-100k', 'sendfile-1m', 'static-small', 'static-precompressed'];
   const httpsScenarios = ['https-small-get', 'https-new-conn'];
+  const cacheScenarios = ['cache-hit', 'cache-miss'];
   for (const name of ['warpdrive', 'baseline', 'nginx'] as const) assert.deepEqual(served(name), all.map((s) => s.name), name);
-  assert.deepEqual(served('haproxy'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n)));
-  for (const name of ['node', 'direct'] as const) {
-    assert.deepEqual(served(name), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !httpsScenarios.includes(n)), name);
-  }
+  assert.deepEqual(served('haproxy'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !cacheScenarios.includes(n)));
+  assert.deepEqual(served('node'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !httpsScenarios.includes(n) && !cacheScenarios.includes(n)));
+  assert.deepEqual(served('direct'), all.map((s) => s.name).filter((n) => !fileScenarios.includes(n) && !httpsScenarios.includes(n)));
+  assert.deepEqual(served('varnish'), cacheScenarios);
   // The report says why they sit out.
   const [httpsSmall] = selectScenarios(['https-small-get'], []);
   assert.match(PROXIES.node.unsupportedReason!(httpsSmall!)!, /serves plain HTTP only \(the HTTPS scenarios compare warpdrive, nginx and HAProxy\)/);

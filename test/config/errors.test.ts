@@ -119,7 +119,27 @@ const cases: BadCase[] = [
   { name: 'bad trusted proxy', toml: `${validBase}[middleware]\ntrusted_proxies = ["10.0.0.0/33"]\n`, path: 'middleware.trusted_proxies[0]', hints: ['IP address or CIDR', 'found "10.0.0.0/33"'] },
   { name: 'empty admin token', toml: `${validBase}[middleware]\nadmin_token = ""\n`, path: 'middleware.admin_token', hints: ['non-empty'] },
   { name: 'redis url with wrong scheme', toml: `${validBase}[cache]\nredis_url = "http://localhost"\n`, path: 'cache.redis_url', hints: ['redis://'] },
-  { name: 'postgres without url', toml: `${validBase}[postgres]\nchannel = "x"\n`, path: 'postgres.url', hints: ['required key "url"'] },
+  { name: 'postgres without url', toml: `${validBase}[cache]\n[postgres]\nchannel = "x"\n`, path: 'postgres.url', hints: ['required key "url"'] },
+  { name: 'postgres without cache or ACME', toml: `${validBase}[postgres]\nurl = "postgres://localhost/app"\n`, path: 'postgres', hints: ['neither is configured', 'add [cache]'] },
+  { name: 'postgres channel too long', toml: `${validBase}[cache]\n[postgres]\nurl = "postgres://localhost/app"\nchannel = "${'c'.repeat(64)}"\n`, path: 'postgres.channel', hints: ['at most 63 bytes'] },
+  { name: 'cache size below 1 KiB', toml: `${validBase}[cache]\nsize_bytes = 10\n`, path: 'cache.size_bytes', hints: ['at least 1024', 'found 10'] },
+  { name: 'max object larger than the cache', toml: `${validBase}[cache]\nsize_bytes = 4096\nmax_object_bytes = 8192\n`, path: 'cache.max_object_bytes', hints: ['at most size_bytes (4096)', 'found 8192', 'lower max_object_bytes'] },
+  {
+    name: 'max object larger than one thread\'s share',
+    toml: `${validBase}[server]\nworker_threads = 4\n[cache]\nsize_bytes = 2097152\n`,
+    path: 'cache.max_object_bytes',
+    hints: ["each proxy thread's share", '2097152 / 4 threads = 524288', 'found 1048576'],
+  },
+  { name: 'ignored query param with an equals sign', toml: `${validBase}[cache]\nignore_query_params = ["utm=1"]\n`, path: 'cache.ignore_query_params[0]', hints: ['query parameter name', 'found "utm=1"'] },
+  { name: 'ignored query param with a star inside', toml: `${validBase}[cache]\nignore_query_params = ["u*m"]\n`, path: 'cache.ignore_query_params[0]', hints: ['"*" only at the end'] },
+  { name: 'redis prefix with a glob character', toml: `${validBase}[cache]\nredis_key_prefix = "wd*"\n`, path: 'cache.redis_key_prefix', hints: ['glob characters'] },
+  { name: 'redis timeout of a minute', toml: `${validBase}[cache]\nredis_timeout_secs = 60\n`, path: 'cache.redis_timeout_secs', hints: ['at most 10'] },
+  { name: 'negative lock timeout', toml: `${validBase}[cache]\nlock_timeout_secs = -1\n`, path: 'cache.lock_timeout_secs', hints: ['>= 0'] },
+  { name: 'zero default ttl', toml: `${validBase}[cache]\ndefault_ttl_secs = 0\n`, path: 'cache.default_ttl_secs', hints: ['> 0'] },
+  { name: 'route cache = true without [cache]', toml: route('cache = true'), path: 'routes[0].cache', hints: ['needs a [cache] section'] },
+  { name: 'route cache ttl without [cache]', toml: route('cache_default_ttl_secs = 5'), path: 'routes[0].cache_default_ttl_secs', hints: ['without a [cache] section'] },
+  { name: 'route cache ttl with cache = false', toml: `${route('cache = false\ncache_default_ttl_secs = 5')}[cache]\n`, path: 'routes[0].cache_default_ttl_secs', hints: ['together with cache = false'] },
+  { name: 'route cache not a boolean', toml: `${route('cache = "no"')}[cache]\n`, path: 'routes[0].cache', hints: ['true or false'] },
 ];
 
 describe('bad configurations name the key and the fix', () => {

@@ -173,11 +173,10 @@ ${catchAllTo('rails')}`,
 ];
 
 describe('seed documents load', () => {
-  it('the complete real-world example, verbatim, is refused for exactly the features not built yet, and X-Sendfile without roots', () => {
+  it('the complete real-world example, verbatim, is refused only for X-Sendfile without roots', () => {
     const error = catchConfigError(() => loadConfig({ configFile: fixture('seed-complete.toml'), env: { WARPDRIVE_ADMIN_TOKEN: 'secret' } }));
     const byPath = new Map(error.issues.map((issue) => [issue.path, issue.message]));
-    assert.deepEqual([...byPath.keys()].sort(), ['cache', 'middleware.x_sendfile_enabled']);
-    assert.match(byPath.get('cache')!, /is not available in this version of warpdrive yet; fix: /);
+    assert.deepEqual([...byPath.keys()].sort(), ['middleware.x_sendfile_enabled']);
     assert.match(byPath.get('middleware.x_sendfile_enabled')!, /^true, but no directory is allowed to serve files from.*; fix: add x_sendfile_roots = /);
   });
 
@@ -202,6 +201,18 @@ describe('seed documents load', () => {
     assert.equal(plan.routes[1]!.stripPrefix, true);
     assert.equal(plan.routes[1]!.description, 'Sidekiq monitoring (admins only)');
     assert.deepEqual(plan.routes[3]!.addHeaders, [{ name: 'x-forwarded-host', value: 'www.example.com' }]);
+    assert.deepEqual(plan.cache, {
+      sizeBytes: 134217728,
+      maxObjectBytes: 1048576,
+      redisUrl: 'redis://localhost:6379/0',
+      redisKeyPrefix: 'warpdrive:cache:',
+      redisTimeoutMs: 50,
+      ignoreQueryParams: { names: [], prefixes: [] },
+      defaultTtlMs: undefined,
+      lockTimeoutMs: 5000,
+    });
+    assert.deepEqual(plan.routes.map((route) => route.cache), [{ defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }, { defaultTtlMs: undefined }]);
+    assert.deepEqual(plan.postgres, { url: 'postgres://localhost/warpdrive_production', channel: 'warpdrive_cache_invalidation' });
     assert.equal(plan.middleware.logRequests, true);
     // gzip_compression_enabled = true with every default.
     assert.deepEqual(plan.middleware.compression?.codings, ['br', 'gzip']);
@@ -299,6 +310,7 @@ describe('compiled plan', () => {
       connectTimeoutMs: undefined,
       readTimeoutMs: undefined,
       requestTimeoutMs: undefined,
+      cache: undefined,
       httpsRedirect: true,
     });
     assert.deepEqual(plan.middleware, {
@@ -321,6 +333,59 @@ describe('compiled plan', () => {
     assert.equal(plan.cache, undefined);
     assert.equal(plan.postgres, undefined);
     assert.deepEqual(plan.processOrder, []);
+  });
+
+  it('compiles [cache], [postgres] and the routes\' cache keys', () => {
+    const plan = parseConfig(
+      `
+[server]
+worker_threads = 2
+[upstreams.app]
+host = "127.0.0.1"
+port = 3000
+[[routes]]
+path_prefix = "/admin"
+cache = false
+upstream = "app"
+[[routes]]
+path_prefix = "/feeds"
+cache_default_ttl_secs = 30
+upstream = "app"
+[[routes]]
+upstream = "app"
+[cache]
+size_bytes = 8388608
+max_object_bytes = 65536
+redis_url = "redis://:pw@cache.internal:6380/2"
+redis_key_prefix = "shop:"
+redis_timeout_secs = 0.02
+ignore_query_params = ["utm_*", "fbclid", "utm_*"]
+default_ttl_secs = 2.5
+lock_timeout_secs = 0
+[postgres]
+url = "postgresql://app@db/shop"
+channel = "Cache_Purge"
+`,
+      'cache.toml',
+    );
+    assert.deepEqual(plan.cache, {
+      sizeBytes: 8388608,
+      maxObjectBytes: 65536,
+      redisUrl: 'redis://:pw@cache.internal:6380/2',
+      redisKeyPrefix: 'shop:',
+      redisTimeoutMs: 20,
+      ignoreQueryParams: { names: ['fbclid'], prefixes: ['utm_'] },
+      defaultTtlMs: 2500,
+      lockTimeoutMs: 0,
+    });
+    assert.deepEqual(plan.postgres, { url: 'postgresql://app@db/shop', channel: 'Cache_Purge' });
+    assert.deepEqual(plan.routes.map((route) => route.cache), [undefined, { defaultTtlMs: 30000 }, { defaultTtlMs: 2500 }]);
+  });
+
+  it('without [cache] no route is cached, and cache = false is allowed', () => {
+    const plan = parseConfig('[upstreams.app]\nhost = "127.0.0.1"\nport = 3000\n[[routes]]\ncache = false\nupstream = "app"\n', 'nocache.toml');
+    assert.equal(plan.cache, undefined);
+    assert.equal(plan.routes[0]!.cache, undefined);
   });
 
   it('normalises hosts, methods and header names; converts every duration', () => {

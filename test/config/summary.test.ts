@@ -62,5 +62,49 @@ upstream = "app"
     assert.match(text, /1\. host \*\.example\.com and path ~ \/\^\/u\/\[0-9\]\+\$\/ and method GET\|HEAD and header x-v: 2 -> app/);
     assert.match(text, /2\. path = \/old -> app\n {5}then: rewrite prefix to \/new, add x-a: 1, request timeout 3s/);
     assert.match(text, /process start order: none/);
+    assert.match(text, /^cache: off$/m);
+  });
+
+  it('says what the cache will do: sizes per thread, Redis without its password, the channel, per-route exceptions', () => {
+    const text = formatPlanSummary(
+      parseConfig(
+        `
+[server]
+worker_threads = 2
+[upstreams.app]
+host = "127.0.0.1"
+port = 3000
+[[routes]]
+path_prefix = "/admin"
+cache = false
+upstream = "app"
+[[routes]]
+path_prefix = "/feeds"
+cache_default_ttl_secs = 30
+upstream = "app"
+[[routes]]
+upstream = "app"
+[cache]
+size_bytes = 134217728
+redis_url = "redis://:hunter2@cache.internal:6380/2"
+ignore_query_params = ["utm_*", "fbclid"]
+[postgres]
+url = "postgres://app:s3cret@db/shop"
+`,
+        'c.toml',
+      ),
+    );
+    const lines = text.split('\n');
+    for (const line of [
+      'cache: 128 MiB in memory (64 MiB per proxy thread), objects up to 1 MiB, concurrent misses wait up to 5s; responses without freshness are not cached; query parameters left out of keys: fbclid, utm_*',
+      '  shared tier (Redis): redis://:***@cache.internal:6380/2, keys under "warpdrive:cache:", lookups give up after 50 ms',
+      '  invalidation: LISTEN "warpdrive_cache_invalidation" on postgres://app:***@db/shop',
+      '  1. path under /admin -> app',
+      '     then: not cached',
+      '     then: cache default TTL 30s',
+    ]) {
+      assert.ok(lines.includes(line), `missing line ${JSON.stringify(line)} in:\n${text}`);
+    }
+    assert.ok(!text.includes('hunter2') && !text.includes('s3cret'), 'passwords are never printed');
   });
 });
