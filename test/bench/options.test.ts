@@ -59,7 +59,7 @@ test('the HTTPS scenarios are named in the usage and selected like the others', 
   const { USAGE } = await import('../../bench/lib/options.js');
   const { selectScenarios } = await import('../../bench/lib/scenarios.js');
   assert.match(USAGE, /https-small-get, https-new-conn/);
-  assert.match(USAGE, /the https ones warpdrive, nginx\s+and HAProxy/);
+  assert.match(USAGE, /the\s+https ones warpdrive, nginx\s+and HAProxy/);
   const o = parseOptions(['--scenario', 'https-small-get,https-new-conn', '--proxies', 'warpdrive,nginx,haproxy', '--duration', '5', '--rounds', '1']);
   assert.deepEqual(o.scenarios, ['https-small-get', 'https-new-conn']);
   assert.deepEqual(o.proxies, ['warpdrive', 'nginx', 'haproxy']);

@@ -125,7 +125,7 @@ async function connectionsPerThread(wd: RunningWarpdrive, threads: number, perTh
     await answer.body.text();
     let thread: number | undefined;
     await until('access-log line', () => {
-      const m = new RegExp(`"GET /probe\\?c=${c}" .* thread=(\\d+)\\n`).exec(wd.output());
+      const m = new RegExp(`"GET /probe\\?c=${c} HTTP/1\\.1" .* thread=(\\d+)\\n`).exec(wd.output());
       if (m) thread = Number(m[1]);
       return m !== null;
     });
