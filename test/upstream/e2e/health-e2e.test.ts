@@ -106,9 +106,11 @@ describe('health through warpdrive', { timeout: 120_000 }, () => {
     const sa = await startUpstream(serve('a'));
     const sb = await startUpstream(serve('b'));
     cleanups.push(() => sa.close(), () => sb.close());
+    // The timeout is far above loopback latency even on a loaded machine: with 40 ms, a
+    // slow answer from b once took it out too, and requests failed with both down.
     const wd = await warpdrive(
       `[upstreams.pool]\n[[upstreams.pool.instances]]\nhost = "127.0.0.1"\nport = ${sa.port}\n[[upstreams.pool.instances]]\nhost = "127.0.0.1"\nport = ${sb.port}\n` +
-        `[upstreams.pool.health]\npath = "/health"\ninterval_secs = 0.05\ntimeout_secs = 0.04\nunhealthy_threshold = 2\nhealthy_threshold = 2\n\n[[routes]]\npath_prefix = "/"\nupstream = "pool"\n`,
+        `[upstreams.pool.health]\npath = "/health"\ninterval_secs = 0.3\ntimeout_secs = 0.25\nunhealthy_threshold = 2\nhealthy_threshold = 2\n\n[[routes]]\npath_prefix = "/"\nupstream = "pool"\n`,
     );
     healthy = false;
     await logged(wd, /\[health\] pool#0 .* is down: 2 consecutive failed checks \(last: status 503/);
