@@ -79,9 +79,10 @@ description = "public/, then Rails"
 forward_headers = true
 # Brotli or gzip for clients that accept them (HTML, JSON, CSS, JS...).
 gzip_compression_enabled = true
-# With Rails's send_file, set config.action_dispatch.x_sendfile_header =
-# "X-Sendfile" and add x_sendfile_enabled = true with x_sendfile_roots =
-# ["storage"] here: warpdrive then sends the file instead of Puma.
+# For Rails's send_file, add x_sendfile_enabled = true and x_sendfile_roots =
+# ["storage"] here: warpdrive asks Rails for X-Sendfile answers (the
+# X-Sendfile-Type request header; Rails needs no setting) and sends the file
+# itself instead of Puma.
 # Behind a load balancer, list its addresses so Rails sees the real client:
 # trusted_proxies = ["10.0.0.0/8"]
 trusted_proxies = []
