@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { isValidContentLength } from './headers.js';
 
 export class ResponseHead {
   status: number;
@@ -93,7 +94,7 @@ export class ResponseHead {
   /** Declared Content-Length, or -1 when absent or not a number. */
   get contentLength(): number {
     const value = this.get('content-length');
-    if (value === undefined || !/^\d{1,15}$/.test(value)) return -1;
+    if (value === undefined || !isValidContentLength(value)) return -1;
     return Number(value);
   }
 }
