@@ -104,7 +104,7 @@ function planFromDocument(raw: unknown, source: string, baseDir: string, overrid
 
   const upstreams = new Map<string, UpstreamConfig | undefined>();
   if (raw.upstreams !== undefined && !isTable(raw.upstreams)) {
-    issues.push({ path: 'upstreams', message: 'expected tables written as [upstreams.NAME], found a value; fix: see README.md "[upstreams.NAME]"' });
+    issues.push({ path: 'upstreams', message: 'expected tables written as [upstreams.NAME], found a value; fix: write [upstreams.NAME] tables (docs/configuration.md)' });
   } else if (raw.upstreams !== undefined) {
     for (const [name, table] of Object.entries(raw.upstreams)) {
       upstreams.set(name, parsePart(UpstreamSchema, table, ['upstreams', name], issues));
