@@ -202,6 +202,13 @@ export async function startWarpdrive(initialPlan: RuntimePlan, options: StartOpt
         proxyThreads: plan.server.workerThreads,
         generation: stack.generation.id,
         reloads: { ...reloads },
+        tls:
+          tls === undefined
+            ? undefined
+            : {
+                certificates: tls.certificates.map((c) => ({ names: c.names, source: c.source, notAfterSeconds: c.notAfter.getTime() / 1000 })),
+                acme: tls.status().map((d) => ({ domain: d.domain, hasCertificate: d.info !== undefined, failing: d.lastFailure !== undefined })),
+              },
       };
     },
     setDrained,

@@ -182,6 +182,7 @@ export class ProxyStack {
       routes: this.#services.metricsEnabled ? this.#services.metrics.snapshot() : [],
       instances: snapshotInstances(generation),
       recentErrors: this.#services.errorLog.recent(),
+      cache: this.#services.cache?.snapshot(),
     };
   }
 

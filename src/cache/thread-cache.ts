@@ -10,6 +10,7 @@
 import type { CacheSpec } from '../config/types.js';
 import { RedisStore } from './redis-store.js';
 import { ResponseCache } from './response-cache.js';
+import type { CacheSnapshot } from '../metrics/thread-snapshot.js';
 
 export class ThreadCache {
   readonly spec: CacheSpec;
@@ -33,6 +34,25 @@ export class ThreadCache {
       lockTimeoutMs: spec.lockTimeoutMs,
       shared: this.redis,
     });
+  }
+
+  /** Counters and memory use for the admin listener. */
+  snapshot(): CacheSnapshot {
+    const { stats, memory } = this.cache;
+    return {
+      hits: stats.hits,
+      redisHits: stats.redisHits,
+      staleHits: stats.staleHits,
+      misses: stats.misses,
+      stored: stats.stored,
+      revalidated: stats.revalidated,
+      servedOnError: stats.servedOnError,
+      collapsed: stats.collapsed,
+      entries: memory.entryCount,
+      bytes: memory.usedBytes,
+      capacityBytes: memory.capacityBytes,
+      evictions: memory.evictions,
+    };
   }
 
   async close(): Promise<void> {

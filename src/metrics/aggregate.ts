@@ -8,7 +8,7 @@
  */
 import type { RecentError } from '../filters/error-log.js';
 import { addHistogram, emptyHistogram } from './histogram.js';
-import type { InstanceSnapshot, ThreadSnapshot } from './thread-snapshot.js';
+import type { CacheSnapshot, InstanceSnapshot, ThreadSnapshot } from './thread-snapshot.js';
 
 export interface RouteTotals {
   readonly route: string;
@@ -46,6 +46,8 @@ export interface FleetTotals {
   readonly threads: { readonly thread: number; readonly generation: number; readonly inFlight: number; readonly websockets: number }[];
   /** Newest first. */
   readonly recentErrors: RecentError[];
+  /** Every thread's cache counters and memory added up; undefined without `[cache]`. */
+  readonly cache: CacheSnapshot | undefined;
 }
 
 const RECENT_SHOWN = 50;
@@ -108,5 +110,19 @@ export function aggregate(snapshots: readonly ThreadSnapshot[]): FleetTotals {
     instances: [...instances.values()],
     threads: ordered.map((s) => ({ thread: s.thread, generation: s.generation, inFlight: s.inFlight, websockets: s.websockets })),
     recentErrors,
+    cache: sumCaches(ordered),
   };
+}
+
+function sumCaches(snapshots: readonly ThreadSnapshot[]): CacheSnapshot | undefined {
+  let sum: { -readonly [K in keyof CacheSnapshot]: number } | undefined;
+  for (const { cache } of snapshots) {
+    if (cache === undefined) continue;
+    if (sum === undefined) {
+      sum = { ...cache };
+      continue;
+    }
+    for (const key of Object.keys(sum) as (keyof CacheSnapshot)[]) sum[key] += cache[key];
+  }
+  return sum;
 }

@@ -19,6 +19,7 @@ import type { UnitStatus } from '../supervisor/client.js';
 import type { FleetTotals, RouteTotals } from './aggregate.js';
 import { addHistogram, emptyHistogram, latencyBucketsMs } from './histogram.js';
 import { methodLabels, statusClassLabels } from './thread-metrics.js';
+import type { CacheSnapshot } from './thread-snapshot.js';
 
 export interface ProcessFacts {
   readonly version: string;
@@ -29,6 +30,13 @@ export interface ProcessFacts {
   readonly proxyThreads: number;
   readonly generation: number;
   readonly reloads: { readonly ok: number; readonly failed: number };
+  /** The certificates served now, and the ACME domains' state; undefined without TLS. */
+  readonly tls: TlsFacts | undefined;
+}
+
+export interface TlsFacts {
+  readonly certificates: readonly { readonly names: readonly string[]; readonly source: string; readonly notAfterSeconds: number }[];
+  readonly acme: readonly { readonly domain: string; readonly hasCertificate: boolean; readonly failing: boolean }[];
 }
 
 type Labels = Record<string, string>;
@@ -146,6 +154,9 @@ export function renderPrometheus(totals: FleetTotals, processes: readonly UnitSt
   out.family('warpdrive_process_resident_memory_bytes', 'gauge', 'Resident memory of a supervised process group at the last sample.');
   for (const p of processes) out.sample('warpdrive_process_resident_memory_bytes', { process: p.unit, upstream: p.upstream }, p.rssBytes);
 
+  if (totals.cache !== undefined) renderCache(out, totals.cache);
+  if (facts.tls !== undefined) renderTls(out, facts.tls);
+
   out.family('warpdrive_info', 'gauge', 'Always 1; the labels say which warpdrive runs.');
   out.sample('warpdrive_info', { version: facts.version }, 1);
   out.family('warpdrive_proxy_threads', 'gauge', 'Proxy threads configured (server.worker_threads).');
@@ -162,4 +173,38 @@ export function renderPrometheus(totals: FleetTotals, processes: readonly UnitSt
   out.family('process_start_time_seconds', 'gauge', 'When warpdrive started, in seconds since the epoch.');
   out.sample('process_start_time_seconds', {}, facts.startTimeSeconds);
   return out.text();
+}
+
+function renderCache(out: Exposition, c: CacheSnapshot): void {
+  out.family('warpdrive_cache_hits_total', 'counter', 'Requests answered from the cache, by the tier the entry came from (redis: found in Redis, then kept in memory).');
+  out.sample('warpdrive_cache_hits_total', { tier: 'memory' }, c.hits - c.redisHits);
+  out.sample('warpdrive_cache_hits_total', { tier: 'redis' }, c.redisHits);
+  const counters: [string, string, number][] = [
+    ['warpdrive_cache_stale_hits_total', 'Stale entries served while they were revalidated in the background (stale-while-revalidate).', c.staleHits],
+    ['warpdrive_cache_misses_total', 'Cacheable requests that went to the upstream (not in the cache, or stale and revalidated).', c.misses],
+    ['warpdrive_cache_stored_total', 'Responses stored.', c.stored],
+    ['warpdrive_cache_revalidated_total', 'Stored entries refreshed by a 304 from the upstream.', c.revalidated],
+    ['warpdrive_cache_served_on_error_total', 'Stale entries served because the upstream failed (stale-if-error).', c.servedOnError],
+    ['warpdrive_cache_collapsed_total', 'Requests that waited for another request for the same URL instead of going upstream.', c.collapsed],
+    ['warpdrive_cache_evictions_total', 'Entries dropped from memory to make room.', c.evictions],
+  ];
+  for (const [name, help, value] of counters) {
+    out.family(name, 'counter', help);
+    out.sample(name, {}, value);
+  }
+  out.family('warpdrive_cache_entries', 'gauge', 'Entries in memory, all proxy threads.');
+  out.sample('warpdrive_cache_entries', {}, c.entries);
+  out.family('warpdrive_cache_memory_bytes', 'gauge', 'What the entries in memory count against size_bytes (headers, bodies, per-entry overhead).');
+  out.sample('warpdrive_cache_memory_bytes', {}, c.bytes);
+  out.family('warpdrive_cache_memory_limit_bytes', 'gauge', 'size_bytes: the memory budget of the cache.');
+  out.sample('warpdrive_cache_memory_limit_bytes', {}, c.capacityBytes);
+}
+
+function renderTls(out: Exposition, tls: TlsFacts): void {
+  out.family('warpdrive_tls_certificate_expiry_timestamp_seconds', 'gauge', 'When each certificate served now expires (seconds since the epoch), by the names it covers and where it comes from.');
+  for (const c of tls.certificates) out.sample('warpdrive_tls_certificate_expiry_timestamp_seconds', { names: c.names.join(','), source: c.source }, c.notAfterSeconds);
+  out.family('warpdrive_tls_acme_certificate_present', 'gauge', 'Whether an ACME domain has a certificate (0 while its first order is pending or failing).');
+  for (const d of tls.acme) out.sample('warpdrive_tls_acme_certificate_present', { domain: d.domain }, d.hasCertificate ? 1 : 0);
+  out.family('warpdrive_tls_acme_renewal_failing', 'gauge', 'Whether the last order or renewal of an ACME domain failed (it is retried with backoff).');
+  for (const d of tls.acme) out.sample('warpdrive_tls_acme_renewal_failing', { domain: d.domain }, d.failing ? 1 : 0);
 }

@@ -27,6 +27,22 @@ export interface InstanceSnapshot {
   readonly supervised: boolean;
 }
 
+/** One thread's response cache (`[cache]`): its counters and its memory tier now. */
+export interface CacheSnapshot {
+  readonly hits: number;
+  readonly redisHits: number;
+  readonly staleHits: number;
+  readonly misses: number;
+  readonly stored: number;
+  readonly revalidated: number;
+  readonly servedOnError: number;
+  readonly collapsed: number;
+  readonly entries: number;
+  readonly bytes: number;
+  readonly capacityBytes: number;
+  readonly evictions: number;
+}
+
 export interface ThreadSnapshot {
   readonly thread: number;
   readonly generation: number;
@@ -35,6 +51,8 @@ export interface ThreadSnapshot {
   readonly routes: readonly RouteCountersSnapshot[];
   readonly instances: readonly InstanceSnapshot[];
   readonly recentErrors: readonly RecentError[];
+  /** Undefined without `[cache]`. */
+  readonly cache: CacheSnapshot | undefined;
 }
 
 /** Every instance of `generation`, as this thread sees it now. */

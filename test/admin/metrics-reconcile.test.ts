@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { admin, sample } from '../helpers/admin.js';
 import { startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
 import { cleanEnv, outputMatching, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
@@ -120,5 +120,78 @@ upstream = "app"
     const status = (await admin(socket, '/api/status')).json<{ upstreams: { name: string; traffic: { requests: number } }[]; unrouted: { requests: number } }>();
     assert.deepEqual(status.upstreams.map((u) => [u.name, u.traffic.requests]), [['app', 63], ['dead', 5]]);
     assert.equal(status.unrouted.requests, 7);
+  });
+});
+
+describe('cache metrics reconciled with counted traffic', () => {
+  let upstream: TestUpstream;
+  let wd: RunningWarpdrive;
+  let socket: string;
+  let upstreamRequests = 0;
+
+  before(async () => {
+    upstream = await startUpstream((req, res) => {
+      upstreamRequests++;
+      res.writeHead(200, { 'cache-control': req.url === '/private' ? 'private' : 'public, max-age=600' }).end('cached body');
+    });
+    socket = path.join(tempDir('wd-metrics-cache-'), 'admin.sock');
+    wd = await startWarpdrive(
+      writeConfig(`
+[server]
+http_port = 0
+bind_address = "127.0.0.1"
+worker_threads = 2
+
+[admin]
+listen = ${JSON.stringify(socket)}
+
+[cache]
+size_bytes = 4194304
+
+[upstreams.app]
+${upstream.toml}
+
+[[routes]]
+upstream = "app"
+`),
+      { env: cleanEnv },
+    );
+    await outputMatching(wd, /admin listener on unix:/);
+  });
+  after(async () => {
+    await wd?.stop();
+    await upstream?.close();
+  });
+
+  test('hits, misses, stored entries and memory add up to what was sent, over both threads', bounded, async () => {
+    // One connection, so one thread serves all of it and every second request is a hit there;
+    // the other thread reports zeros, and the scrape is the sum of both.
+    const client = new Client(wd.url);
+    try {
+      for (let n = 0; n < 10; n++) {
+        for (const round of [0, 1]) {
+          const res = await client.request({ method: 'GET', path: `/page/${n}` });
+          assert.equal(res.statusCode, 200);
+          assert.match(String(res.headers['cache-status']), round === 0 ? /fwd=uri-miss/ : /; hit/);
+          await res.body.dump();
+        }
+      }
+      for (let n = 0; n < 3; n++) await (await client.request({ method: 'GET', path: '/private' })).body.dump();
+    } finally {
+      await client.close();
+    }
+    assert.equal(upstreamRequests, 13);
+
+    const m = (await admin(socket, '/metrics')).text;
+    assert.equal(sample(m, 'warpdrive_cache_hits_total{tier="memory"}'), 10);
+    assert.equal(sample(m, 'warpdrive_cache_hits_total{tier="redis"}'), 0);
+    assert.equal(sample(m, 'warpdrive_cache_misses_total'), 13, 'ten first requests and three private ones');
+    assert.equal(sample(m, 'warpdrive_cache_stored_total'), 10);
+    assert.equal(sample(m, 'warpdrive_cache_entries'), 10);
+    const used = sample(m, 'warpdrive_cache_memory_bytes')!;
+    assert.ok(used > 10 * 'cached body'.length && used < 4194304, `memory_bytes ${used}`);
+    assert.equal(sample(m, 'warpdrive_cache_memory_limit_bytes'), 4194304, 'the two threads\' shares add up to size_bytes');
+    assert.equal(sample(m, 'warpdrive_cache_evictions_total'), 0);
+    assert.doesNotMatch(m, /warpdrive_tls_/, 'no TLS, no TLS families');
   });
 });

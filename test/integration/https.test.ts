@@ -14,7 +14,9 @@ import { WebSocket } from 'ws';
 const CHROMIUM = '/usr/bin/chromium';
 import { httpGet, httpsGet, sClient } from '../helpers/https-client.js';
 import { issueCertificate, makeTestCa, type TestCa } from '../helpers/certificates.js';
-import { echoHandler, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { echoHandler, startUpstream, tempDir, type TestUpstream } from '../helpers/upstream.js';
+import { admin } from '../helpers/admin.js';
+import path from 'node:path';
 import { runCli, startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 import { startWsUpstream, type WsUpstream } from '../websocket/ws-upstream.js';
 
@@ -27,6 +29,7 @@ describe('HTTPS with certificates from files', bounded, () => {
   let warpdrive: RunningWarpdrive;
   let httpsPort: number;
   let configFile: string;
+  const adminSocket = path.join(tempDir('wd-https-admin-'), 'admin.sock');
 
   before(async () => {
     ca = makeTestCa();
@@ -46,6 +49,9 @@ http_port = 0
 https_port = 0
 bind_address = "127.0.0.1"
 worker_threads = 2
+
+[admin]
+listen = ${JSON.stringify(adminSocket)}
 
 [tls]
 enabled = true
@@ -90,6 +96,14 @@ upstream = "app"
     assert.match(stdout, /^https: https:\/\/127\.0\.0\.1:0 \(any free port\), TLS 1\.2-1\.3; plain HTTP redirected with 308 .*; HSTS max-age=3600$/m);
     assert.match(stdout, /^ {2}a\.test: file \/.*, expires \d{4}-.* \(in (9|10) day\(s\)\), issued by CN=warpdrive test CA; renew it yourself/m);
     assert.match(stdout, /^ {2}\*\.wild\.test: file /m);
+  });
+
+  it('/metrics shows when each served certificate expires', async () => {
+    const m = (await admin(adminSocket, '/metrics')).text;
+    const expiries = [...m.matchAll(/^warpdrive_tls_certificate_expiry_timestamp_seconds\{names="([^"]+)",source="[^"]+"\} (\d+)$/gm)];
+    assert.deepEqual(expiries.map((e) => e[1]).sort(), ['*.wild.test', 'a.test', 'b.test', 'c.test,www.c.test']);
+    // The test CA issues for about ten days (the check output above says 9 or 10).
+    for (const [, , at] of expiries) assert.ok(Math.abs(Number(at) - (Date.now() / 1000 + 10 * 86400)) < 2 * 86400, `expiry ${at}`);
   });
 
   it('SNI: each of three names and a wildcard gets its own certificate, verified by openssl', async () => {

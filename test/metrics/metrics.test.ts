@@ -13,7 +13,7 @@ import { aggregate } from '../../src/metrics/aggregate.js';
 import { Histogram, latencyBucketsMs } from '../../src/metrics/histogram.js';
 import { renderPrometheus, type ProcessFacts } from '../../src/metrics/prometheus.js';
 import { methodIndex, statusClassIndex, ThreadMetrics } from '../../src/metrics/thread-metrics.js';
-import { snapshotInstances, type ThreadSnapshot } from '../../src/metrics/thread-snapshot.js';
+import { snapshotInstances, type CacheSnapshot, type ThreadSnapshot } from '../../src/metrics/thread-snapshot.js';
 import { Exchange, type ExchangeOwner } from '../../src/pipeline/exchange.js';
 import { Generation } from '../../src/runtime/generation.js';
 import { FakeResponse } from '../helpers/fake-uws-response.js';
@@ -86,7 +86,14 @@ function thread(n: number, requests: number, breaker: 'closed' | 'open'): Thread
     routes: metrics.snapshot(),
     instances: [{ ...instance!, requests, breaker, available: breaker === 'closed' }],
     recentErrors: [{ at: 1000 + n, thread: n, status: 502, code: 'WD_ERR_UPSTREAM_CONNECT', request: 'GET /', upstream: 'app', instance: 'app#0', cause: '', requestId: '' }],
+    cache: cacheOf(n),
   };
+}
+
+/** Thread n's cache counters: every field differs, so a field summed into another shows. */
+function cacheOf(n: number): CacheSnapshot {
+  const k = n + 1;
+  return { hits: 10 * k, redisHits: 2 * k, staleHits: 3 * k, misses: 4 * k, stored: 5 * k, revalidated: 6 * k, servedOnError: 7 * k, collapsed: 8 * k, entries: 9 * k, bytes: 1000 * k, capacityBytes: 4096, evictions: 11 * k };
 }
 
 describe('aggregate', () => {
@@ -99,11 +106,32 @@ describe('aggregate', () => {
     assert.deepEqual([instance!.requests, instance!.ejectedOn, instance!.availableOn, instance!.threads], [8, 1, 1, 2]);
     assert.deepEqual(totals.threads.map((t) => [t.thread, t.inFlight, t.websockets]), [[0, 0, 0], [1, 1, 2]]);
     assert.deepEqual(totals.recentErrors.map((e) => e.thread), [1, 0]);
+    // Thread 0 has k = 1, thread 1 has k = 2: every counter is 3x thread 0's.
+    assert.deepEqual(totals.cache, { hits: 30, redisHits: 6, staleHits: 9, misses: 12, stored: 15, revalidated: 18, servedOnError: 21, collapsed: 24, entries: 27, bytes: 3000, capacityBytes: 8192, evictions: 33 });
+  });
+
+  it('has no cache totals when no thread has a cache', () => {
+    assert.equal(aggregate([{ ...thread(0, 1, 'closed'), cache: undefined }]).cache, undefined);
   });
 });
 
 describe('renderPrometheus', () => {
-  const facts: ProcessFacts = { version: '0.1.0', startTimeSeconds: 1700000000, cpuSeconds: 1.5, residentBytes: 1000, proxyThreads: 2, generation: 3, reloads: { ok: 1, failed: 0 } };
+  const facts: ProcessFacts = {
+    version: '0.1.0',
+    startTimeSeconds: 1700000000,
+    cpuSeconds: 1.5,
+    residentBytes: 1000,
+    proxyThreads: 2,
+    generation: 3,
+    reloads: { ok: 1, failed: 0 },
+    tls: {
+      certificates: [{ names: ['example.com', 'www.example.com'], source: 'acme', notAfterSeconds: 1800000000 }],
+      acme: [
+        { domain: 'example.com', hasCertificate: true, failing: false },
+        { domain: 'new.example.com', hasCertificate: false, failing: true },
+      ],
+    },
+  };
   const text = renderPrometheus(
     aggregate([thread(0, 5, 'closed'), thread(1, 3, 'open')]),
     [{ unit: 'app', upstream: 'app', instanceIds: ['app#0'], state: 'ready', pid: 42, startedAt: 0, restarts: 2, cpu: 12.5, rssBytes: 1 << 20, lastExit: undefined, failure: undefined }],
@@ -132,6 +160,23 @@ describe('renderPrometheus', () => {
     const buckets = [...text.matchAll(/^warpdrive_request_duration_seconds_bucket\{route="1",upstream="app",le="[^"]+"\} (\d+)$/gm)].map((m) => Number(m[1]));
     assert.equal(buckets.length, latencyBucketsMs.length + 1);
     assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative');
+  });
+
+  it('writes the cache counters (memory and Redis hits apart) and the TLS certificates', () => {
+    assert.match(text, /^warpdrive_cache_hits_total\{tier="memory"\} 24$/m);
+    assert.match(text, /^warpdrive_cache_hits_total\{tier="redis"\} 6$/m);
+    assert.match(text, /^warpdrive_cache_misses_total 12$/m);
+    assert.match(text, /^warpdrive_cache_evictions_total 33$/m);
+    assert.match(text, /^warpdrive_cache_memory_bytes 3000$/m);
+    assert.match(text, /^warpdrive_cache_memory_limit_bytes 8192$/m);
+    assert.match(text, /^warpdrive_tls_certificate_expiry_timestamp_seconds\{names="example.com,www.example.com",source="acme"\} 1800000000$/m);
+    assert.match(text, /^warpdrive_tls_acme_certificate_present\{domain="new.example.com"\} 0$/m);
+    assert.match(text, /^warpdrive_tls_acme_renewal_failing\{domain="new.example.com"\} 1$/m);
+  });
+
+  it('has no cache or TLS families without [cache] and TLS', () => {
+    const plain = renderPrometheus(aggregate([{ ...thread(0, 1, 'closed'), cache: undefined }]), [], { ...facts, tls: undefined });
+    assert.doesNotMatch(plain, /warpdrive_cache_|warpdrive_tls_/);
   });
 
   it('escapes label values', () => {
