@@ -61,6 +61,12 @@ class Exposition {
     this.#lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   }
 
+  /** A family with one unlabelled sample. */
+  single(name: string, type: 'counter' | 'gauge', help: string, value: number): void {
+    this.family(name, type, help);
+    this.sample(name, {}, value);
+  }
+
   sample(name: string, labels: Labels, value: number): void {
     this.#lines.push(`${name}${labelText(labels)} ${number(value)}`);
   }
@@ -159,19 +165,14 @@ export function renderPrometheus(totals: FleetTotals, processes: readonly UnitSt
 
   out.family('warpdrive_info', 'gauge', 'Always 1; the labels say which warpdrive runs.');
   out.sample('warpdrive_info', { version: facts.version }, 1);
-  out.family('warpdrive_proxy_threads', 'gauge', 'Proxy threads configured (server.worker_threads).');
-  out.sample('warpdrive_proxy_threads', {}, facts.proxyThreads);
-  out.family('warpdrive_config_generation', 'gauge', 'Identifier of the configuration generation the main thread serves (changes on each reload).');
-  out.sample('warpdrive_config_generation', {}, facts.generation);
+  out.single('warpdrive_proxy_threads', 'gauge', 'Proxy threads configured (server.worker_threads).', facts.proxyThreads);
+  out.single('warpdrive_config_generation', 'gauge', 'Identifier of the configuration generation the main thread serves (changes on each reload).', facts.generation);
   out.family('warpdrive_reloads_total', 'counter', 'Reloads since start, by result.');
   out.sample('warpdrive_reloads_total', { result: 'ok' }, facts.reloads.ok);
   out.sample('warpdrive_reloads_total', { result: 'failed' }, facts.reloads.failed);
-  out.family('process_cpu_seconds_total', 'counter', 'CPU time of the warpdrive process (all threads), user and system.');
-  out.sample('process_cpu_seconds_total', {}, facts.cpuSeconds);
-  out.family('process_resident_memory_bytes', 'gauge', 'Resident memory of the warpdrive process.');
-  out.sample('process_resident_memory_bytes', {}, facts.residentBytes);
-  out.family('process_start_time_seconds', 'gauge', 'When warpdrive started, in seconds since the epoch.');
-  out.sample('process_start_time_seconds', {}, facts.startTimeSeconds);
+  out.single('process_cpu_seconds_total', 'counter', 'CPU time of the warpdrive process (all threads), user and system.', facts.cpuSeconds);
+  out.single('process_resident_memory_bytes', 'gauge', 'Resident memory of the warpdrive process.', facts.residentBytes);
+  out.single('process_start_time_seconds', 'gauge', 'When warpdrive started, in seconds since the epoch.', facts.startTimeSeconds);
   return out.text();
 }
 
@@ -179,25 +180,16 @@ function renderCache(out: Exposition, c: CacheSnapshot): void {
   out.family('warpdrive_cache_hits_total', 'counter', 'Requests answered from the cache, by the tier the entry came from (redis: found in Redis, then kept in memory).');
   out.sample('warpdrive_cache_hits_total', { tier: 'memory' }, c.hits - c.redisHits);
   out.sample('warpdrive_cache_hits_total', { tier: 'redis' }, c.redisHits);
-  const counters: [string, string, number][] = [
-    ['warpdrive_cache_stale_hits_total', 'Stale entries served while they were revalidated in the background (stale-while-revalidate).', c.staleHits],
-    ['warpdrive_cache_misses_total', 'Cacheable requests that went to the upstream (not in the cache, or stale and revalidated).', c.misses],
-    ['warpdrive_cache_stored_total', 'Responses stored.', c.stored],
-    ['warpdrive_cache_revalidated_total', 'Stored entries refreshed by a 304 from the upstream.', c.revalidated],
-    ['warpdrive_cache_served_on_error_total', 'Stale entries served because the upstream failed (stale-if-error).', c.servedOnError],
-    ['warpdrive_cache_collapsed_total', 'Requests that waited for another request for the same URL instead of going upstream.', c.collapsed],
-    ['warpdrive_cache_evictions_total', 'Entries dropped from memory to make room.', c.evictions],
-  ];
-  for (const [name, help, value] of counters) {
-    out.family(name, 'counter', help);
-    out.sample(name, {}, value);
-  }
-  out.family('warpdrive_cache_entries', 'gauge', 'Entries in memory, all proxy threads.');
-  out.sample('warpdrive_cache_entries', {}, c.entries);
-  out.family('warpdrive_cache_memory_bytes', 'gauge', 'What the entries in memory count against size_bytes (headers, bodies, per-entry overhead).');
-  out.sample('warpdrive_cache_memory_bytes', {}, c.bytes);
-  out.family('warpdrive_cache_memory_limit_bytes', 'gauge', 'size_bytes: the memory budget of the cache.');
-  out.sample('warpdrive_cache_memory_limit_bytes', {}, c.capacityBytes);
+  out.single('warpdrive_cache_stale_hits_total', 'counter', 'Stale entries served while they were revalidated in the background (stale-while-revalidate).', c.staleHits);
+  out.single('warpdrive_cache_misses_total', 'counter', 'Cacheable requests that went to the upstream (not in the cache, or stale and revalidated).', c.misses);
+  out.single('warpdrive_cache_stored_total', 'counter', 'Responses stored.', c.stored);
+  out.single('warpdrive_cache_revalidated_total', 'counter', 'Stored entries refreshed by a 304 from the upstream.', c.revalidated);
+  out.single('warpdrive_cache_served_on_error_total', 'counter', 'Stale entries served because the upstream failed (stale-if-error).', c.servedOnError);
+  out.single('warpdrive_cache_collapsed_total', 'counter', 'Requests that waited for another request for the same URL instead of going upstream.', c.collapsed);
+  out.single('warpdrive_cache_evictions_total', 'counter', 'Entries dropped from memory to make room.', c.evictions);
+  out.single('warpdrive_cache_entries', 'gauge', 'Entries in memory, all proxy threads.', c.entries);
+  out.single('warpdrive_cache_memory_bytes', 'gauge', 'What the entries in memory count against size_bytes (headers, bodies, per-entry overhead).', c.bytes);
+  out.single('warpdrive_cache_memory_limit_bytes', 'gauge', 'size_bytes: the memory budget of the cache.', c.capacityBytes);
 }
 
 function renderTls(out: Exposition, tls: TlsFacts): void {
