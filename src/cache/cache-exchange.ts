@@ -7,6 +7,7 @@
  * @module
  */
 import type { BodySource, BodyWriter } from '../pipeline/body.js';
+import type { EncodedHeaders } from '../pipeline/headers.js';
 
 export type { BodySource, BodyWriter };
 
@@ -43,7 +44,7 @@ export interface CacheExchange {
   local<T>(slot: number): T | undefined;
   setLocal(slot: number, value: unknown): void;
   /** A complete answer: `pairs` without Content-Length (the sink writes it; for HEAD, with no body). */
-  respond(status: number, pairs: readonly string[], body: string | Buffer, statusText?: string): void;
+  respond(status: number, pairs: readonly string[] | EncodedHeaders, body: string | Buffer, statusText?: string): void;
   /** Continues the request filters after `Verdict.Suspended`. */
   resume(): void;
   /** From responseHead: drop the upstream's body and send `source` instead. */

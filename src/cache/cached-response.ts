@@ -15,6 +15,7 @@
 
 import { BufferBodySource as BufferSource } from '../pipeline/body.js';
 import { CACHE_STATUS, hitStatus } from './cache-status.js';
+import { EncodedHeaders } from '../pipeline/headers.js';
 
 /** RFC 9111 5.1: an Age that overflows is sent as 2^31. */
 const MAX_AGE_SECONDS = 2147483648;
@@ -94,7 +95,7 @@ export class CachedResponse implements CachedResponseInit {
   inMemory = false;
   #bodySource: BufferSource | undefined = undefined;
   /** The header lines of the last memory hit, reused while Age and Cache-Status stay the same. */
-  #hitHeaders: readonly string[] | undefined = undefined;
+  #hitHeaders: EncodedHeaders | undefined = undefined;
   #hitAge = -1;
   #hitTtl = 0;
 
@@ -137,12 +138,12 @@ export class CachedResponse implements CachedResponseInit {
    * the list once a second, not once a request; a list is never changed after it
    * is made, so the sink may keep it.
    */
-  hitHeaders(now: number, fromRedis: boolean): readonly string[] {
+  hitHeaders(now: number, fromRedis: boolean): EncodedHeaders {
     const age = this.ageSeconds(now);
     const ttl = this.ttlSeconds(now);
-    if (fromRedis) return [...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, true)];
+    if (fromRedis) return new EncodedHeaders([...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, true)]);
     if (age !== this.#hitAge || ttl !== this.#hitTtl || this.#hitHeaders === undefined) {
-      this.#hitHeaders = [...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, false)];
+      this.#hitHeaders = new EncodedHeaders([...this.headers, 'Age', String(age), CACHE_STATUS, hitStatus(ttl, false)]);
       this.#hitAge = age;
       this.#hitTtl = ttl;
     }

@@ -28,7 +28,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse, us_socket_context_t } from 'uWebSockets.js';
 import type { BodyWriter } from '../pipeline/body.js';
-import { connectionTokens, decimalValue, droppedResponseHeaders, ResponseHeaderAction, responseHeaderAction } from '../pipeline/headers.js';
+import { connectionTokens, decimalValue, droppedResponseHeaders, EncodedHeaders, ResponseHeaderAction, responseHeaderAction } from '../pipeline/headers.js';
 import type { ResponseHead } from '../pipeline/response-head.js';
 import { statusBodies } from '../pipeline/errors.js';
 import { formatRemoteAddress } from './client-address.js';
@@ -110,6 +110,8 @@ export class ResponseSink implements BodyWriter {
   #statusText = '';
   #rawHeaders: Buffer[] | undefined = undefined;
   #pairs: string[] | undefined = undefined;
+  /** The header lines of a whole response (respond()), until it is written. */
+  #wholePairs: readonly string[] | EncodedHeaders | undefined = undefined;
   #mode = BodyMode.Chunked;
   #expectedLength = -1;
   /** True once `tryEnd` has sent the whole declared length: `res` is then off limits. */
@@ -296,12 +298,12 @@ export class ResponseSink implements BodyWriter {
    * A complete response in one go (warpdrive's own answers, redirects, small filter
    * bodies): status, flat header pairs (no Content-Length: uWS writes it) and body.
    */
-  respond(status: number, statusText: string, pairs: readonly string[], body: string | Buffer): void {
+  respond(status: number, statusText: string, pairs: readonly string[] | EncodedHeaders, body: string | Buffer): void {
     if (this.aborted || this.finished) return;
     this.finished = true;
     this.status = status;
     this.#statusText = statusText;
-    this.#pairs = pairs as string[];
+    this.#wholePairs = pairs;
     this.#wholeBody = body;
     this.#head = HeadState.Written;
     this.bytesSent = this.isHeadRequest || status === 204 || status === 304 ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -313,8 +315,10 @@ export class ResponseSink implements BodyWriter {
   wholeCorked(): void {
     const res = this.res;
     res.writeStatus(statusLineFor(this.status, this.#statusText));
-    writePairs(res, this.#pairs!);
-    this.#pairs = undefined;
+    const pairs = this.#wholePairs!;
+    this.#wholePairs = undefined;
+    if (pairs instanceof EncodedHeaders) writeEncoded(res, pairs.bytes);
+    else writePairs(res, pairs);
     const body = this.#wholeBody;
     this.#wholeBody = '';
     const bodiless = this.isHeadRequest || this.status === 204 || this.status === 304;
@@ -423,6 +427,11 @@ function writeRawHeaders(res: HttpResponse, raw: Buffer[]): void {
   }
 }
 
+/** Lines filtered and encoded beforehand (EncodedHeaders): written as they are. */
+function writeEncoded(res: HttpResponse, bytes: readonly Buffer[]): void {
+  for (let i = 0; i < bytes.length; i += 2) res.writeHeader(bytes[i]!, bytes[i + 1]!);
+}
+
 function writePairs(res: HttpResponse, pairs: readonly string[]): void {
   let listed: string[] | undefined;
   for (let i = 0; i < pairs.length; i += 2) {
@@ -431,6 +440,17 @@ function writePairs(res: HttpResponse, pairs: readonly string[]): void {
   for (let i = 0; i < pairs.length; i += 2) {
     const lower = pairs[i]!.toLowerCase();
     if (droppedResponseHeaders.has(lower) || (listed !== undefined && listed.includes(lower))) continue;
-    res.writeHeader(pairs[i]!, pairs[i + 1]!);
+    res.writeHeader(pairs[i]!, headerValueBytes(pairs[i + 1]!));
   }
+}
+
+/**
+ * A header value as uWS should write it. Values that reach the sink as strings hold
+ * one code unit per byte the upstream sent (decoded as latin1, ResponseHead); uWS
+ * would write a string's characters as UTF-8, turning one such byte >= 0x80 into
+ * two. ASCII values, nearly all of them, go as they are.
+ */
+function headerValueBytes(value: string): string | Buffer {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.from(value, 'latin1');
+  return value;
 }

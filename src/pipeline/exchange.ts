@@ -28,7 +28,7 @@ import { ResponseSink, type SinkOwner } from '../ingress/response-sink.js';
 import type { Generation } from '../runtime/generation.js';
 import type { Instance } from '../upstream/index.js';
 import type { BodySource, BodyWriter } from './body.js';
-import { asksToClose, wireHeaders } from './headers.js';
+import { asksToClose, type EncodedHeaders, wireHeaders } from './headers.js';
 import { errors, fromUpstreamError, statusBodies, type ProxyError } from './errors.js';
 import type { Filter } from './filter.js';
 import type { RequestBodySource } from './request-body.js';
@@ -87,7 +87,7 @@ function retryDispatch(x: Exchange, instance: Instance): void {
   x.dispatchTo(instance);
 }
 
-function respondLater(x: Exchange, status: number, pairs: readonly string[], body: string | Buffer, statusText: string): void {
+function respondLater(x: Exchange, status: number, pairs: readonly string[] | EncodedHeaders, body: string | Buffer, statusText: string): void {
   x.sendWhole(status, pairs, body, statusText);
 }
 
@@ -284,7 +284,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
    * Answers the request with a complete response (`pairs`: flat [name, value, ...],
    * no Content-Length; uWS writes it). No upstream is asked.
    */
-  respond(status: number, pairs: readonly string[], body: string | Buffer, statusText = ''): void {
+  respond(status: number, pairs: readonly string[] | EncodedHeaders, body: string | Buffer, statusText = ''): void {
     if (this.finished || this.sink.started) return;
     this.responseSource = ResponseSource.Local;
     const sink = this.sink;
@@ -513,7 +513,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SinkOwner {
   }
 
   /** respond() once it is time to write (possibly from the next macrotask). */
-  sendWhole(status: number, pairs: readonly string[], body: string | Buffer, statusText: string): void {
+  sendWhole(status: number, pairs: readonly string[] | EncodedHeaders, body: string | Buffer, statusText: string): void {
     if (this.finished) return;
     this.sink.respond(status, statusText, pairs, body);
     this.finish();

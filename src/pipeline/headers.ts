@@ -187,3 +187,18 @@ export function wireHeaders(headers: readonly string[]): string[] {
   for (let i = 1; i < wire.length; i += 2) wire[i] = wireHeaderValue(wire[i]!);
   return wire;
 }
+
+/**
+ * Response header lines that are already filtered (no hop-by-hop, no Date or
+ * Content-Length: uWS writes those) and encoded once, as a cache entry's are:
+ * the response sink writes them as bytes, with no per-response check and no
+ * UTF-8 conversion of strings by V8. Values are the bytes the upstream sent
+ * (latin1 maps header bytes one to one onto string code units and back).
+ */
+export class EncodedHeaders {
+  readonly bytes: readonly Buffer[];
+
+  constructor(pairs: readonly string[]) {
+    this.bytes = pairs.map((text) => Buffer.from(text, 'latin1'));
+  }
+}

@@ -14,6 +14,7 @@ import type { BodySource, BodyWriter, CacheExchange, CacheResponseHead } from '.
 import type { RevalidationRequest, RevalidationResponse, ResponseCache } from '../../src/cache/response-cache.js';
 import { CacheFilter, type BackgroundFetch } from '../../src/filters/cache.js';
 import { Verdict } from '../../src/pipeline/filter.js';
+import { EncodedHeaders } from '../../src/pipeline/headers.js';
 
 /** Connection-specific fields, dropped in both directions as the pipeline does (RFC 9110 7.6.1). */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -114,7 +115,9 @@ class HarnessExchange implements CacheExchange {
     this.#locals[slot] = value;
   }
 
-  respond(status: number, pairs: readonly string[], body: string | Buffer, statusText = ''): void {
+  respond(status: number, headers: readonly string[] | EncodedHeaders, body: string | Buffer, statusText = ''): void {
+    // A hit's lines come encoded, as the sink takes them; written back as the same bytes.
+    const pairs = headers instanceof EncodedHeaders ? headers.bytes.map((b) => b.toString('latin1')) : headers;
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     // As the sink does: a 304 gets no Content-Length unless it has a body to describe.
     this.#writeHead(status, statusText, pairs, status === 304 && bytes.length === 0 ? -1 : bytes.length);

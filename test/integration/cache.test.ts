@@ -169,6 +169,24 @@ describe('the response cache through warpdrive', () => {
     assert.equal(upstream.count(), 1);
   });
 
+  test('a hit carries the header bytes the upstream sent, as the miss did (UTF-8 in a value included)', bounded, async () => {
+    // Node writes a header string as Latin-1 bytes when the head goes out on its own (a
+    // Buffer body): this one leaves as the UTF-8 bytes of "Zürich €".
+    const sent = Buffer.from('Zürich €', 'utf8');
+    const upstream = await upstreamWith((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 4, 'x-city': sent.toString('latin1') });
+      res.end(Buffer.from('city'));
+    });
+    const wd = await run(cacheConfig(upstream));
+    const miss = await get(`${wd.url}/city`);
+    const hit = await get(`${wd.url}/city`);
+    assert.match(cacheStatus(hit), /; hit;/);
+    assert.equal(hit.headers['x-city'], miss.headers['x-city'], 'the same bytes from the cache as from the upstream');
+    // undici hands header bytes over as Latin-1 characters: the same bytes as sent.
+    assert.equal(Buffer.from(String(miss.headers['x-city']), 'latin1').toString('hex'), sent.toString('hex'));
+    assert.equal(upstream.count(), 1);
+  });
+
   test('a route with cache = false is neither looked up nor stored', bounded, async () => {
     const upstream = await upstreamWith((_req, res, n) => reply(res, n, { 'cache-control': 'max-age=60' }));
     const wd = await run(
