@@ -74,7 +74,7 @@ test(
     // 2 scenarios x 3 proxies x 2 s, starts and checks: well under a minute even on a busy machine.
     const r = bench(args, 180_000);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /full TLS handshakes: wrk with bench\/native\/wrk-no-resume\.c made \d+ handshakes and resumed 0/);
+    assert.match(r.stderr, /full TLS handshakes: wrk with bench\/native\/wrk-no-resume\.c made [\d,]+ handshakes and resumed 0/);
     const json = readdirSync(out).find((f) => f.endsWith('.json'))!;
     const result = JSON.parse(readFileSync(path.join(out, json), 'utf8')) as RunResult;
     assert.deepEqual(result.scenarios.map((s) => s.name), ['https-small-get', 'https-new-conn']);
@@ -100,7 +100,7 @@ test(
     assert.match(newConn!.loadCommand, /^LD_PRELOAD=wrk-no-resume\.so wrk .*-H 'Connection: close' https:\/\/localhost:PORT\//);
     const stamp = json.replace(/\.json$/, '');
     assert.match(readFileSync(path.join(out, stamp, 'configs', 'https-new-conn', 'haproxy', 'haproxy.cfg'), 'utf8'), /bind 127\.0\.0\.1:\d+ ssl crt \S+bench-bundle\.pem/);
-    assert.match(readFileSync(path.join(out, `${stamp}.md`), 'utf8'), /Full handshakes: wrk with `wrk-no-resume\.so` made \d+ handshakes against a server that resumes any session it is offered, and resumed 0/);
+    assert.match(readFileSync(path.join(out, `${stamp}.md`), 'utf8'), /Full handshakes: wrk with `wrk-no-resume\.so` made [\d,]+ handshakes against a server that resumes any session it is offered, and resumed 0/);
     // The certificate and key live in the run's temporary directory only.
     assert.equal(execFileSync('find', [out, '-name', '*.pem'], { encoding: 'utf8' }), '');
   },
