@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { parseResponses, rawExchange } from '../helpers/raw-http.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { ejectablePoolConfig } from '../helpers/pool-config.js';
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const bounded = { timeout: 30_000 };
@@ -24,22 +25,7 @@ describe('an upstream that sends 100 Continue before every answer', bounded, () 
     one = await startRawUpstream(() => ({ bytes: continueThenOk }));
     two = await startRawUpstream(() => ({ bytes: continueThenOk }));
     wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-
-[upstreams.pool]
-passive = { max_fails = 3 }
-[[upstreams.pool.instances]]
-${one.toml}
-[[upstreams.pool.instances]]
-${two.toml}
-
-[[routes]]
-path_prefix = "/"
-upstream = "pool"
-`),
+      writeConfig(ejectablePoolConfig([one.port, two.port])),
     );
   });
   after(async () => {

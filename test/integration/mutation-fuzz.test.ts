@@ -26,6 +26,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { isAlive } from '../helpers/proc.js';
+import { ejectablePoolConfig } from '../helpers/pool-config.js';
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -166,34 +167,13 @@ describe(`mutation fuzzing (seed ${seed})`, { timeout: fuzzMs + 60_000 }, () => 
     one = await strictUpstream('one');
     two = await strictUpstream('two');
     wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-max_body_bytes = 65536
-shutdown_timeout_secs = 2
-
-[middleware]
-admin_token = "fuzz-token"
-
-[upstreams.pool]
-passive = { max_fails = 3 }
-[[upstreams.pool.instances]]
-host = "127.0.0.1"
-port = ${one.port}
-[[upstreams.pool.instances]]
-host = "127.0.0.1"
-port = ${two.port}
-
-[[routes]]
-path_prefix = "/fuzz/admin"
-upstream = "pool"
-require_auth = true
-
-[[routes]]
-path_prefix = "/"
-upstream = "pool"
-`),
+      writeConfig(
+        ejectablePoolConfig([one.port, two.port], {
+          server: 'max_body_bytes = 65536\nshutdown_timeout_secs = 2',
+          middleware: 'admin_token = "fuzz-token"',
+          routes: '[[routes]]\npath_prefix = "/fuzz/admin"\nupstream = "pool"\nrequire_auth = true\n',
+        }),
+      ),
     );
   });
   after(async () => {

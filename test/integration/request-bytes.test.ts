@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { outcomeOf, rawExchange } from '../helpers/raw-http.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { ejectablePoolConfig } from '../helpers/pool-config.js';
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -157,27 +158,11 @@ describe('every byte in every place of a request: forwarded intact, or a 4xx, ne
     one = await startRawUpstream(() => ({ bytes: ok }));
     two = await startRawUpstream(() => ({ bytes: ok }));
     wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-
-[upstreams.pool]
-passive = { max_fails = 3 }
-[[upstreams.pool.instances]]
-${one.toml}
-[[upstreams.pool.instances]]
-${two.toml}
-
-[[routes]]
-path_prefix = "/utf8-added"
-upstream = "pool"
-add_headers = [{ name = "X-Added", value = "Zürich €" }]
-
-[[routes]]
-path_prefix = "/"
-upstream = "pool"
-`),
+      writeConfig(
+        ejectablePoolConfig([one.port, two.port], {
+          routes: '[[routes]]\npath_prefix = "/utf8-added"\nupstream = "pool"\nadd_headers = [{ name = "X-Added", value = "Zürich €" }]\n',
+        }),
+      ),
     );
   });
   after(async () => {

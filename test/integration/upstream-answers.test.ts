@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { parseResponses, rawExchange } from '../helpers/raw-http.js';
+import { ejectablePoolConfig } from '../helpers/pool-config.js';
 import { startWarpdrive, writeConfig, type RunningWarpdrive } from '../helpers/warpdrive.js';
 
 const bounded = { timeout: 30_000 };
@@ -220,24 +221,7 @@ describe('requests undici would refuse never count against an instance', bounded
     one = await startRawUpstream();
     two = await startRawUpstream();
     wd = await startWarpdrive(
-      writeConfig(`
-[server]
-http_port = 0
-bind_address = "127.0.0.1"
-
-[upstreams.pool]
-passive = { max_fails = 3 }
-[[upstreams.pool.instances]]
-host = "127.0.0.1"
-port = ${one.port}
-[[upstreams.pool.instances]]
-host = "127.0.0.1"
-port = ${two.port}
-
-[[routes]]
-path_prefix = "/"
-upstream = "pool"
-`),
+      writeConfig(ejectablePoolConfig([one.port, two.port])),
     );
   });
   after(async () => {
